@@ -1,0 +1,71 @@
+// The runtime: load -> prepare (validate, infer types, fold constants, plan tensor lifetimes) ->
+// run, with per-node wall time.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "edgeco/ir.h"
+
+namespace edgeco {
+
+struct SessionOptions {
+  int threads = 1;  // worker threads for the heavy kernels (convolution)
+};
+
+struct NodeTiming {
+  std::string node;
+  std::string op_type;
+  double ms = 0;
+};
+
+using TensorMap = std::map<std::string, Tensor>;
+
+class Session {
+ public:
+  // Prepares the graph: throws Error naming the node for an unsupported op, a malformed graph or a
+  // type/shape conflict, before anything runs.
+  explicit Session(Graph graph, SessionOptions options = {});
+
+  const Graph& graph() const { return graph_; }
+  // Runs the graph. Every graph input must be given, with its declared type and shape (unknown
+  // dims accept any size). Returns the graph outputs by name.
+  TensorMap run(const TensorMap& inputs);
+  // Per-node wall time of the last run, in execution order.
+  const std::vector<NodeTiming>& last_timings() const { return timings_; }
+
+ private:
+  void check_input(const std::string& name, const Tensor& t) const;
+
+  Graph graph_;
+  SessionOptions options_;
+  TensorMap constants_;
+  std::vector<const Node*> schedule_;  // nodes left after constant folding
+  std::map<std::string, size_t> last_use_;  // value -> index in schedule_ of its last reader
+  std::vector<NodeTiming> timings_;
+};
+
+// Runs one node on the given inputs with the reference kernels (types inferred from the inputs).
+std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Tensor* const> inputs, int threads = 1);
+
+// Static analysis for `edgeco info`: per-node shapes, MACs and bytes, with symbolic dims set to 1.
+struct NodeSummary {
+  std::string name, op_type;
+  std::vector<TensorType> input_types, output_types;
+  int64_t macs = 0;
+  int64_t params = 0;         // elements of initializer inputs
+  int64_t bytes_read = 0;     // all inputs, weights included
+  int64_t bytes_written = 0;  // all outputs
+};
+struct ModelSummary {
+  std::vector<std::pair<std::string, TensorType>> inputs, outputs;
+  std::vector<NodeSummary> nodes;
+  std::map<std::string, int64_t> op_histogram;
+  int64_t macs = 0, params = 0, param_bytes = 0, bytes_read = 0, bytes_written = 0;
+  int64_t opset = 0;
+  bool symbolic_dims_assumed_one = false;
+};
+ModelSummary analyze(Graph graph);
+
+}  // namespace edgeco

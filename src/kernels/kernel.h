@@ -1,0 +1,51 @@
+// The kernel interface: a kernel computes one node's outputs from its inputs. Output shapes come
+// from the operator's inference (ir), so kernels never re-derive them.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+
+#include "edgeco/ir.h"
+
+namespace edgeco::kernels {
+
+struct KernelArgs {
+  const Node& node;
+  int64_t opset;
+  std::span<const Tensor* const> inputs;      // nullptr for an omitted optional input
+  std::span<const TensorType> output_types;   // inferred, fully known
+  std::span<Tensor> outputs;                  // empty handles until out() or a kernel assigns a view
+  int threads = 1;                            // workers a kernel may use
+
+  bool has(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
+  const Tensor& in(size_t i) const;
+  // The output, allocated (zero-filled) with its inferred type on first use.
+  Tensor& out(size_t i) const;
+  [[noreturn]] void fail(const std::string& message, ErrorKind kind = ErrorKind::invalid_argument) const;
+};
+
+using KernelFn = std::function<void(const KernelArgs&)>;
+
+struct KernelEntry {
+  KernelFn run;
+  // float16 tensors are converted to float32 around the kernel (f16 is a storage type here).
+  bool f16_via_f32 = true;
+};
+
+class KernelRegistry {
+ public:
+  // The portable reference kernels: exact and simple, the oracle for every other kernel.
+  static const KernelRegistry& reference();
+
+  void add(std::string op_type, KernelFn run, bool f16_via_f32 = true);
+  const KernelEntry* find(std::string_view domain, std::string_view op_type) const;
+  // Runs the node; throws Error naming the node on failure.
+  void run(const KernelArgs& args) const;
+
+ private:
+  std::map<std::string, KernelEntry, std::less<>> kernels_;
+};
+
+}  // namespace edgeco::kernels

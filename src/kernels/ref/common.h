@@ -1,0 +1,116 @@
+// Helpers shared by the reference kernels.
+#pragma once
+
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <thread>
+#include <vector>
+
+#include "kernels/kernel.h"
+
+namespace edgeco::kernels::ref {
+
+template <class F>
+void dispatch_float(DType dtype, const KernelArgs& args, F&& f) {
+  switch (dtype) {
+    case DType::f32: return f(float{});
+    case DType::f64: return f(double{});
+    default: args.fail("type " + std::string(to_string(dtype)) + " is not supported here", ErrorKind::unsupported);
+  }
+}
+
+template <class F>
+void dispatch_numeric(DType dtype, const KernelArgs& args, F&& f) {
+  switch (dtype) {
+    case DType::f32: return f(float{});
+    case DType::f64: return f(double{});
+    case DType::i8: return f(int8_t{});
+    case DType::u8: return f(uint8_t{});
+    case DType::i16: return f(int16_t{});
+    case DType::u16: return f(uint16_t{});
+    case DType::i32: return f(int32_t{});
+    case DType::u32: return f(uint32_t{});
+    case DType::i64: return f(int64_t{});
+    case DType::u64: return f(uint64_t{});
+    default: args.fail("type " + std::string(to_string(dtype)) + " is not supported here", ErrorKind::unsupported);
+  }
+}
+
+inline int64_t product(std::span<const int64_t> dims, size_t begin = 0, size_t end = SIZE_MAX) {
+  int64_t p = 1;
+  for (size_t i = begin; i < std::min(end, dims.size()); ++i) p *= dims[i];
+  return p;
+}
+
+// Row-major strides of `dims` expressed in the rank of `out_rank`, 0 on broadcast dims.
+inline Dims broadcast_strides(std::span<const int64_t> dims, std::span<const int64_t> out) {
+  Dims strides(out.size(), 0);
+  int64_t stride = 1;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    const size_t d = dims.size() - 1 - i;
+    const size_t o = out.size() - 1 - i;
+    strides[o] = dims[d] == 1 ? 0 : stride;
+    stride *= dims[d];
+  }
+  return strides;
+}
+
+// Calls f(out_index, in_offsets...) for every element of `out`, with each input's offset under
+// numpy broadcasting.
+template <size_t N, class F>
+void for_each_broadcast(std::span<const int64_t> out, const std::array<Dims, N>& in_dims, F&& f) {
+  const int64_t total = product(out);
+  if (total == 0) return;
+  std::array<Dims, N> strides;
+  for (size_t k = 0; k < N; ++k) strides[k] = broadcast_strides(in_dims[k], out);
+  const size_t rank = out.size();
+  Dims index(rank, 0);
+  std::array<int64_t, N> offsets{};
+  for (int64_t i = 0; i < total; ++i) {
+    f(i, offsets);
+    for (size_t d = rank; d-- > 0;) {
+      ++index[d];
+      for (size_t k = 0; k < N; ++k) offsets[k] += strides[k][d];
+      if (index[d] < out[d]) break;
+      for (size_t k = 0; k < N; ++k) offsets[k] -= strides[k][d] * out[d];
+      index[d] = 0;
+    }
+  }
+}
+
+// Runs f(i) for i in [0, count) on up to `threads` threads, in contiguous chunks.
+template <class F>
+void parallel_for(int64_t count, int threads, F&& f) {
+  const int64_t workers = std::clamp<int64_t>(threads, 1, std::max<int64_t>(count, 1));
+  if (workers == 1) {
+    for (int64_t i = 0; i < count; ++i) f(i);
+    return;
+  }
+  std::vector<std::jthread> pool;
+  const int64_t chunk = (count + workers - 1) / workers;
+  for (int64_t w = 0; w < workers; ++w)
+    pool.emplace_back([&, w] {
+      for (int64_t i = w * chunk; i < std::min(count, (w + 1) * chunk); ++i) f(i);
+    });
+}
+
+// Round half to even, as ONNX quantization does.
+inline double round_half_even(double v) { return std::nearbyint(v); }
+
+template <class T>
+T saturate(double v) {
+  const double lo = double(std::numeric_limits<T>::lowest()), hi = double(std::numeric_limits<T>::max());
+  return static_cast<T>(std::clamp(v, lo, hi));
+}
+
+void register_elementwise(KernelRegistry& r);
+void register_conv(KernelRegistry& r);
+void register_pool(KernelRegistry& r);
+void register_matmul(KernelRegistry& r);
+void register_normalization(KernelRegistry& r);
+void register_shape_ops(KernelRegistry& r);
+void register_resize(KernelRegistry& r);
+void register_quant(KernelRegistry& r);
+
+}  // namespace edgeco::kernels::ref

@@ -1,0 +1,224 @@
+// Element-wise kernels: broadcasting arithmetic, activations, Softmax, Cast.
+#include <array>
+#include <cmath>
+
+#include "common.h"
+
+namespace edgeco::kernels::ref {
+namespace {
+
+template <class T>
+T integer_pow(T base, T exponent) {
+  if (exponent < 0) return base == 1 ? 1 : 0;
+  T result = 1;
+  while (exponent-- > 0) result = static_cast<T>(result * base);
+  return result;
+}
+
+template <class Op>
+KernelFn binary(Op op) {
+  return [op](const KernelArgs& args) {
+    const Tensor& a = args.in(0);
+    const Tensor& b = args.in(1);
+    Tensor& y = args.out(0);
+    dispatch_numeric(a.dtype(), args, [&](auto tag) {
+      using T = decltype(tag);
+      auto pa = a.data<T>();
+      auto py = y.data<T>();
+      // Pow's exponent may have another type; everything else shares T.
+      if (b.dtype() != a.dtype()) {
+        const std::vector<double> pb = b.to_doubles();
+        for_each_broadcast<2>(y.dims(), {a.dims(), b.dims()}, [&](int64_t i, const auto& off) {
+          py[size_t(i)] = static_cast<T>(op(double(pa[size_t(off[0])]), pb[size_t(off[1])]));
+        });
+        return;
+      }
+      auto pb = b.data<T>();
+      for_each_broadcast<2>(y.dims(), {a.dims(), b.dims()}, [&](int64_t i, const auto& off) {
+        py[size_t(i)] = static_cast<T>(op(pa[size_t(off[0])], pb[size_t(off[1])]));
+      });
+    });
+  };
+}
+
+struct DivOp {
+  template <class T>
+  T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T>) {
+      if (b == 0) throw Error(ErrorKind::invalid_argument, "integer division by zero");
+      return static_cast<T>(a / b);
+    } else {
+      return a / b;
+    }
+  }
+};
+
+struct PowOp {
+  template <class A, class B>
+  auto operator()(A a, B b) const {
+    if constexpr (std::is_integral_v<A> && std::is_integral_v<B>) return integer_pow<A>(a, static_cast<A>(b));
+    else return std::pow(double(a), double(b));
+  }
+};
+
+template <class Fold>
+KernelFn variadic(Fold fold, bool mean) {
+  return [fold, mean](const KernelArgs& args) {
+    Tensor& y = args.out(0);
+    dispatch_numeric(y.dtype(), args, [&](auto tag) {
+      using T = decltype(tag);
+      auto py = y.data<T>();
+      for (size_t k = 0; k < args.inputs.size(); ++k) {
+        const Tensor& x = args.in(k);
+        auto px = x.data<T>();
+        // Broadcast x into y, folding with what is there.
+        for_each_broadcast<2>(y.dims(), {y.dims(), x.dims()}, [&](int64_t i, const auto& off) {
+          py[size_t(i)] = k == 0 ? px[size_t(off[1])] : static_cast<T>(fold(py[size_t(i)], px[size_t(off[1])]));
+        });
+      }
+      if (mean)
+        for (auto& v : py) v = static_cast<T>(v / static_cast<T>(args.inputs.size()));
+    });
+  };
+}
+
+template <class F>
+KernelFn unary_float(F f) {
+  return [f](const KernelArgs& args) {
+    const Tensor& x = args.in(0);
+    Tensor& y = args.out(0);
+    dispatch_float(x.dtype(), args, [&](auto tag) {
+      using T = decltype(tag);
+      auto px = x.data<T>();
+      auto py = y.data<T>();
+      for (size_t i = 0; i < px.size(); ++i) py[i] = static_cast<T>(f(double(px[i]), args.node));
+    });
+  };
+}
+
+template <class F>
+KernelFn unary_numeric(F f) {
+  return [f](const KernelArgs& args) {
+    const Tensor& x = args.in(0);
+    Tensor& y = args.out(0);
+    dispatch_numeric(x.dtype(), args, [&](auto tag) {
+      using T = decltype(tag);
+      auto px = x.data<T>();
+      auto py = y.data<T>();
+      for (size_t i = 0; i < px.size(); ++i) py[i] = f(px[i]);
+    });
+  };
+}
+
+void clip(const KernelArgs& args) {
+  const Tensor& x = args.in(0);
+  Tensor& y = args.out(0);
+  dispatch_numeric(x.dtype(), args, [&](auto tag) {
+    using T = decltype(tag);
+    T lo = std::numeric_limits<T>::lowest(), hi = std::numeric_limits<T>::max();
+    if (args.opset < 11) {
+      lo = saturate<T>(args.node.attr_float("min", -std::numeric_limits<float>::max()));
+      hi = saturate<T>(args.node.attr_float("max", std::numeric_limits<float>::max()));
+    } else {
+      if (args.has(1)) lo = args.in(1).data<T>()[0];
+      if (args.has(2)) hi = args.in(2).data<T>()[0];
+    }
+    auto px = x.data<T>();
+    auto py = y.data<T>();
+    // min(max(x, lo), hi): when lo > hi every element becomes hi, as the spec's reference does.
+    for (size_t i = 0; i < px.size(); ++i) py[i] = std::min(std::max(px[i], lo), hi);
+  });
+}
+
+void softmax(const KernelArgs& args, bool log) {
+  const Tensor& x = args.in(0);
+  Tensor& y = args.out(0);
+  const int64_t rank = int64_t(x.rank());
+  const int64_t axis = normalize_axis(args.node.attr_int("axis", args.opset >= 13 ? -1 : 1), rank, "axis");
+  // Before opset 13 the input is coerced to 2-D at `axis`; from 13 on softmax runs along `axis` only.
+  const int64_t outer = product(x.dims(), 0, size_t(axis));
+  const int64_t inner = args.opset >= 13 ? product(x.dims(), size_t(axis) + 1) : 1;
+  const int64_t length = args.opset >= 13 ? x.dim(size_t(axis)) : product(x.dims(), size_t(axis));
+  dispatch_float(x.dtype(), args, [&](auto tag) {
+    using T = decltype(tag);
+    auto px = x.data<T>();
+    auto py = y.data<T>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t in = 0; in < inner; ++in) {
+        const int64_t base = o * length * inner + in;
+        double max_v = -INFINITY;
+        for (int64_t k = 0; k < length; ++k) max_v = std::max(max_v, double(px[size_t(base + k * inner)]));
+        double sum = 0;
+        for (int64_t k = 0; k < length; ++k) sum += std::exp(double(px[size_t(base + k * inner)]) - max_v);
+        for (int64_t k = 0; k < length; ++k) {
+          const double shifted = double(px[size_t(base + k * inner)]) - max_v;
+          py[size_t(base + k * inner)] = static_cast<T>(log ? shifted - std::log(sum) : std::exp(shifted) / sum);
+        }
+      }
+  });
+}
+
+void prelu(const KernelArgs& args) {
+  const Tensor& x = args.in(0);
+  Tensor slope = args.in(1);
+  if (args.opset < 7 && slope.rank() == 1 && x.rank() >= 2 && slope.numel() == x.dim(1) && slope.numel() != 1) {
+    Dims per_channel(x.rank() - 1, 1);
+    per_channel[0] = slope.numel();
+    slope = slope.reshaped(per_channel);
+  }
+  Tensor& y = args.out(0);
+  dispatch_float(x.dtype(), args, [&](auto tag) {
+    using T = decltype(tag);
+    auto px = x.data<T>();
+    auto ps = slope.data<T>();
+    auto py = y.data<T>();
+    for_each_broadcast<2>(y.dims(), {x.dims(), slope.dims()}, [&](int64_t i, const auto& off) {
+      const T v = px[size_t(off[0])];
+      py[size_t(i)] = v < 0 ? v * ps[size_t(off[1])] : v;
+    });
+  });
+}
+
+}  // namespace
+
+void register_elementwise(KernelRegistry& r) {
+  r.add("Add", binary([](auto a, auto b) { return a + b; }));
+  r.add("Sub", binary([](auto a, auto b) { return a - b; }));
+  r.add("Mul", binary([](auto a, auto b) { return a * b; }));
+  r.add("Div", binary(DivOp{}));
+  r.add("Pow", binary(PowOp{}));
+  r.add("Max", variadic([](auto a, auto b) { return std::max(a, b); }, false));
+  r.add("Min", variadic([](auto a, auto b) { return std::min(a, b); }, false));
+  r.add("Sum", variadic([](auto a, auto b) { return a + b; }, false));
+  r.add("Mean", variadic([](auto a, auto b) { return a + b; }, true));
+
+  r.add("Relu", unary_numeric([](auto v) { return v > 0 ? v : decltype(v){0}; }));
+  r.add("Abs", unary_numeric([](auto v) {
+          if constexpr (std::is_unsigned_v<decltype(v)>) return v;
+          else return static_cast<decltype(v)>(v < 0 ? -v : v);
+        }));
+  r.add("Neg", unary_numeric([](auto v) { return static_cast<decltype(v)>(-v); }));
+  r.add("Sigmoid", unary_float([](double v, const Node&) { return 1.0 / (1.0 + std::exp(-v)); }));
+  r.add("Tanh", unary_float([](double v, const Node&) { return std::tanh(v); }));
+  r.add("Sqrt", unary_float([](double v, const Node&) { return std::sqrt(v); }));
+  r.add("Exp", unary_float([](double v, const Node&) { return std::exp(v); }));
+  r.add("Log", unary_float([](double v, const Node&) { return std::log(v); }));
+  r.add("Erf", unary_float([](double v, const Node&) { return std::erf(v); }));
+  r.add("Reciprocal", unary_float([](double v, const Node&) { return 1.0 / v; }));
+  r.add("Floor", unary_float([](double v, const Node&) { return std::floor(v); }));
+  r.add("Ceil", unary_float([](double v, const Node&) { return std::ceil(v); }));
+  r.add("HardSwish", unary_float([](double v, const Node&) { return v * std::clamp(v / 6.0 + 0.5, 0.0, 1.0); }));
+  r.add("LeakyRelu", unary_float([](double v, const Node& n) { return v < 0 ? v * n.attr_float("alpha", 0.01f) : v; }));
+  r.add("Elu", unary_float([](double v, const Node& n) { return v < 0 ? n.attr_float("alpha", 1.0f) * (std::exp(v) - 1) : v; }));
+  r.add("HardSigmoid", unary_float([](double v, const Node& n) {
+          return std::clamp(n.attr_float("alpha", 0.2f) * v + n.attr_float("beta", 0.5f), 0.0, 1.0);
+        }));
+  r.add("PRelu", prelu);
+  r.add("Clip", clip);
+  r.add("Softmax", [](const KernelArgs& a) { softmax(a, false); });
+  r.add("LogSoftmax", [](const KernelArgs& a) { softmax(a, true); });
+  r.add("Identity", [](const KernelArgs& a) { a.outputs[0] = a.in(0); }, false);
+  r.add("Cast", [](const KernelArgs& a) { a.outputs[0] = a.in(0).cast(a.output_types[0].dtype); }, false);
+}
+
+}  // namespace edgeco::kernels::ref

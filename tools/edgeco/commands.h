@@ -1,0 +1,15 @@
+// Each subcommand registers itself on the app; the work happens in the library.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace edgeco::cli {
+
+void add_info_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_conformance_command(CLI::App& app);
+
+// "1.23 M" style numbers for tables.
+std::string human(double value);
+
+}  // namespace edgeco::cli

@@ -1,0 +1,29 @@
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "edgeco/core.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "edgeco: hardware-software co-design for power-efficient edge-AI inference.\n"
+      "Loads ONNX models, runs them with edgeco's reference runtime, and checks them against the ONNX\n"
+      "conformance suite. Every command takes --help."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "edgeco 0.1.0");
+  edgeco::cli::add_info_command(app);
+  edgeco::cli::add_run_command(app);
+  edgeco::cli::add_conformance_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const edgeco::Error& e) {
+    std::cerr << "edgeco: error (" << edgeco::to_string(e.kind()) << "): " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "edgeco: internal error: " << e.what() << "\n";
+    return 3;
+  }
+  return 0;
+}
