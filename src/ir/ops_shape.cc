@@ -209,9 +209,50 @@ void infer_pad(InferContext& ctx) {
   ctx.set_output(0, TensorType{x.dtype, out});
 }
 
+// Sizes of Split's outputs along its axis: given (attribute before opset 13, input after) or even.
+std::optional<Dims> split_sizes(InferContext& ctx, int64_t extent) {
+  std::optional<Dims> sizes;
+  if (ctx.node().has_attr("split")) sizes = ctx.node().attr_ints("split");
+  else if (ctx.has_input(1)) {
+    sizes = ctx.input_ints(1);
+    if (!sizes) return std::nullopt;
+  }
+  const int64_t parts = int64_t(ctx.num_outputs());
+  if (!sizes) {
+    if (extent < 0) return std::nullopt;
+    if (extent % parts != 0)
+      ctx.fail("axis of size " + std::to_string(extent) + " does not split evenly into " + std::to_string(parts) + " outputs");
+    return Dims(size_t(parts), extent / parts);
+  }
+  if (int64_t(sizes->size()) != parts)
+    ctx.fail("split has " + std::to_string(sizes->size()) + " sizes for " + std::to_string(parts) + " outputs");
+  int64_t total = 0;
+  for (int64_t s : *sizes) {
+    if (s < 0) ctx.fail("split sizes must be non-negative");
+    total += s;
+  }
+  if (extent >= 0 && total != extent)
+    ctx.fail("split sizes sum to " + std::to_string(total) + ", the axis has " + std::to_string(extent));
+  return sizes;
+}
+
 }  // namespace
 
 void register_shape_ops(OpRegistry& r) {
+  r.add(schema("Split", 1, 2, {{"axis", AttrType::i}, {"split", AttrType::ints}}, [](InferContext& ctx) {
+    const TensorType& x = ctx.input_type(0);
+    if (!x.rank_known) {
+      for (size_t i = 0; i < ctx.num_outputs(); ++i) ctx.set_output(i, unknown_rank(x.dtype));
+      return;
+    }
+    const size_t axis = size_t(normalize_axis(ctx.node().attr_int("axis", 0), int64_t(x.dims.size()), "axis"));
+    const auto sizes = split_sizes(ctx, x.dims[axis]);
+    for (size_t i = 0; i < ctx.num_outputs(); ++i) {
+      TensorType t = x;
+      t.dims[axis] = sizes ? (*sizes)[i] : -1;
+      ctx.set_output(i, t);
+    }
+  }, 1, 1 << 20));
   r.add(schema("Reshape", 2, 2, {{"allowzero", AttrType::i}}, infer_reshape));
   r.add(schema("Squeeze", 1, 2, {{"axes", AttrType::ints}}, infer_squeeze));
   r.add(schema("Unsqueeze", 1, 2, {{"axes", AttrType::ints}}, infer_unsqueeze));

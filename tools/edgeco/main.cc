@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   edgeco::cli::add_info_command(app);
   edgeco::cli::add_run_command(app);
   edgeco::cli::add_conformance_command(app);
+  edgeco::cli::add_convert_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -166,9 +166,30 @@ void constant_of_shape(const KernelArgs& args) {
   for (int64_t i = 0; i < y.numel(); ++i) std::memcpy(y.bytes().data() + size_t(i) * elem, value.bytes().data(), elem);
 }
 
+void split(const KernelArgs& args) {
+  const Tensor& x = args.in(0);
+  const size_t axis = size_t(normalize_axis(args.node.attr_int("axis", 0), int64_t(x.rank()), "axis"));
+  const int64_t outer = product(x.dims(), 0, axis);
+  const size_t elem = dtype_size(x.dtype());
+  const size_t in_row = size_t(product(x.dims(), axis)) * elem;
+  size_t offset = 0;
+  for (size_t k = 0; k < args.output_types.size(); ++k) {
+    const size_t row = size_t(product(args.output_types[k].dims, axis)) * elem;
+    if (args.node.outputs[k].empty()) {  // an omitted output still takes its share
+      offset += row;
+      continue;
+    }
+    Tensor& y = args.out(k);
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(y.bytes().data() + size_t(o) * row, x.bytes().data() + size_t(o) * in_row + offset, row);
+    offset += row;
+  }
+}
+
 }  // namespace
 
 void register_shape_ops(KernelRegistry& r) {
+  r.add("Split", split, false);
   for (const char* op : {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}) r.add(op, view, false);
   r.add("Transpose", transpose, false);
   r.add("Concat", concat, false);

@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""Real models end to end: export torchvision CNNs with PyTorch, run them with edgeco, and check
+edgeco's outputs against PyTorch's own and against ONNX Runtime's; then write each model back out
+with `edgeco convert` and check that ONNX Runtime loads it and gives the same outputs.
+
+  /usr/bin/python3 tests/models/check_models.py --edgeco build/edgeco --work DIR [--json] MODEL...
+
+"Relative" error is max|a - b| / max|b| over the output. Exits 1 if any model exceeds --tolerance.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+ORT_RUN = os.path.join(ROOT, "bench", "peers", "ort_run.js")
+
+
+def relative_error(actual, expected):
+    scale = float(np.abs(expected).max()) or 1.0
+    return float(np.abs(actual.astype(np.float64) - expected).max()) / scale
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stderr}{result.stdout}")
+    return result.stdout
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--edgeco", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--tolerance", type=float, default=1e-4)
+    parser.add_argument("--opset", type=int, default=13)
+    parser.add_argument("--dynamic-batch", action="store_true")
+    parser.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime comparisons")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("models", nargs="+")
+    args = parser.parse_args()
+
+    export = [sys.executable, os.path.join(HERE, "export_torchvision.py"), "--out", args.work,
+              "--opset", str(args.opset)] + (["--dynamic-batch"] if args.dynamic_batch else []) + args.models
+    run(export)
+    rows, ok = [], True
+    for name in args.models:
+        model = os.path.join(args.work, name + ".onnx")
+        x = os.path.join(args.work, name + ".input.npy")
+        expected = np.load(os.path.join(args.work, name + ".torch.npy"))
+        out_dir = os.path.join(args.work, name + ".edgeco")
+        summary = json.loads(run([args.edgeco, "run", model, "--input", "input=" + x, "--output-dir", out_dir,
+                                  "--threads", "2", "--json"]))
+        ours = np.load(os.path.join(out_dir, "output.npy"))
+        row = {"model": name, "opset": args.opset, "edgeco_ms": round(summary["latency_ms"], 1),
+               "vs_torch": relative_error(ours, expected)}
+        if not args.no_ort:
+            ort_dir = os.path.join(args.work, name + ".ort")
+            run(["node", ORT_RUN, model, "--input", "input=" + x, "--output-dir", ort_dir])
+            row["vs_ort"] = relative_error(ours, np.load(os.path.join(ort_dir, "output.npy")))
+            converted = os.path.join(args.work, name + ".edgeco.onnx")
+            run([args.edgeco, "convert", model, "--out", converted])
+            conv_dir = os.path.join(args.work, name + ".ort-converted")
+            run(["node", ORT_RUN, converted, "--input", "input=" + x, "--output-dir", conv_dir])
+            row["exported_vs_ort"] = relative_error(np.load(os.path.join(conv_dir, "output.npy")), ours)
+        errors = [v for k, v in row.items() if k.startswith("vs_") or k.startswith("exported")]
+        row["ok"] = all(e <= args.tolerance for e in errors) and ours.shape == expected.shape
+        ok = ok and row["ok"]
+        rows.append(row)
+        if not args.json:
+            print(" ".join(f"{k}={v:.2e}" if isinstance(v, float) and k != "edgeco_ms" else f"{k}={v}"
+                           for k, v in row.items()), flush=True)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
