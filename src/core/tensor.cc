@@ -146,13 +146,13 @@ int64_t checked_numel(std::span<const int64_t> dims) {
 }
 
 size_t max_tensor_bytes() {
-  static const size_t limit = [] {
-    if (const char* env = std::getenv("EDGECO_MAX_TENSOR_BYTES")) return size_t(std::strtoull(env, nullptr, 10));
+  if (const char* env = std::getenv("EDGECO_MAX_TENSOR_BYTES")) return size_t(std::strtoull(env, nullptr, 10));
+  static const size_t physical = [] {
     const long pages = sysconf(_SC_PHYS_PAGES);
     const long page_size = sysconf(_SC_PAGE_SIZE);
     return pages > 0 && page_size > 0 ? size_t(pages) * size_t(page_size) : size_t(1) << 34;
   }();
-  return limit;
+  return physical;
 }
 
 Tensor::Tensor(DType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)) {

@@ -66,8 +66,17 @@ std::string serialize_onnx(const Graph& graph) {
   g->set_name(graph.name);
   for (const auto& [name, value] : graph.values)
     if (value.initializer) onnx_proto::from_tensor(*value.initializer, name, *g->add_initializer());
-  for (const auto& in : graph.inputs) set_value_info(graph.value(in), *g->add_input());
-  for (const auto& out : graph.outputs) set_value_info(graph.value(out), *g->add_output());
+  for (const auto& in : graph.inputs) {
+    const Value* v = graph.find_value(in);
+    if (!v || !v->type) throw Error(ErrorKind::invalid_model, "graph input '" + in + "' has no type", "graph " + graph.name);
+    set_value_info(*v, *g->add_input());
+  }
+  for (const auto& out : graph.outputs) {
+    // Outputs may not be typed yet (a graph built in code and never inferred): the name suffices.
+    const Value* v = graph.find_value(out);
+    if (v) set_value_info(*v, *g->add_output());
+    else g->add_output()->set_name(out);
+  }
   for (const Node& node : graph.nodes) {
     auto* n = g->add_node();
     n->set_name(node.name);

@@ -104,7 +104,15 @@ TensorMap Session::run(const TensorMap& inputs) {
       args.push_back(t);
     }
     const auto start = std::chrono::steady_clock::now();
-    std::vector<Tensor> outs = run_node(node, graph_.opset, args, options_.threads);
+    std::vector<Tensor> outs;
+    try {
+      outs = run_node(node, graph_.opset, args, options_.threads);
+    } catch (const Error& e) {
+      if (e.where().find(node.label()) == std::string::npos) throw e.within(node.label());
+      throw;
+    } catch (const std::bad_alloc&) {
+      throw Error(ErrorKind::out_of_memory, "ran out of memory", node.label());
+    }
     const auto stop = std::chrono::steady_clock::now();
     timings_.push_back({node.name, node.op_type, std::chrono::duration<double, std::milli>(stop - start).count()});
     for (size_t i = 0; i < outs.size(); ++i)

@@ -41,6 +41,7 @@ def main():
     parser.add_argument("--dynamic-batch", action="store_true")
     parser.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime comparisons")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--markdown", action="store_true", help="print the README's table")
     parser.add_argument("models", nargs="+")
     args = parser.parse_args()
 
@@ -56,8 +57,9 @@ def main():
         summary = json.loads(run([args.edgeco, "run", model, "--input", "input=" + x, "--output-dir", out_dir,
                                   "--threads", "2", "--json"]))
         ours = np.load(os.path.join(out_dir, "output.npy"))
-        row = {"model": name, "opset": args.opset, "edgeco_ms": round(summary["latency_ms"], 1),
-               "vs_torch": relative_error(ours, expected)}
+        info = json.loads(run([args.edgeco, "info", model, "--json"]))
+        row = {"model": name, "opset": args.opset, "macs": info["macs"], "params": info["params"],
+               "edgeco_ms": round(summary["latency_ms"], 1), "vs_torch": relative_error(ours, expected)}
         if not args.no_ort:
             ort_dir = os.path.join(args.work, name + ".ort")
             run(["node", ORT_RUN, model, "--input", "input=" + x, "--output-dir", ort_dir])
@@ -71,11 +73,17 @@ def main():
         row["ok"] = all(e <= args.tolerance for e in errors) and ours.shape == expected.shape
         ok = ok and row["ok"]
         rows.append(row)
-        if not args.json:
+        if not args.json and not args.markdown:
             print(" ".join(f"{k}={v:.2e}" if isinstance(v, float) and k != "edgeco_ms" else f"{k}={v}"
                            for k, v in row.items()), flush=True)
     if args.json:
         print(json.dumps(rows, indent=2))
+    if args.markdown:
+        print("| model | MACs | params | vs PyTorch | vs ONNX Runtime | exported, in ORT |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['model']} | {r['macs'] / 1e6:.2f} M | {r['params'] / 1e6:.2f} M | {r['vs_torch']:.1e} | "
+                  f"{r.get('vs_ort', float('nan')):.1e} | {r.get('exported_vs_ort', float('nan')):.1e} |")
     return 0 if ok else 1
 
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The main job, for now: export a real CNN (torchvision MobileNetV2) with PyTorch, show what edgeco
+# sees in it, run it with edgeco, and check the outputs against PyTorch's and ONNX Runtime's.
+set -euo pipefail
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+EDGECO=$ROOT/$BUILD/edgeco
+WORK=$ROOT/out/demo
+mkdir -p "$WORK"
+
+echo "== export: torchvision mobilenet_v2 (random seeded weights) with PyTorch, opset 13, dynamic batch"
+/usr/bin/python3 "$ROOT/tests/models/export_torchvision.py" --out "$WORK" --dynamic-batch mobilenet_v2 2>&1 | grep -v Warning || true
+
+echo
+echo "== edgeco info (counts are computed from the graph)"
+"$EDGECO" info "$WORK/mobilenet_v2.onnx" | tail -n 4
+
+echo
+echo "== edgeco run (measured on this machine)"
+"$EDGECO" run "$WORK/mobilenet_v2.onnx" --input input="$WORK/mobilenet_v2.input.npy" --output-dir "$WORK/edgeco" --threads 2
+
+echo
+echo "== outputs against PyTorch and ONNX Runtime, and edgeco's re-exported model in ONNX Runtime"
+/usr/bin/python3 "$ROOT/tests/models/check_models.py" --edgeco "$EDGECO" --work "$WORK/check" --dynamic-batch mobilenet_v2

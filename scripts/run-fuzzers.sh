@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs each libFuzzer target for a while from a seed corpus of real files.
+#   scripts/run-fuzzers.sh BUILD_DIR SECONDS
+set -euo pipefail
+BUILD=$1
+SECONDS_EACH=${2:-30}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CORPUS=$ROOT/$BUILD/corpus
+mkdir -p "$CORPUS/onnx" "$CORPUS/npy"
+# Seeds: a few small models and tensors from the ONNX suite, and .npy files of several types.
+for t in test_conv_with_strides_padding test_maxpool_2d_pads test_gemm_all_attributes test_resize_upsample_scales_linear \
+         test_qlinearconv test_slice_neg_steps test_split_equal_parts_1d test_batchnorm_example; do
+  cp /usr/share/libonnx-testdata/data/node/$t/model.onnx "$CORPUS/onnx/$t.onnx" 2>/dev/null || true
+done
+/usr/bin/python3 - "$CORPUS/npy" <<'PY'
+import sys, numpy as np
+for i, dtype in enumerate([np.float32, np.float16, np.int8, np.uint8, np.int64, np.bool_]):
+    np.save(f"{sys.argv[1]}/seed{i}.npy", (np.arange(12) % 3).astype(dtype).reshape(3, 4))
+np.save(f"{sys.argv[1]}/scalar.npy", np.float64(1.5))
+PY
+status=0
+for target in onnx_loader npy_reader; do
+  dir=$CORPUS/${target%%_*}
+  [ "$target" = npy_reader ] && dir=$CORPUS/npy
+  echo "fuzzing $target for ${SECONDS_EACH}s"
+  if ! "$ROOT/$BUILD/fuzz_$target" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=25 \
+       -artifact_prefix="$ROOT/$BUILD/crash-$target-" "$dir" 2> "$ROOT/$BUILD/fuzz_$target.log"; then
+    echo "fuzz_$target found a failure:"; tail -n 40 "$ROOT/$BUILD/fuzz_$target.log"; status=1
+  else
+    grep -E "^Done|#[0-9]+.*DONE" "$ROOT/$BUILD/fuzz_$target.log" | tail -n 1
+  fi
+done
+exit $status

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The edgeco command line on good and bad input: exit codes, messages, outputs.
+#   tests/cli/cli_test.sh path/to/edgeco
+set -uo pipefail
+EDGECO=$1
+PY=/usr/bin/python3
+DATA=/usr/share/libonnx-testdata/data/node
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+failures=0
+
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect_error NAME EXPECTED_SUBSTRING -- COMMAND...: exit code 1 (a clean error, not a crash) and the message.
+expect_error() {
+  local name=$1 want=$2
+  shift 3
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" -ne 1 ]; then fail "$name: exit code $rc, expected 1: $out"; return; fi
+  case "$out" in *"$want"*) echo "ok: $name" ;; *) fail "$name: message lacks '$want': $out" ;; esac
+}
+
+# --help explains every subcommand.
+help=$("$EDGECO" --help) || fail "--help exit code"
+for sub in info run conformance convert; do
+  case "$help" in *"$sub"*) ;; *) fail "--help does not mention $sub" ;; esac
+done
+
+# A conv with its weights as an initializer (the suite's models take W as an input): 3x3, stride 2,
+# pad 1, on 7x5 -> output 4x3, 12 x 9 = 108 MACs. Expected outputs come from the suite.
+SUITE=$DATA/test_conv_with_strides_padding
+CONV=$WORK/conv
+mkdir -p "$CONV/test_data_set_0"
+cp "$SUITE/test_data_set_0/input_0.pb" "$SUITE/test_data_set_0/output_0.pb" "$CONV/test_data_set_0/"
+$PY - "$SUITE" "$CONV/model.onnx" <<'PYEOF'
+import sys, onnx
+from onnx import numpy_helper
+m = onnx.load(sys.argv[1] + "/model.onnx")
+w = onnx.TensorProto(); w.ParseFromString(open(sys.argv[1] + "/test_data_set_0/input_1.pb", "rb").read())
+w.name = "W"
+m.graph.initializer.append(w)
+del m.graph.input[1]
+onnx.save(m, sys.argv[2])
+PYEOF
+"$EDGECO" info "$CONV/model.onnx" --json > "$WORK/info.json" || fail "info --json exit code"
+$PY - "$WORK/info.json" <<'PYEOF' || fail "info --json values"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["macs"] == 108, j["macs"]
+assert j["params"] == 9, j["params"]
+assert j["op_histogram"] == {"Conv": 1}, j["op_histogram"]
+assert j["nodes"][0]["output_types"][0]["shape"] == [1, 1, 4, 3]
+PYEOF
+echo "ok: info --json"
+
+# run with a .pb input writes the expected output as .npy.
+"$EDGECO" run "$CONV/model.onnx" --input x="$CONV/test_data_set_0/input_0.pb" --output-dir "$WORK/out" > "$WORK/run.txt" \
+  || fail "run exit code"
+$PY - "$WORK/out/y.npy" "$CONV/test_data_set_0/output_0.pb" <<'PYEOF' || fail "run output differs from the expected"
+import sys, numpy as np, onnx
+from onnx import numpy_helper
+t = onnx.TensorProto(); t.ParseFromString(open(sys.argv[2], "rb").read())
+np.testing.assert_allclose(np.load(sys.argv[1]), numpy_helper.to_array(t), rtol=1e-6)
+PYEOF
+echo "ok: run --input .pb --output-dir"
+
+# The same input as .npy, and deterministic random inputs.
+$PY -c "
+import numpy as np, onnx, sys
+from onnx import numpy_helper
+t = onnx.TensorProto(); t.ParseFromString(open('$CONV/test_data_set_0/input_0.pb', 'rb').read())
+np.save('$WORK/x.npy', numpy_helper.to_array(t))"
+"$EDGECO" run "$CONV/model.onnx" --input x="$WORK/x.npy" --output-dir "$WORK/out2" >/dev/null || fail "run with .npy"
+cmp -s "$WORK/out/y.npy" "$WORK/out2/y.npy" || fail ".npy and .pb inputs give different outputs"
+"$EDGECO" run "$CONV/model.onnx" --json > "$WORK/r1.json" && "$EDGECO" run "$CONV/model.onnx" --json > "$WORK/r2.json" \
+  || fail "run with random inputs"
+$PY -c "
+import json; a, b = (json.load(open('$WORK/r%d.json' % i)) for i in (1, 2))
+assert a['outputs'][0]['mean'] == b['outputs'][0]['mean'], 'random inputs are not deterministic'
+assert a['random_inputs'] == ['x']" || fail "random inputs"
+echo "ok: run --input .npy and random inputs"
+
+# Bad input: clean errors with non-zero exit, never a crash.
+head -c 100 "$CONV/model.onnx" > "$WORK/truncated.onnx"
+expect_error "truncated model" "not a valid ONNX model" -- "$EDGECO" info "$WORK/truncated.onnx"
+head -c 4096 /dev/urandom > "$WORK/random.onnx"
+expect_error "random bytes as a model" "truncated.onnx" -- "$EDGECO" run "$WORK/truncated.onnx"
+"$EDGECO" run "$WORK/random.onnx" >/dev/null 2>&1; rc=$?
+[ "$rc" -eq 1 ] && echo "ok: random bytes" || fail "random bytes: exit code $rc"
+expect_error "unsupported op names op and node" "operator 'Expand' is not supported" -- \
+  "$EDGECO" run "$DATA/test_expand_dim_changed/model.onnx"
+$PY -c "import numpy as np; np.save('$WORK/wrong.npy', np.zeros((1, 1, 5, 5), np.float32))"
+expect_error "wrong input shape" "the model expects [1, 1, 7, 5]" -- \
+  "$EDGECO" run "$CONV/model.onnx" --input x="$WORK/wrong.npy"
+$PY -c "import numpy as np; np.save('$WORK/wrongtype.npy', np.zeros((1, 1, 7, 5), np.int32))"
+expect_error "wrong input dtype" "has type int32" -- "$EDGECO" run "$CONV/model.onnx" --input x="$WORK/wrongtype.npy"
+printf '\x93NUMPY\x01\x00\x10\x00{garbage header}' > "$WORK/bad.npy"
+expect_error "bad .npy header" "bad .npy header" -- "$EDGECO" run "$CONV/model.onnx" --input x="$WORK/bad.npy"
+expect_error "unknown input name" "no input named 'nope'" -- "$EDGECO" run "$CONV/model.onnx" --input nope="$WORK/x.npy"
+expect_error "tensor too large" "out of memory" -- env EDGECO_MAX_TENSOR_BYTES=64 "$EDGECO" run "$CONV/model.onnx"
+$PY - "$WORK/cycle.onnx" <<'PYEOF'
+import sys
+from onnx import helper, TensorProto, save
+g = helper.make_graph([helper.make_node("Relu", ["b"], ["a"], name="first"), helper.make_node("Relu", ["a"], ["b"], name="second")],
+                      "cycle", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                      [helper.make_tensor_value_info("b", TensorProto.FLOAT, [1])])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
+PYEOF
+expect_error "cyclic graph" "cycle" -- "$EDGECO" info "$WORK/cycle.onnx"
+
+# Conformance counts and exit status on a folder with a passing and a skipped test.
+mkdir -p "$WORK/suite" && cp -r "$CONV" "$DATA/test_expand_dim_changed" "$WORK/suite/"
+out=$("$EDGECO" conformance "$WORK/suite") || fail "conformance exit code"
+case "$out" in *"1 passed, 0 failed, 1 skipped"*) echo "ok: conformance counts" ;; *) fail "conformance: $out" ;; esac
+
+if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
+echo "all CLI checks passed"

@@ -1,0 +1,83 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+
+#include "edgeco/core.h"
+#include "../test_util.h"
+
+namespace edgeco {
+namespace {
+
+TEST(Half, ConvertsKnownValuesExactly) {
+  EXPECT_EQ(float_to_half(1.0f).bits, 0x3c00);
+  EXPECT_EQ(float_to_half(-2.0f).bits, 0xc000);
+  EXPECT_EQ(float_to_half(65504.0f).bits, 0x7bff);            // largest finite half
+  EXPECT_EQ(float_to_half(1e6f).bits, 0x7c00);                // overflows to +inf
+  EXPECT_EQ(float_to_half(5.960464477539063e-08f).bits, 0x0001);  // smallest subnormal
+  EXPECT_EQ(half_to_float(Half{0x3555}), 0.333251953125f);
+  EXPECT_EQ(half_to_float(Half{0x0001}), 5.960464477539063e-08f);
+  EXPECT_TRUE(std::isnan(half_to_float(float_to_half(NAN))));
+}
+
+TEST(Half, RoundsToNearestEven) {
+  // 1 + 2^-11 lies halfway between 1 and the next half (1 + 2^-10): ties go to even (1.0).
+  EXPECT_EQ(float_to_half(1.0f + 0.00048828125f).bits, 0x3c00);
+  // 1 + 3 * 2^-11 is halfway between 1 + 2^-10 (odd) and 1 + 2^-9 (even).
+  EXPECT_EQ(float_to_half(1.0f + 3 * 0.00048828125f).bits, 0x3c02);
+}
+
+TEST(Tensor, CastTruncatesFloatsAndSaturatesOutOfRange) {
+  const Tensor t = Tensor::from_values<float>({4}, {1.9f, -1.9f, 300.0f, -300.0f});
+  EXPECT_EQ(t.cast(DType::i32).to_int64s(), (std::vector<int64_t>{1, -1, 300, -300}));
+  EXPECT_EQ(t.cast(DType::i8).to_int64s(), (std::vector<int64_t>{1, -1, 127, -128}));
+  EXPECT_EQ(t.cast(DType::boolean).to_int64s(), (std::vector<int64_t>{1, 1, 1, 1}));
+}
+
+TEST(Tensor, ReshapeSharesStorageAndChecksCount) {
+  Tensor t = Tensor::from_values<int32_t>({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor r = t.reshaped({3, 2});
+  r.data<int32_t>()[0] = 42;
+  EXPECT_EQ(t.data<int32_t>()[0], 42);
+  const Error e = testing::capture_error([&] { t.reshaped({4, 2}); });
+  EXPECT_EQ(e.kind(), ErrorKind::invalid_argument);
+  EXPECT_NE(std::string(e.what()).find("[2, 3]"), std::string::npos);
+}
+
+TEST(Tensor, WrongElementTypeAccessIsAnError) {
+  Tensor t(DType::f32, {2});
+  EXPECT_THROW(t.data<int32_t>(), Error);
+}
+
+TEST(Tensor, OverflowingShapeIsAnOutOfMemoryError) {
+  const Error e = testing::capture_error([] { Tensor(DType::f32, {int64_t(1) << 40, int64_t(1) << 40}); });
+  EXPECT_EQ(e.kind(), ErrorKind::out_of_memory);
+}
+
+TEST(Tensor, TensorOverTheMemoryLimitIsRefused) {
+  setenv("EDGECO_MAX_TENSOR_BYTES", "1000", 1);
+  const Error e = testing::capture_error([] { Tensor(DType::f32, {251}); });
+  unsetenv("EDGECO_MAX_TENSOR_BYTES");
+  EXPECT_EQ(e.kind(), ErrorKind::out_of_memory);
+  EXPECT_NE(std::string(e.what()).find("[251]"), std::string::npos);
+  EXPECT_NO_THROW(Tensor(DType::f32, {251}));
+}
+
+TEST(Error, WithinPrefixesTheOuterLocation) {
+  const Error inner(ErrorKind::invalid_model, "bad", "node 'a' (Conv)");
+  const Error outer = inner.within("model.onnx");
+  EXPECT_EQ(std::string(outer.what()), "model.onnx: node 'a' (Conv): bad");
+  EXPECT_EQ(outer.kind(), ErrorKind::invalid_model);
+}
+
+TEST(DType, OnnxCodesRoundTrip) {
+  for (DType d : {DType::f32, DType::f16, DType::f64, DType::i8, DType::u8, DType::i16, DType::u16, DType::i32,
+                  DType::u32, DType::i64, DType::u64, DType::boolean})
+    EXPECT_EQ(dtype_from_code(dtype_code(d)), d);
+  EXPECT_EQ(dtype_code(DType::f32), 1);
+  EXPECT_EQ(dtype_code(DType::i64), 7);
+  EXPECT_FALSE(dtype_from_code(8).has_value());  // string
+}
+
+}  // namespace
+}  // namespace edgeco

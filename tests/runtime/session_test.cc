@@ -1,0 +1,92 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "../test_util.h"
+
+namespace edgeco {
+namespace {
+
+using testing::capture_error;
+
+// y = Relu(Conv(x, W) + B), with x of shape [N, 2, 4, 4].
+Graph conv_relu() {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {-1, 2, 4, 4}};
+  g.value("w").initializer = testing::filled({3, 2, 3, 3}, 0.5f);
+  g.value("b").initializer = Tensor::from_values<float>({3}, {-1, 0, 1});
+  g.nodes = {Node{"conv", "Conv", "", {"x", "w", "b"}, {"c"}, {{"pads", testing::ints({1, 1, 1, 1})}}},
+             Node{"relu", "Relu", "", {"c"}, {"y"}}};
+  g.outputs = {"y"};
+  return g;
+}
+
+TEST(Session, RunsAndTimesEveryNode) {
+  Session s(conv_relu());
+  const TensorMap out = s.run({{"x", testing::filled({1, 2, 4, 4}, 1.0f)}});
+  const Tensor& y = out.at("y");
+  EXPECT_EQ(y.dims(), (Dims{1, 3, 4, 4}));
+  // Corner: 2 channels x 4 taps x 0.5 = 4; centre: 2 x 9 x 0.5 = 9; plus bias -1/0/1.
+  EXPECT_FLOAT_EQ(y.data<float>()[0], 3.0f);
+  EXPECT_FLOAT_EQ(y.data<float>()[5], 8.0f);
+  EXPECT_FLOAT_EQ(y.data<float>()[16 + 5], 9.0f);
+  ASSERT_EQ(s.last_timings().size(), 2u);
+  EXPECT_EQ(s.last_timings()[0].op_type, "Conv");
+  EXPECT_GE(s.last_timings()[0].ms, 0.0);
+}
+
+TEST(Session, WrongShapeDtypeOrNameIsReportedAgainstTheInput) {
+  Session s(conv_relu());
+  const Error shape = capture_error([&] { s.run({{"x", testing::filled({1, 3, 4, 4}, 1)}}); });
+  EXPECT_EQ(shape.kind(), ErrorKind::invalid_argument);
+  EXPECT_NE(std::string(shape.what()).find("input 'x': has shape [1, 3, 4, 4], the model expects [?, 2, 4, 4]"),
+            std::string::npos);
+  const Error dtype = capture_error([&] { s.run({{"x", Tensor(DType::i32, {1, 2, 4, 4})}}); });
+  EXPECT_NE(std::string(dtype.what()).find("has type int32"), std::string::npos);
+  EXPECT_THROW(s.run({}), Error);
+  EXPECT_THROW(s.run({{"x", testing::filled({1, 2, 4, 4}, 1)}, {"z", testing::filled({1}, 1)}}), Error);
+}
+
+TEST(Session, UnsupportedOperatorFailsAtPrepareNamingNode) {
+  Graph g = conv_relu();
+  g.nodes[1].op_type = "Gelu";
+  const Error e = capture_error([&] { Session s(g); });
+  EXPECT_EQ(e.kind(), ErrorKind::unsupported);
+  EXPECT_NE(std::string(e.what()).find("node 'relu' (Gelu)"), std::string::npos);
+}
+
+TEST(Session, CyclicGraphIsRejected) {
+  Graph g = conv_relu();
+  g.nodes[0].inputs[0] = "y";
+  g.inputs.clear();
+  const Error e = capture_error([&] { Session s(g); });
+  EXPECT_NE(std::string(e.what()).find("cycle"), std::string::npos);
+}
+
+TEST(Session, ConstantSubgraphsAreFoldedOnce) {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {2}};
+  g.value("a").initializer = Tensor::from_values<float>({2}, {1, 2});
+  g.value("b").initializer = Tensor::from_values<float>({2}, {10, 20});
+  g.nodes = {Node{"k", "Mul", "", {"a", "b"}, {"k"}}, Node{"y", "Add", "", {"x", "k"}, {"y"}}};
+  g.outputs = {"y"};
+  Session s(g);
+  EXPECT_EQ(s.run({{"x", Tensor::from_values<float>({2}, {1, 1})}}).at("y").to_doubles(), (std::vector<double>{11, 41}));
+  ASSERT_EQ(s.last_timings().size(), 1u);  // only the Add runs
+  EXPECT_EQ(s.last_timings()[0].op_type, "Add");
+}
+
+TEST(Session, ActivationOverTheMemoryLimitIsAnErrorNotACrash) {
+  Session s(conv_relu());
+  const Tensor big(DType::f32, {400, 2, 4, 4});  // 51 KB in, 77 KB out
+  setenv("EDGECO_MAX_TENSOR_BYTES", "60000", 1);
+  const Error oom = capture_error([&] { s.run({{"x", big}}); });
+  unsetenv("EDGECO_MAX_TENSOR_BYTES");
+  EXPECT_EQ(oom.kind(), ErrorKind::out_of_memory);
+  EXPECT_NE(std::string(oom.what()).find("node 'conv'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace edgeco
