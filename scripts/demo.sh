@@ -13,7 +13,7 @@ echo "== export: torchvision mobilenet_v2 (random seeded weights) with PyTorch, 
 
 echo
 echo "== edgeco info (counts are computed from the graph)"
-"$EDGECO" info "$WORK/mobilenet_v2.onnx" | tail -n 4
+"$EDGECO" info "$WORK/mobilenet_v2.onnx" | sed -n "1,3p;/^ops/,$p"
 
 echo
 echo "== edgeco run (measured on this machine)"

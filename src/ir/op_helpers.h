@@ -23,7 +23,10 @@ inline OpSchema schema(std::string name, int min_in, int max_in, std::vector<Att
   return s;
 }
 
-inline void require_dtype_in(const InferContext& ctx, size_t i, std::initializer_list<DType> allowed) {
+// Lists of accepted types are owned by value: lambdas that keep one must not point at a temporary.
+using DTypes = std::vector<DType>;
+
+inline void require_dtype_in(const InferContext& ctx, size_t i, const DTypes& allowed) {
   const DType d = ctx.input_type(i).dtype;
   for (DType a : allowed)
     if (a == d) return;

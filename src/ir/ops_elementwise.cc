@@ -4,8 +4,8 @@
 namespace edgeco::ops {
 namespace {
 
-constexpr std::initializer_list<DType> kFloats = {DType::f32, DType::f16, DType::f64};
-constexpr std::initializer_list<DType> kNumeric = {DType::f32, DType::f16, DType::f64, DType::i8,  DType::u8, DType::i16,
+const DTypes kFloats = {DType::f32, DType::f16, DType::f64};
+const DTypes kNumeric = {DType::f32, DType::f16, DType::f64, DType::i8,  DType::u8, DType::i16,
                                                    DType::u16, DType::i32, DType::u32, DType::i64, DType::u64};
 
 TensorType broadcast_inputs(InferContext& ctx, size_t count) {
@@ -22,7 +22,7 @@ TensorType broadcast_inputs(InferContext& ctx, size_t count) {
   return out;
 }
 
-Infer binary(std::initializer_list<DType> allowed, bool same_type = true) {
+Infer binary(DTypes allowed, bool same_type = true) {
   return [allowed, same_type](InferContext& ctx) {
     require_dtype_in(ctx, 0, allowed);
     if (same_type) require_same_dtype(ctx, 0, 1);
@@ -30,7 +30,7 @@ Infer binary(std::initializer_list<DType> allowed, bool same_type = true) {
   };
 }
 
-Infer variadic(std::initializer_list<DType> allowed) {
+Infer variadic(DTypes allowed) {
   return [allowed](InferContext& ctx) {
     require_dtype_in(ctx, 0, allowed);
     for (size_t i = 1; i < ctx.num_inputs(); ++i) require_same_dtype(ctx, 0, i);
@@ -38,7 +38,7 @@ Infer variadic(std::initializer_list<DType> allowed) {
   };
 }
 
-Infer unary(std::initializer_list<DType> allowed) {
+Infer unary(DTypes allowed) {
   return [allowed](InferContext& ctx) {
     require_dtype_in(ctx, 0, allowed);
     ctx.set_output(0, ctx.input_type(0));
@@ -91,6 +91,52 @@ void register_elementwise_ops(OpRegistry& r) {
   }));
   r.add(schema("Softmax", 1, 1, {{"axis", AttrType::i}}, softmax()));
   r.add(schema("LogSoftmax", 1, 1, {{"axis", AttrType::i}}, softmax()));
+  for (const char* op : {"Sin", "Cos", "Tan", "Asin", "Acos", "Atan", "Sinh", "Cosh", "Asinh", "Acosh", "Atanh",
+                         "Softplus", "Softsign", "Round"})
+    r.add(schema(op, 1, 1, {}, unary(kFloats)));
+  r.add(schema("Sign", 1, 1, {}, unary(kNumeric)));
+  r.add(schema("Selu", 1, 1, {{"alpha", AttrType::f}, {"gamma", AttrType::f}}, unary(kFloats)));
+  r.add(schema("ThresholdedRelu", 1, 1, {{"alpha", AttrType::f}}, unary(kFloats)));
+  r.add(schema("Celu", 1, 1, {{"alpha", AttrType::f}}, unary(kFloats)));
+  r.add(schema("Mod", 2, 2, {{"fmod", AttrType::i}}, binary(kNumeric)));
+
+  // Comparisons and logic produce bool.
+  auto to_bool = [](DTypes allowed) {
+    return [allowed](InferContext& ctx) {
+      require_dtype_in(ctx, 0, allowed);
+      require_same_dtype(ctx, 0, 1);
+      TensorType t = broadcast_inputs(ctx, 2);
+      t.dtype = DType::boolean;
+      ctx.set_output(0, t);
+    };
+  };
+  const DTypes comparable = {DType::f32, DType::f16, DType::f64, DType::i8,  DType::u8, DType::i16,
+                                             DType::u16, DType::i32, DType::u32, DType::i64, DType::u64, DType::boolean};
+  for (const char* op : {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"}) r.add(schema(op, 2, 2, {}, to_bool(comparable)));
+  for (const char* op : {"And", "Or", "Xor"}) r.add(schema(op, 2, 2, {}, to_bool({DType::boolean})));
+  r.add(schema("Not", 1, 1, {}, unary({DType::boolean})));
+  r.add(schema("Where", 3, 3, {}, [](InferContext& ctx) {
+    require_dtype_in(ctx, 0, {DType::boolean});
+    require_same_dtype(ctx, 1, 2);
+    TensorType t = broadcast_inputs(ctx, 3);
+    t.dtype = ctx.input_type(1).dtype;
+    ctx.set_output(0, t);
+  }));
+
+  for (const char* op : {"IsNaN", "IsInf"})
+    r.add(schema(op, 1, 1, {{"detect_negative", AttrType::i}, {"detect_positive", AttrType::i}}, [](InferContext& ctx) {
+      require_dtype_in(ctx, 0, kFloats);
+      TensorType t = ctx.input_type(0);
+      t.dtype = DType::boolean;
+      ctx.set_output(0, t);
+    }));
+  r.add(schema("Hardmax", 1, 1, {{"axis", AttrType::i}}, softmax()));
+  r.add(schema("CastLike", 2, 2, {}, [](InferContext& ctx) {
+    TensorType t = ctx.input_type(0);
+    t.dtype = ctx.input_type(1).dtype;
+    ctx.set_output(0, t);
+  }));
+
   r.add(schema("Cast", 1, 1, {{"to", AttrType::i, true}}, [](InferContext& ctx) {
     const auto to = dtype_from_code(ctx.node().attr_int("to"));
     if (!to) ctx.fail("Cast to type code " + std::to_string(ctx.node().attr_int("to")) + " is not supported",

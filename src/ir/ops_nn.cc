@@ -9,7 +9,7 @@
 namespace edgeco::ops {
 namespace {
 
-constexpr std::initializer_list<DType> kFloats = {DType::f32, DType::f16, DType::f64};
+const DTypes kFloats = {DType::f32, DType::f16, DType::f64};
 
 int64_t product(std::span<const int64_t> dims) {
   return std::accumulate(dims.begin(), dims.end(), int64_t{1}, std::multiplies<>());
@@ -83,8 +83,7 @@ int64_t conv_transpose_macs(const InferContext& ctx) {
 }
 
 void infer_pool(InferContext& ctx, bool max_pool) {
-  require_dtype_in(ctx, 0, max_pool ? std::initializer_list<DType>{DType::f32, DType::f16, DType::f64, DType::i8, DType::u8}
-                                    : kFloats);
+  require_dtype_in(ctx, 0, max_pool ? DTypes{DType::f32, DType::f16, DType::f64, DType::i8, DType::u8} : kFloats);
   require_rank_at_least(ctx, 0, 3);
   const TensorType& x = ctx.input_type(0);
   if (!x.rank_known) return ctx.set_output(0, unknown_rank(x.dtype));
@@ -321,8 +320,40 @@ void register_nn_ops(OpRegistry& r) {
 
   const std::vector<AttrSpec> reduce_attrs = {{"axes", AttrType::ints}, {"keepdims", AttrType::i},
                                               {"noop_with_empty_axes", AttrType::i}};
-  for (const char* op : {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd"})
+  for (const char* op : {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+                         "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
     r.add(schema(op, 1, 2, reduce_attrs, infer_reduce));
+
+  for (const char* op : {"ArgMax", "ArgMin"})
+    r.add(schema(op, 1, 1, {{"axis", AttrType::i}, {"keepdims", AttrType::i}, {"select_last_index", AttrType::i}},
+                 [](InferContext& ctx) {
+                   const TensorType& x = ctx.input_type(0);
+                   if (!x.rank_known) return ctx.set_output(0, unknown_rank(DType::i64));
+                   const size_t axis = size_t(normalize_axis(ctx.node().attr_int("axis", 0), int64_t(x.dims.size()), "axis"));
+                   Dims out = x.dims;
+                   if (ctx.node().attr_int("keepdims", 1) != 0) out[axis] = 1;
+                   else out.erase(out.begin() + int64_t(axis));
+                   ctx.set_output(0, TensorType{DType::i64, out});
+                 }));
+
+  r.add(schema("LayerNormalization", 2, 3, {{"axis", AttrType::i}, {"epsilon", AttrType::f}, {"stash_type", AttrType::i}},
+               [](InferContext& ctx) {
+                 require_dtype_in(ctx, 0, kFloats);
+                 const TensorType& x = ctx.input_type(0);
+                 ctx.set_output(0, x);
+                 if (!x.rank_known) return;
+                 // Mean and inverse standard deviation keep the normalised axes as 1.
+                 const size_t axis = size_t(normalize_axis(ctx.node().attr_int("axis", -1), int64_t(x.dims.size()), "axis"));
+                 Dims stats = x.dims;
+                 std::fill(stats.begin() + int64_t(axis), stats.end(), 1);
+                 const DType stash = ctx.node().attr_int("stash_type", 1) == 1 ? DType::f32 : x.dtype;
+                 ctx.set_output(1, TensorType{stash, stats});
+                 ctx.set_output(2, TensorType{stash, stats});
+               }, 1, 3));
+  r.add(schema("CumSum", 2, 2, {{"exclusive", AttrType::i}, {"reverse", AttrType::i}}, [](InferContext& ctx) {
+    require_dtype_in(ctx, 1, {DType::i32, DType::i64});
+    ctx.set_output(0, ctx.input_type(0));
+  }));
 
   r.add(schema("Resize", 1, 4,
                {{"mode", AttrType::s}, {"coordinate_transformation_mode", AttrType::s}, {"nearest_mode", AttrType::s},

@@ -1,5 +1,6 @@
 // Operators that move or reshape data without arithmetic.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <set>
 
@@ -332,6 +333,89 @@ void register_shape_ops(OpRegistry& r) {
     ctx.set_output(0, TensorType{DType::i64, {int64_t(part.size())}});
     if (std::all_of(part.begin(), part.end(), [](int64_t d) { return d >= 0; }))
       ctx.set_output_value(0, Tensor::from_values<int64_t>({int64_t(part.size())}, std::span<const int64_t>(part)));
+  }));
+
+  r.add(schema("GatherElements", 2, 2, {{"axis", AttrType::i}}, [](InferContext& ctx) {
+    require_dtype_in(ctx, 1, {DType::i32, DType::i64});
+    const TensorType& data = ctx.input_type(0);
+    const TensorType& idx = ctx.input_type(1);
+    if (data.rank_known && idx.rank_known && data.dims.size() != idx.dims.size())
+      ctx.fail("data " + dims_to_string(data.dims) + " and indices " + dims_to_string(idx.dims) + " differ in rank");
+    ctx.set_output(0, TensorType{data.dtype, idx.dims, idx.rank_known});
+  }));
+  r.add(schema("Trilu", 1, 2, {{"upper", AttrType::i}}, [](InferContext& ctx) {
+    require_rank_at_least(ctx, 0, 2);
+    ctx.set_output(0, ctx.input_type(0));
+  }));
+  for (const bool to_depth : {true, false})
+    r.add(schema(to_depth ? "SpaceToDepth" : "DepthToSpace", 1, 1, {{"blocksize", AttrType::i, true}, {"mode", AttrType::s}},
+                 [to_depth](InferContext& ctx) {
+                   const TensorType& x = ctx.input_type(0);
+                   if (!x.rank_known) return ctx.set_output(0, x);
+                   if (x.dims.size() != 4) ctx.fail("input must be 4-D, got " + dims_to_string(x.dims));
+                   const int64_t b = ctx.node().attr_int("blocksize");
+                   if (b < 1) ctx.fail("blocksize must be positive");
+                   Dims out = x.dims;
+                   if (to_depth) {
+                     if ((x.dims[2] >= 0 && x.dims[2] % b) || (x.dims[3] >= 0 && x.dims[3] % b))
+                       ctx.fail("height and width must be divisible by blocksize " + std::to_string(b));
+                     out = {x.dims[0], x.dims[1] < 0 ? -1 : x.dims[1] * b * b, x.dims[2] < 0 ? -1 : x.dims[2] / b,
+                            x.dims[3] < 0 ? -1 : x.dims[3] / b};
+                   } else {
+                     if (x.dims[1] >= 0 && x.dims[1] % (b * b))
+                       ctx.fail("channels must be divisible by blocksize^2 = " + std::to_string(b * b));
+                     out = {x.dims[0], x.dims[1] < 0 ? -1 : x.dims[1] / (b * b), x.dims[2] < 0 ? -1 : x.dims[2] * b,
+                            x.dims[3] < 0 ? -1 : x.dims[3] * b};
+                   }
+                   ctx.set_output(0, TensorType{x.dtype, out});
+                 }));
+
+  r.add(schema("Size", 1, 1, {}, [](InferContext& ctx) {
+    const TensorType& x = ctx.input_type(0);
+    ctx.set_output(0, TensorType{DType::i64, {}});
+    if (x.fully_known()) ctx.set_output_value(0, Tensor::scalar<int64_t>(product(x.dims)));
+  }));
+
+  r.add(schema("Expand", 2, 2, {}, [](InferContext& ctx) {
+    const TensorType& x = ctx.input_type(0);
+    require_dtype_in(ctx, 1, {DType::i64});
+    auto shape = ctx.input_ints(1);
+    if (!shape || !x.rank_known) return ctx.set_output(0, unknown_rank(x.dtype));
+    try {
+      ctx.set_output(0, TensorType{x.dtype, broadcast_dims(x.dims, *shape)});
+    } catch (const Error& e) {
+      ctx.fail(e.message());
+    }
+  }));
+
+  r.add(schema("Tile", 2, 2, {}, [](InferContext& ctx) {
+    const TensorType& x = ctx.input_type(0);
+    require_dtype_in(ctx, 1, {DType::i64});
+    auto repeats = ctx.input_ints(1);
+    if (!x.rank_known) return ctx.set_output(0, unknown_rank(x.dtype));
+    if (!repeats) return ctx.set_output(0, TensorType{x.dtype, Dims(x.dims.size(), -1)});
+    if (repeats->size() != x.dims.size())
+      ctx.fail("repeats has " + std::to_string(repeats->size()) + " entries for rank " + std::to_string(x.dims.size()));
+    Dims out = x.dims;
+    for (size_t i = 0; i < out.size(); ++i) {
+      if ((*repeats)[i] < 0) ctx.fail("repeats must be non-negative");
+      if (out[i] >= 0) out[i] *= (*repeats)[i];
+    }
+    ctx.set_output(0, TensorType{x.dtype, out});
+  }));
+
+  r.add(schema("Range", 3, 3, {}, [](InferContext& ctx) {
+    require_dtype_in(ctx, 0, {DType::f32, DType::f64, DType::i16, DType::i32, DType::i64});
+    require_same_dtype(ctx, 0, 1);
+    require_same_dtype(ctx, 0, 2);
+    const DType dtype = ctx.input_type(0).dtype;
+    const Tensor* start = ctx.input_value(0);
+    const Tensor* limit = ctx.input_value(1);
+    const Tensor* delta = ctx.input_value(2);
+    if (!start || !limit || !delta) return ctx.set_output(0, TensorType{dtype, {-1}});
+    const double s = start->to_doubles().at(0), l = limit->to_doubles().at(0), d = delta->to_doubles().at(0);
+    if (d == 0) ctx.fail("delta must not be 0");
+    ctx.set_output(0, TensorType{dtype, {std::max<int64_t>(0, int64_t(std::ceil((l - s) / d)))}});
   }));
 
   r.add(schema("ConstantOfShape", 1, 1, {{"value", AttrType::t}}, [](InferContext& ctx) {

@@ -89,8 +89,23 @@ head -c 4096 /dev/urandom > "$WORK/random.onnx"
 expect_error "random bytes as a model" "truncated.onnx" -- "$EDGECO" run "$WORK/truncated.onnx"
 "$EDGECO" run "$WORK/random.onnx" >/dev/null 2>&1; rc=$?
 [ "$rc" -eq 1 ] && echo "ok: random bytes" || fail "random bytes: exit code $rc"
-expect_error "unsupported op names op and node" "operator 'Expand' is not supported" -- \
-  "$EDGECO" run "$DATA/test_expand_dim_changed/model.onnx"
+# A model with an operator no registry will have, as a test folder the conformance runner can read.
+UNSUP=$WORK/test_unsupported_op
+mkdir -p "$UNSUP/test_data_set_0"
+$PY - "$UNSUP" <<'PYEOF'
+import sys, numpy as np
+from onnx import helper, numpy_helper, TensorProto, save
+node = helper.make_node("NoSuchOp", ["x"], ["y"], name="mystery", domain="com.example")
+g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example", 1)]),
+     sys.argv[1] + "/model.onnx")
+for name, i in (("input_0", "x"), ("output_0", "y")):
+    open(f"{sys.argv[1]}/test_data_set_0/{name}.pb", "wb").write(
+        numpy_helper.from_array(np.ones(2, np.float32), i).SerializeToString())
+PYEOF
+expect_error "unsupported op names op and node" "node 'mystery' (NoSuchOp): operator 'com.example.NoSuchOp' is not supported" -- \
+  "$EDGECO" run "$UNSUP/model.onnx"
 $PY -c "import numpy as np; np.save('$WORK/wrong.npy', np.zeros((1, 1, 5, 5), np.float32))"
 expect_error "wrong input shape" "the model expects [1, 1, 7, 5]" -- \
   "$EDGECO" run "$CONV/model.onnx" --input x="$WORK/wrong.npy"
@@ -111,7 +126,7 @@ PYEOF
 expect_error "cyclic graph" "cycle" -- "$EDGECO" info "$WORK/cycle.onnx"
 
 # Conformance counts and exit status on a folder with a passing and a skipped test.
-mkdir -p "$WORK/suite" && cp -r "$CONV" "$DATA/test_expand_dim_changed" "$WORK/suite/"
+mkdir -p "$WORK/suite" && cp -r "$CONV" "$UNSUP" "$WORK/suite/"
 out=$("$EDGECO" conformance "$WORK/suite") || fail "conformance exit code"
 case "$out" in *"1 passed, 0 failed, 1 skipped"*) echo "ok: conformance counts" ;; *) fail "conformance: $out" ;; esac
 

@@ -1,6 +1,7 @@
 // Element-wise kernels: broadcasting arithmetic, activations, Softmax, Cast.
 #include <array>
 #include <cmath>
+#include <cstring>
 
 #include "common.h"
 
@@ -158,6 +159,29 @@ void softmax(const KernelArgs& args, bool log) {
   });
 }
 
+// 1 at the first maximum along the axis (coerced to 2-D before opset 13, as Softmax), 0 elsewhere.
+void hardmax(const KernelArgs& args) {
+  const Tensor& x = args.in(0);
+  Tensor& y = args.out(0);
+  const int64_t axis = normalize_axis(args.node.attr_int("axis", args.opset >= 13 ? -1 : 1), int64_t(x.rank()), "axis");
+  const int64_t outer = product(x.dims(), 0, size_t(axis));
+  const int64_t inner = args.opset >= 13 ? product(x.dims(), size_t(axis) + 1) : 1;
+  const int64_t length = args.opset >= 13 ? x.dim(size_t(axis)) : product(x.dims(), size_t(axis));
+  dispatch_float(x.dtype(), args, [&](auto tag) {
+    using T = decltype(tag);
+    auto px = x.data<T>();
+    auto py = y.data<T>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t in = 0; in < inner; ++in) {
+        const int64_t base = o * length * inner + in;
+        int64_t best = 0;
+        for (int64_t k = 1; k < length; ++k)
+          if (px[size_t(base + k * inner)] > px[size_t(base + best * inner)]) best = k;
+        if (length > 0) py[size_t(base + best * inner)] = T{1};
+      }
+  });
+}
+
 void prelu(const KernelArgs& args) {
   const Tensor& x = args.in(0);
   Tensor slope = args.in(1);
@@ -178,6 +202,56 @@ void prelu(const KernelArgs& args) {
     });
   });
 }
+
+// Comparisons and logic ops: any input type, bool output.
+template <class Op>
+KernelFn compare(Op op) {
+  return [op](const KernelArgs& args) {
+    const Tensor& a = args.in(0);
+    const Tensor& b = args.in(1);
+    auto py = args.out(0).data<bool>();
+    auto run = [&](auto tag) {
+      using T = decltype(tag);
+      auto pa = a.data<T>();
+      auto pb = b.data<T>();
+      for_each_broadcast<2>(args.out(0).dims(), {a.dims(), b.dims()},
+                            [&](int64_t i, const auto& off) { py[size_t(i)] = op(pa[size_t(off[0])], pb[size_t(off[1])]); });
+    };
+    if (a.dtype() == DType::boolean) run(bool{});
+    else dispatch_numeric(a.dtype(), args, run);
+  };
+}
+
+void where(const KernelArgs& args) {
+  const Tensor& cond = args.in(0);
+  const Tensor& a = args.in(1);
+  const Tensor& b = args.in(2);
+  Tensor& y = args.out(0);
+  const size_t elem = dtype_size(y.dtype());
+  auto pc = cond.data<bool>();
+  for_each_broadcast<3>(y.dims(), {cond.dims(), a.dims(), b.dims()}, [&](int64_t i, const auto& off) {
+    const Tensor& src = pc[size_t(off[0])] ? a : b;
+    const int64_t at = pc[size_t(off[0])] ? off[1] : off[2];
+    std::memcpy(y.bytes().data() + size_t(i) * elem, src.bytes().data() + size_t(at) * elem, elem);
+  });
+}
+
+struct ModOp {
+  bool fmod;
+  template <class T>
+  T operator()(T a, T b) const {
+    if constexpr (std::is_integral_v<T>) {
+      if (b == 0) throw Error(ErrorKind::invalid_argument, "integer modulo by zero");
+      T r = static_cast<T>(a % b);
+      // Without fmod the result takes the divisor's sign, as Python's %.
+      if constexpr (std::is_signed_v<T>)
+        if (!fmod && r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
+      return r;
+    } else {
+      return static_cast<T>(std::fmod(a, b));
+    }
+  }
+};
 
 }  // namespace
 
@@ -213,8 +287,61 @@ void register_elementwise(KernelRegistry& r) {
   r.add("HardSigmoid", unary_float([](double v, const Node& n) {
           return std::clamp(n.attr_float("alpha", 0.2f) * v + n.attr_float("beta", 0.5f), 0.0, 1.0);
         }));
+  r.add("Sin", unary_float([](double v, const Node&) { return std::sin(v); }));
+  r.add("Cos", unary_float([](double v, const Node&) { return std::cos(v); }));
+  r.add("Tan", unary_float([](double v, const Node&) { return std::tan(v); }));
+  r.add("Asin", unary_float([](double v, const Node&) { return std::asin(v); }));
+  r.add("Acos", unary_float([](double v, const Node&) { return std::acos(v); }));
+  r.add("Atan", unary_float([](double v, const Node&) { return std::atan(v); }));
+  r.add("Sinh", unary_float([](double v, const Node&) { return std::sinh(v); }));
+  r.add("Cosh", unary_float([](double v, const Node&) { return std::cosh(v); }));
+  r.add("Asinh", unary_float([](double v, const Node&) { return std::asinh(v); }));
+  r.add("Acosh", unary_float([](double v, const Node&) { return std::acosh(v); }));
+  r.add("Atanh", unary_float([](double v, const Node&) { return std::atanh(v); }));
+  r.add("Softplus", unary_float([](double v, const Node&) { return std::log1p(std::exp(v)); }));
+  r.add("Softsign", unary_float([](double v, const Node&) { return v / (1 + std::abs(v)); }));
+  r.add("Round", unary_float([](double v, const Node&) { return std::nearbyint(v); }));  // half to even
+  r.add("Selu", unary_float([](double v, const Node& n) {
+          const double alpha = n.attr_float("alpha", 1.67326319217681884765625f);
+          const double gamma = n.attr_float("gamma", 1.05070102214813232421875f);
+          return v > 0 ? gamma * v : gamma * alpha * (std::exp(v) - 1);
+        }));
+  r.add("ThresholdedRelu", unary_float([](double v, const Node& n) { return v > n.attr_float("alpha", 1.0f) ? v : 0.0; }));
+  r.add("Celu", unary_float([](double v, const Node& n) {
+          const double alpha = n.attr_float("alpha", 1.0f);
+          return std::max(0.0, v) + std::min(0.0, alpha * (std::exp(v / alpha) - 1));
+        }));
+  r.add("Sign", unary_numeric([](auto v) { return static_cast<decltype(v)>(v > 0 ? 1 : (v < 0 ? -1 : 0)); }));
+  r.add("Mod", [](const KernelArgs& a) { binary(ModOp{a.node.attr_int("fmod", 0) != 0})(a); });
+  r.add("Equal", compare([](auto x, auto y) { return x == y; }));
+  r.add("Less", compare([](auto x, auto y) { return x < y; }));
+  r.add("Greater", compare([](auto x, auto y) { return x > y; }));
+  r.add("LessOrEqual", compare([](auto x, auto y) { return x <= y; }));
+  r.add("GreaterOrEqual", compare([](auto x, auto y) { return x >= y; }));
+  r.add("And", compare([](auto x, auto y) { return bool(x) && bool(y); }), false);
+  r.add("Or", compare([](auto x, auto y) { return bool(x) || bool(y); }), false);
+  r.add("Xor", compare([](auto x, auto y) { return bool(x) != bool(y); }), false);
+  r.add("Not", [](const KernelArgs& a) {
+          auto px = a.in(0).data<bool>();
+          auto py = a.out(0).data<bool>();
+          for (size_t i = 0; i < px.size(); ++i) py[i] = !px[i];
+        }, false);
+  r.add("Where", where, false);
   r.add("PRelu", prelu);
   r.add("Clip", clip);
+  r.add("IsNaN", [](const KernelArgs& a) {
+          const auto v = a.in(0).to_doubles();
+          auto py = a.out(0).data<bool>();
+          for (size_t i = 0; i < v.size(); ++i) py[i] = std::isnan(v[i]);
+        }, false);
+  r.add("IsInf", [](const KernelArgs& a) {
+          const bool neg = a.node.attr_int("detect_negative", 1) != 0, pos = a.node.attr_int("detect_positive", 1) != 0;
+          const auto v = a.in(0).to_doubles();
+          auto py = a.out(0).data<bool>();
+          for (size_t i = 0; i < v.size(); ++i) py[i] = std::isinf(v[i]) && ((v[i] > 0 && pos) || (v[i] < 0 && neg));
+        }, false);
+  r.add("CastLike", [](const KernelArgs& a) { a.outputs[0] = a.in(0).cast(a.output_types[0].dtype); }, false);
+  r.add("Hardmax", hardmax);
   r.add("Softmax", [](const KernelArgs& a) { softmax(a, false); });
   r.add("LogSoftmax", [](const KernelArgs& a) { softmax(a, true); });
   r.add("Identity", [](const KernelArgs& a) { a.outputs[0] = a.in(0); }, false);

@@ -50,7 +50,7 @@ void batch_norm(const KernelArgs& args) {
   });
 }
 
-enum class Reduce { mean, sum, max, min, prod };
+enum class Reduce { mean, sum, max, min, prod, l1, l2, log_sum, log_sum_exp, sum_square };
 
 void reduce(const KernelArgs& args, Reduce kind) {
   const Tensor& x = args.in(0);
@@ -99,6 +99,11 @@ void reduce(const KernelArgs& args, Reduce kind) {
         case Reduce::max: a = std::max(a, v); break;
         case Reduce::min: a = std::min(a, v); break;
         case Reduce::prod: a *= v; break;
+        case Reduce::l1: a += std::abs(v); break;
+        case Reduce::l2:
+        case Reduce::sum_square: a += v * v; break;
+        case Reduce::log_sum: a += v; break;
+        case Reduce::log_sum_exp: a += std::exp(v); break;
       }
       for (size_t d = rank; d-- > 0;) {
         out += strides[d];
@@ -110,15 +115,113 @@ void reduce(const KernelArgs& args, Reduce kind) {
     for (size_t i = 0; i < acc.size(); ++i) {
       double v = acc[i];
       if (kind == Reduce::mean) v /= double(count);
+      if (kind == Reduce::l2) v = std::sqrt(v);
+      if (kind == Reduce::log_sum || kind == Reduce::log_sum_exp) v = std::log(v);
       if constexpr (std::is_integral_v<T>) py[i] = saturate<T>(v);
       else py[i] = static_cast<T>(v);
     }
   });
 }
 
+void arg_extreme(const KernelArgs& args, bool max) {
+  const Tensor& x = args.in(0);
+  const size_t axis = size_t(normalize_axis(args.node.attr_int("axis", 0), int64_t(x.rank()), "axis"));
+  const bool last = args.node.attr_int("select_last_index", 0) != 0;
+  const int64_t outer = product(x.dims(), 0, axis), extent = x.dim(axis), inner = product(x.dims(), axis + 1);
+  if (extent == 0) args.fail("cannot take ArgMax/ArgMin over an empty axis");
+  auto py = args.out(0).data<int64_t>();
+  dispatch_numeric(x.dtype(), args, [&](auto tag) {
+    using T = decltype(tag);
+    auto px = x.data<T>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        int64_t best = 0;
+        for (int64_t k = 1; k < extent; ++k) {
+          const T v = px[size_t((o * extent + k) * inner + i)], b = px[size_t((o * extent + best) * inner + i)];
+          if ((max ? v > b : v < b) || (last && v == b)) best = k;
+        }
+        py[size_t(o * inner + i)] = best;
+      }
+  });
+}
+
+// y = (x - mean) / sqrt(var + epsilon) * scale + bias over the axes from `axis` on.
+void layer_norm(const KernelArgs& args) {
+  const Tensor& x = args.in(0);
+  const size_t axis = size_t(normalize_axis(args.node.attr_int("axis", -1), int64_t(x.rank()), "axis"));
+  const double epsilon = args.node.attr_float("epsilon", 1e-5f);
+  const int64_t outer = product(x.dims(), 0, axis), inner = product(x.dims(), axis);
+  const auto xs = x.to_doubles();
+  const Tensor& scale_t = args.in(1);
+  const Dims norm_dims(x.dims().begin() + int64_t(axis), x.dims().end());
+  const std::vector<double> scale = scale_t.to_doubles();
+  const std::vector<double> bias = args.has(2) ? args.in(2).to_doubles() : std::vector<double>{};
+  // Scale and bias broadcast over the normalised dims.
+  const Dims scale_strides = broadcast_strides(scale_t.dims(), norm_dims);
+  const Dims bias_strides = args.has(2) ? broadcast_strides(args.in(2).dims(), norm_dims) : Dims(norm_dims.size(), 0);
+  std::vector<double> y(xs.size()), means(static_cast<size_t>(outer)), inv_std(static_cast<size_t>(outer));
+  for (int64_t o = 0; o < outer; ++o) {
+    double sum = 0, sq = 0;
+    for (int64_t i = 0; i < inner; ++i) sum += xs[size_t(o * inner + i)];
+    const double mean = sum / double(inner);
+    for (int64_t i = 0; i < inner; ++i) sq += (xs[size_t(o * inner + i)] - mean) * (xs[size_t(o * inner + i)] - mean);
+    const double inv = 1.0 / std::sqrt(sq / double(inner) + epsilon);
+    means[size_t(o)] = mean, inv_std[size_t(o)] = inv;
+    Dims index(norm_dims.size(), 0);
+    for (int64_t i = 0; i < inner; ++i) {
+      int64_t s = 0, b = 0;
+      for (size_t d = 0; d < index.size(); ++d) s += index[d] * scale_strides[d], b += index[d] * bias_strides[d];
+      y[size_t(o * inner + i)] = (xs[size_t(o * inner + i)] - mean) * inv * scale[size_t(s)] + (bias.empty() ? 0.0 : bias[size_t(b)]);
+      for (size_t d = index.size(); d-- > 0;) {
+        if (++index[d] < norm_dims[d]) break;
+        index[d] = 0;
+      }
+    }
+  }
+  args.outputs[0] = Tensor::from_values<double>(x.dims(), std::span<const double>(y)).cast(args.output_types[0].dtype);
+  for (size_t k = 1; k < 3 && k < args.outputs.size(); ++k)
+    if (!args.node.outputs[k].empty()) {
+      const auto& stats = k == 1 ? means : inv_std;
+      args.outputs[k] = Tensor::from_values<double>(args.output_types[k].dims, std::span<const double>(stats))
+                            .cast(args.output_types[k].dtype);
+    }
+}
+
+void cumsum(const KernelArgs& args) {
+  const Tensor& x = args.in(0);
+  Tensor& y = args.out(0);
+  const size_t axis = size_t(normalize_axis(args.in(1).to_int64s().at(0), int64_t(x.rank()), "axis"));
+  const bool exclusive = args.node.attr_int("exclusive", 0) != 0, reverse = args.node.attr_int("reverse", 0) != 0;
+  const int64_t outer = product(x.dims(), 0, axis), extent = x.dim(axis), inner = product(x.dims(), axis + 1);
+  dispatch_numeric(x.dtype(), args, [&](auto tag) {
+    using T = decltype(tag);
+    auto px = x.data<T>();
+    auto py = y.data<T>();
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        T running{0};
+        for (int64_t step = 0; step < extent; ++step) {
+          const int64_t k = reverse ? extent - 1 - step : step;
+          const size_t at = size_t((o * extent + k) * inner + i);
+          if (exclusive) py[at] = running, running = static_cast<T>(running + px[at]);
+          else running = static_cast<T>(running + px[at]), py[at] = running;
+        }
+      }
+  });
+}
+
 }  // namespace
 
 void register_normalization(KernelRegistry& r) {
+  r.add("LayerNormalization", layer_norm);
+  r.add("CumSum", cumsum);
+  r.add("ArgMax", [](const KernelArgs& a) { arg_extreme(a, true); });
+  r.add("ArgMin", [](const KernelArgs& a) { arg_extreme(a, false); });
+  r.add("ReduceL1", [](const KernelArgs& a) { reduce(a, Reduce::l1); });
+  r.add("ReduceL2", [](const KernelArgs& a) { reduce(a, Reduce::l2); });
+  r.add("ReduceLogSum", [](const KernelArgs& a) { reduce(a, Reduce::log_sum); });
+  r.add("ReduceLogSumExp", [](const KernelArgs& a) { reduce(a, Reduce::log_sum_exp); });
+  r.add("ReduceSumSquare", [](const KernelArgs& a) { reduce(a, Reduce::sum_square); });
   r.add("BatchNormalization", batch_norm);
   r.add("ReduceMean", [](const KernelArgs& a) { reduce(a, Reduce::mean); });
   r.add("ReduceSum", [](const KernelArgs& a) { reduce(a, Reduce::sum); });

@@ -186,9 +186,123 @@ void split(const KernelArgs& args) {
   }
 }
 
+// Expand and Tile: each output element copies the input element its index maps to.
+template <class MapIndex>
+void gather_by_index(const KernelArgs& args, MapIndex map) {
+  const Tensor& x = args.in(0);
+  Tensor& y = args.out(0);
+  const Dims in_strides = strides_of(x.dims());
+  const size_t elem = dtype_size(x.dtype());
+  for_each_index(y.dims(), [&](int64_t i, const Dims& index) {
+    int64_t offset = 0;
+    for (size_t d = 0; d < index.size(); ++d) offset += map(d, index[d]) * in_strides[d];
+    std::memcpy(y.bytes().data() + size_t(i) * elem, x.bytes().data() + size_t(offset) * elem, elem);
+  });
+}
+
+void expand(const KernelArgs& args) {
+  const Tensor& x = args.in(0);
+  const Tensor reshaped = x.reshaped([&] {
+    Dims d(args.output_types[0].dims.size() - x.rank(), 1);
+    d.insert(d.end(), x.dims().begin(), x.dims().end());
+    return d;
+  }());
+  // Run on the input lifted to the output's rank with leading unit dims.
+  const Tensor* in[] = {&reshaped};
+  const KernelArgs with_rank{args.node, args.opset, in, args.output_types, args.outputs, args.threads};
+  gather_by_index(with_rank, [&](size_t d, int64_t i) { return reshaped.dim(d) == 1 ? 0 : i; });
+}
+
+void tile(const KernelArgs& args) {
+  const Tensor& x = args.in(0);
+  gather_by_index(args, [&](size_t d, int64_t i) { return i % x.dim(d); });
+}
+
+void gather_elements(const KernelArgs& args) {
+  const Tensor& data = args.in(0);
+  const std::vector<int64_t> indices = args.in(1).to_int64s();
+  Tensor& y = args.out(0);
+  const size_t axis = size_t(normalize_axis(args.node.attr_int("axis", 0), int64_t(data.rank()), "axis"));
+  const Dims strides = strides_of(data.dims());
+  const size_t elem = dtype_size(data.dtype());
+  for_each_index(y.dims(), [&](int64_t i, const Dims& index) {
+    int64_t offset = 0;
+    for (size_t d = 0; d < index.size(); ++d) {
+      int64_t v = index[d];
+      if (d == axis) {
+        v = indices[size_t(i)];
+        if (v < 0) v += data.dim(d);
+        if (v < 0 || v >= data.dim(d))
+          args.fail("index " + std::to_string(indices[size_t(i)]) + " is out of range for axis of size " +
+                    std::to_string(data.dim(d)));
+      } else if (v >= data.dim(d)) {
+        args.fail("indices shape " + dims_to_string(y.dims()) + " exceeds data shape " + dims_to_string(data.dims()));
+      }
+      offset += v * strides[d];
+    }
+    std::memcpy(y.bytes().data() + size_t(i) * elem, data.bytes().data() + size_t(offset) * elem, elem);
+  });
+}
+
+void trilu(const KernelArgs& args) {
+  const Tensor& x = args.in(0);
+  Tensor& y = args.out(0);
+  const int64_t k = args.has(1) ? args.in(1).to_int64s().at(0) : 0;
+  const bool upper = args.node.attr_int("upper", 1) != 0;
+  const int64_t rows = x.dim(x.rank() - 2), cols = x.dim(x.rank() - 1);
+  const size_t elem = dtype_size(x.dtype());
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    const int64_t c = i % cols, r = (i / cols) % rows;
+    // Keep j - i >= k (upper) or j - i <= k (lower); the rest stays zero.
+    if (upper ? c - r >= k : c - r <= k)
+      std::memcpy(y.bytes().data() + size_t(i) * elem, x.bytes().data() + size_t(i) * elem, elem);
+  }
+}
+
+void depth_space(const KernelArgs& args, bool to_depth) {
+  const Tensor& x = args.in(0);
+  Tensor& y = args.out(0);
+  const int64_t b = args.node.attr_int("blocksize");
+  const bool crd = args.node.attr_string("mode", "DCR") == "CRD";
+  // Index math on the larger (space) side: [n, c, h, w] of the space tensor and its depth twin.
+  const Tensor& space = to_depth ? x : y;
+  const int64_t n = space.dim(0), c = space.dim(1), h = space.dim(2), w = space.dim(3);
+  const int64_t depth_c = c * b * b, dh = h / b, dw = w / b;
+  const size_t elem = dtype_size(x.dtype());
+  for (int64_t in = 0; in < n; ++in)
+    for (int64_t ic = 0; ic < c; ++ic)
+      for (int64_t ih = 0; ih < h; ++ih)
+        for (int64_t iw = 0; iw < w; ++iw) {
+          const int64_t bh = ih % b, bw = iw % b;
+          const int64_t dc = crd ? (ic * b + bh) * b + bw : (bh * b + bw) * c + ic;
+          const int64_t space_index = ((in * c + ic) * h + ih) * w + iw;
+          const int64_t depth_index = ((in * depth_c + dc) * dh + ih / b) * dw + iw / b;
+          const int64_t from = to_depth ? space_index : depth_index, to = to_depth ? depth_index : space_index;
+          std::memcpy(y.bytes().data() + size_t(to) * elem, x.bytes().data() + size_t(from) * elem, elem);
+        }
+}
+
+void range(const KernelArgs& args) {
+  Tensor& y = args.out(0);
+  dispatch_numeric(y.dtype(), args, [&](auto tag) {
+    using T = decltype(tag);
+    const T start = args.in(0).data<T>()[0], delta = args.in(2).data<T>()[0];
+    auto py = y.data<T>();
+    for (size_t i = 0; i < py.size(); ++i) py[i] = static_cast<T>(start + static_cast<T>(i) * delta);
+  });
+}
+
 }  // namespace
 
 void register_shape_ops(KernelRegistry& r) {
+  r.add("Size", [](const KernelArgs& a) { a.out(0).data<int64_t>()[0] = a.in(0).numel(); }, false);
+  r.add("Expand", expand, false);
+  r.add("Tile", tile, false);
+  r.add("Range", range);
+  r.add("GatherElements", gather_elements, false);
+  r.add("Trilu", trilu, false);
+  r.add("SpaceToDepth", [](const KernelArgs& a) { depth_space(a, true); }, false);
+  r.add("DepthToSpace", [](const KernelArgs& a) { depth_space(a, false); }, false);
   r.add("Split", split, false);
   for (const char* op : {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}) r.add(op, view, false);
   r.add("Transpose", transpose, false);
