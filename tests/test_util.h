@@ -70,11 +70,13 @@ inline Tensor filled(Dims dims, float value) {
   return Tensor::from_values<float>(dims, std::span<const float>(v));
 }
 
-inline void expect_near(const Tensor& actual, const Dims& dims, const std::vector<double>& expected, double tol = 1e-5) {
+inline void expect_near(const Tensor& actual, const Dims& dims, const std::vector<double>& expected,
+                        double tol = 1e-5) {
   ASSERT_EQ(actual.dims(), dims);
   const auto values = actual.to_doubles();
   ASSERT_EQ(values.size(), expected.size());
-  for (size_t i = 0; i < values.size(); ++i) EXPECT_NEAR(values[i], expected[i], tol) << "element " << i;
+  for (size_t i = 0; i < values.size(); ++i)
+    EXPECT_NEAR(values[i], expected[i], tol) << "element " << i;
 }
 
 // Runs f and returns the edgeco::Error it throws (fails the test if it throws nothing).
@@ -89,9 +91,17 @@ Error capture_error(F&& f) {
   return Error(ErrorKind::internal, "no error");
 }
 
-inline Attribute ints(std::vector<int64_t> v) { return Attribute{std::move(v)}; }
-inline Attribute i64(int64_t v) { return Attribute{v}; }
-inline Attribute f32(float v) { return Attribute{v}; }
-inline Attribute str(std::string v) { return Attribute{std::move(v)}; }
+inline Attribute ints(std::vector<int64_t> v) {
+  return Attribute{std::move(v)};
+}
+inline Attribute i64(int64_t v) {
+  return Attribute{v};
+}
+inline Attribute f32(float v) {
+  return Attribute{v};
+}
+inline Attribute str(std::string v) {
+  return Attribute{std::move(v)};
+}
 
 }  // namespace edgeco::testing

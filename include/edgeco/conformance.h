@@ -30,13 +30,14 @@ struct Tolerance {
 
 // Passes when |actual - expected| <= atol + rtol * |expected| everywhere (NaN matches NaN), with
 // equal shapes and types. `detail` says where it differs.
-bool tensors_close(const Tensor& actual, const Tensor& expected, const Tolerance& tol, std::string& detail,
-                   double& max_abs_error);
+bool tensors_close(const Tensor& actual, const Tensor& expected, const Tolerance& tol,
+                   std::string& detail, double& max_abs_error);
 
 CaseResult run_conformance_case(const std::filesystem::path& dir, const Tolerance& tol = {});
 
 // Expands each path to its test folders: a folder holding model.onnx is one test, otherwise its
 // subfolders that hold one are. Sorted by name.
-std::vector<std::filesystem::path> find_conformance_cases(std::span<const std::filesystem::path> roots);
+std::vector<std::filesystem::path> find_conformance_cases(
+    std::span<const std::filesystem::path> roots);
 
 }  // namespace edgeco

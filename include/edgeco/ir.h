@@ -47,7 +47,7 @@ struct Value {
 struct Node {
   std::string name;
   std::string op_type;
-  std::string domain;  // "" is the default ONNX domain
+  std::string domain;               // "" is the default ONNX domain
   std::vector<std::string> inputs;  // "" marks an omitted optional input
   std::vector<std::string> outputs;
   std::map<std::string, Attribute> attributes;
@@ -59,7 +59,8 @@ struct Node {
   bool has_attr(std::string_view name) const;
   int64_t attr_int(std::string_view name, std::optional<int64_t> fallback = std::nullopt) const;
   float attr_float(std::string_view name, std::optional<float> fallback = std::nullopt) const;
-  std::string attr_string(std::string_view name, std::optional<std::string> fallback = std::nullopt) const;
+  std::string attr_string(std::string_view name,
+                          std::optional<std::string> fallback = std::nullopt) const;
   std::vector<int64_t> attr_ints(std::string_view name,
                                  std::optional<std::vector<int64_t>> fallback = std::nullopt) const;
   std::vector<float> attr_floats(std::string_view name,
@@ -77,11 +78,11 @@ class Graph {
   std::string name = "main";
   int64_t opset = 17;
   std::vector<Node> nodes;
-  std::vector<std::string> inputs;   // graph inputs, excluding initializers
+  std::vector<std::string> inputs;  // graph inputs, excluding initializers
   std::vector<std::string> outputs;
   std::map<std::string, Value> values;
 
-  Value& value(const std::string& name);  // creates the value if missing
+  Value& value(const std::string& name);              // creates the value if missing
   const Value& value(const std::string& name) const;  // throws if missing
   const Value* find_value(const std::string& name) const;
 
@@ -117,7 +118,8 @@ class InferContext {
   const std::vector<std::optional<TensorType>>& output_types() const { return outputs_; }
   std::vector<std::optional<Tensor>>& output_values() { return output_values_; }
 
-  [[noreturn]] void fail(const std::string& message, ErrorKind kind = ErrorKind::invalid_model) const;
+  [[noreturn]] void fail(const std::string& message,
+                         ErrorKind kind = ErrorKind::invalid_model) const;
   void require(bool condition, const std::string& message) const {
     if (!condition) fail(message);
   }
@@ -167,7 +169,7 @@ using ConstantEvaluator =
     std::function<std::vector<Tensor>(const Node&, int64_t opset, std::span<const Tensor* const>)>;
 
 struct InferenceResult {
-  std::map<std::string, Tensor> constants;  // values known without running the graph
+  std::map<std::string, Tensor> constants;   // values known without running the graph
   std::map<std::string, int64_t> node_macs;  // by node name
 };
 
@@ -188,7 +190,8 @@ struct WindowGeometry {
 };
 enum class WindowKind { conv, pool, conv_transpose };
 // `spatial_in`: input spatial dims; `kernel`: kernel spatial dims (from W for conv).
-WindowGeometry window_geometry(const Node& node, WindowKind kind, std::span<const int64_t> spatial_in,
+WindowGeometry window_geometry(const Node& node, WindowKind kind,
+                               std::span<const int64_t> spatial_in,
                                std::span<const int64_t> kernel);
 
 // Slice of one axis: elements start, start+step, ... (count of them).

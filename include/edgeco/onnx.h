@@ -33,7 +33,8 @@ struct NamedTensor {
   Tensor tensor;
 };
 NamedTensor load_tensor_proto(const std::filesystem::path& path);
-NamedTensor parse_tensor_proto(std::span<const std::byte> bytes, std::string_view source = "<memory>");
+NamedTensor parse_tensor_proto(std::span<const std::byte> bytes,
+                               std::string_view source = "<memory>");
 std::string serialize_tensor_proto(const Tensor& tensor, std::string_view name);
 
 // The opset range of the default ONNX domain edgeco reads.

@@ -41,13 +41,14 @@ class Session {
   Graph graph_;
   SessionOptions options_;
   TensorMap constants_;
-  std::vector<const Node*> schedule_;  // nodes left after constant folding
+  std::vector<const Node*> schedule_;       // nodes left after constant folding
   std::map<std::string, size_t> last_use_;  // value -> index in schedule_ of its last reader
   std::vector<NodeTiming> timings_;
 };
 
 // Runs one node on the given inputs with the reference kernels (types inferred from the inputs).
-std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Tensor* const> inputs, int threads = 1);
+std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Tensor* const> inputs,
+                             int threads = 1);
 
 // Static analysis for `edgeco info`: per-node shapes, MACs and bytes, with symbolic dims set to 1.
 struct NodeSummary {

@@ -4,12 +4,18 @@ namespace edgeco {
 
 std::string_view to_string(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::invalid_model: return "invalid model";
-    case ErrorKind::invalid_argument: return "invalid argument";
-    case ErrorKind::unsupported: return "unsupported";
-    case ErrorKind::io: return "i/o error";
-    case ErrorKind::out_of_memory: return "out of memory";
-    case ErrorKind::internal: return "internal error";
+    case ErrorKind::invalid_model:
+      return "invalid model";
+    case ErrorKind::invalid_argument:
+      return "invalid argument";
+    case ErrorKind::unsupported:
+      return "unsupported";
+    case ErrorKind::io:
+      return "i/o error";
+    case ErrorKind::out_of_memory:
+      return "out of memory";
+    case ErrorKind::internal:
+      return "internal error";
   }
   return "error";
 }

@@ -12,18 +12,30 @@ namespace edgeco {
 
 std::string_view to_string(DType dtype) {
   switch (dtype) {
-    case DType::f32: return "float32";
-    case DType::f16: return "float16";
-    case DType::f64: return "float64";
-    case DType::i8: return "int8";
-    case DType::u8: return "uint8";
-    case DType::i16: return "int16";
-    case DType::u16: return "uint16";
-    case DType::i32: return "int32";
-    case DType::u32: return "uint32";
-    case DType::i64: return "int64";
-    case DType::u64: return "uint64";
-    case DType::boolean: return "bool";
+    case DType::f32:
+      return "float32";
+    case DType::f16:
+      return "float16";
+    case DType::f64:
+      return "float64";
+    case DType::i8:
+      return "int8";
+    case DType::u8:
+      return "uint8";
+    case DType::i16:
+      return "int16";
+    case DType::u16:
+      return "uint16";
+    case DType::i32:
+      return "int32";
+    case DType::u32:
+      return "uint32";
+    case DType::i64:
+      return "int64";
+    case DType::u64:
+      return "uint64";
+    case DType::boolean:
+      return "bool";
   }
   return "?";
 }
@@ -32,35 +44,52 @@ size_t dtype_size(DType dtype) {
   switch (dtype) {
     case DType::f64:
     case DType::i64:
-    case DType::u64: return 8;
+    case DType::u64:
+      return 8;
     case DType::f32:
     case DType::i32:
-    case DType::u32: return 4;
+    case DType::u32:
+      return 4;
     case DType::f16:
     case DType::i16:
-    case DType::u16: return 2;
+    case DType::u16:
+      return 2;
     case DType::i8:
     case DType::u8:
-    case DType::boolean: return 1;
+    case DType::boolean:
+      return 1;
   }
   return 1;
 }
 
 std::optional<DType> dtype_from_code(int64_t code) {
   switch (code) {
-    case 1: return DType::f32;
-    case 2: return DType::u8;
-    case 3: return DType::i8;
-    case 4: return DType::u16;
-    case 5: return DType::i16;
-    case 6: return DType::i32;
-    case 7: return DType::i64;
-    case 9: return DType::boolean;
-    case 10: return DType::f16;
-    case 11: return DType::f64;
-    case 12: return DType::u32;
-    case 13: return DType::u64;
-    default: return std::nullopt;
+    case 1:
+      return DType::f32;
+    case 2:
+      return DType::u8;
+    case 3:
+      return DType::i8;
+    case 4:
+      return DType::u16;
+    case 5:
+      return DType::i16;
+    case 6:
+      return DType::i32;
+    case 7:
+      return DType::i64;
+    case 9:
+      return DType::boolean;
+    case 10:
+      return DType::f16;
+    case 11:
+      return DType::f64;
+    case 12:
+      return DType::u32;
+    case 13:
+      return DType::u64;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -69,8 +98,12 @@ int64_t dtype_code(DType dtype) {
   return codes[static_cast<size_t>(dtype)];
 }
 
-bool is_float(DType d) { return d == DType::f32 || d == DType::f16 || d == DType::f64; }
-bool is_integer(DType d) { return !is_float(d) && d != DType::boolean; }
+bool is_float(DType d) {
+  return d == DType::f32 || d == DType::f16 || d == DType::f64;
+}
+bool is_integer(DType d) {
+  return !is_float(d) && d != DType::boolean;
+}
 
 float half_to_float(Half h) {
   const uint32_t sign = (h.bits & 0x8000u) << 16;
@@ -137,7 +170,8 @@ int64_t checked_numel(std::span<const int64_t> dims) {
   int64_t n = 1;
   for (int64_t d : dims) {
     if (d < 0)
-      throw Error(ErrorKind::invalid_argument, "negative dimension in shape " + dims_to_string(dims));
+      throw Error(ErrorKind::invalid_argument,
+                  "negative dimension in shape " + dims_to_string(dims));
     if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
       throw Error(ErrorKind::out_of_memory, "shape " + dims_to_string(dims) + " overflows int64");
     n *= d;
@@ -146,7 +180,8 @@ int64_t checked_numel(std::span<const int64_t> dims) {
 }
 
 size_t max_tensor_bytes() {
-  if (const char* env = std::getenv("EDGECO_MAX_TENSOR_BYTES")) return size_t(std::strtoull(env, nullptr, 10));
+  if (const char* env = std::getenv("EDGECO_MAX_TENSOR_BYTES"))
+    return size_t(std::strtoull(env, nullptr, 10));
   static const size_t physical = [] {
     const long pages = sysconf(_SC_PHYS_PAGES);
     const long page_size = sysconf(_SC_PAGE_SIZE);
@@ -160,16 +195,20 @@ Tensor::Tensor(DType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)) {
   const size_t elem = dtype_size(dtype_);
   if (static_cast<uint64_t>(numel_) > max_tensor_bytes() / elem)
     throw Error(ErrorKind::out_of_memory,
-                "tensor of shape " + dims_to_string(dims_) + " and type " + std::string(to_string(dtype_)) +
-                    " needs " + std::to_string(static_cast<double>(numel_) * double(elem) / 1e9) +
-                    " GB, more than the limit of " + std::to_string(double(max_tensor_bytes()) / 1e9) + " GB");
+                "tensor of shape " + dims_to_string(dims_) + " and type " +
+                    std::string(to_string(dtype_)) + " needs " +
+                    std::to_string(static_cast<double>(numel_) * double(elem) / 1e9) +
+                    " GB, more than the limit of " +
+                    std::to_string(double(max_tensor_bytes()) / 1e9) + " GB");
   // At least one element so that data() of an empty tensor is a valid pointer; 64-byte aligned.
   const size_t bytes = std::max<size_t>(64, (nbytes() + 63) / 64 * 64);
   try {
-    storage_ = std::shared_ptr<std::byte[]>(new (std::align_val_t(64)) std::byte[bytes](),
-                                            [](std::byte* p) { ::operator delete[](p, std::align_val_t(64)); });
+    storage_ = std::shared_ptr<std::byte[]>(
+        new (std::align_val_t(64)) std::byte[bytes](),
+        [](std::byte* p) { ::operator delete[](p, std::align_val_t(64)); });
   } catch (const std::bad_alloc&) {
-    throw Error(ErrorKind::out_of_memory, "cannot allocate " + std::to_string(bytes) + " bytes for tensor of shape " +
+    throw Error(ErrorKind::out_of_memory, "cannot allocate " + std::to_string(bytes) +
+                                              " bytes for tensor of shape " +
                                               dims_to_string(dims_));
   }
 }
@@ -177,8 +216,8 @@ Tensor::Tensor(DType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)) {
 void Tensor::check_type(DType requested) const {
   if (!storage_) throw Error(ErrorKind::internal, "access to an unset tensor");
   if (requested != dtype_)
-    throw Error(ErrorKind::internal, "tensor holds " + std::string(to_string(dtype_)) + ", accessed as " +
-                                         std::string(to_string(requested)));
+    throw Error(ErrorKind::internal, "tensor holds " + std::string(to_string(dtype_)) +
+                                         ", accessed as " + std::string(to_string(requested)));
 }
 
 Tensor Tensor::reshaped(Dims dims) const {
@@ -201,33 +240,50 @@ namespace {
 template <class F>
 decltype(auto) visit_dtype(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::f32: return f(float{});
-    case DType::f16: return f(Half{});
-    case DType::f64: return f(double{});
-    case DType::i8: return f(int8_t{});
-    case DType::u8: return f(uint8_t{});
-    case DType::i16: return f(int16_t{});
-    case DType::u16: return f(uint16_t{});
-    case DType::i32: return f(int32_t{});
-    case DType::u32: return f(uint32_t{});
-    case DType::i64: return f(int64_t{});
-    case DType::u64: return f(uint64_t{});
-    case DType::boolean: return f(bool{});
+    case DType::f32:
+      return f(float{});
+    case DType::f16:
+      return f(Half{});
+    case DType::f64:
+      return f(double{});
+    case DType::i8:
+      return f(int8_t{});
+    case DType::u8:
+      return f(uint8_t{});
+    case DType::i16:
+      return f(int16_t{});
+    case DType::u16:
+      return f(uint16_t{});
+    case DType::i32:
+      return f(int32_t{});
+    case DType::u32:
+      return f(uint32_t{});
+    case DType::i64:
+      return f(int64_t{});
+    case DType::u64:
+      return f(uint64_t{});
+    case DType::boolean:
+      return f(bool{});
   }
   throw Error(ErrorKind::internal, "bad dtype");
 }
 
 template <class T>
 double load_as_double(T v) {
-  if constexpr (std::is_same_v<T, Half>) return half_to_float(v);
-  else return static_cast<double>(v);
+  if constexpr (std::is_same_v<T, Half>)
+    return half_to_float(v);
+  else
+    return static_cast<double>(v);
 }
 
 template <class T>
 T store_from_double(double v) {
-  if constexpr (std::is_same_v<T, Half>) return float_to_half(static_cast<float>(v));
-  else if constexpr (std::is_same_v<T, bool>) return v != 0.0;
-  else if constexpr (std::is_floating_point_v<T>) return static_cast<T>(v);
+  if constexpr (std::is_same_v<T, Half>)
+    return float_to_half(static_cast<float>(v));
+  else if constexpr (std::is_same_v<T, bool>)
+    return v != 0.0;
+  else if constexpr (std::is_floating_point_v<T>)
+    return static_cast<T>(v);
   else {
     if (std::isnan(v)) return T{0};
     // Saturate instead of invoking undefined behaviour on out-of-range conversions.
@@ -257,7 +313,8 @@ std::vector<int64_t> Tensor::to_int64s() const {
   visit_dtype(dtype_, [&](auto tag) {
     using T = decltype(tag);
     auto src = data<T>();
-    for (size_t i = 0; i < out.size(); ++i) out[i] = store_from_double<int64_t>(load_as_double(src[i]));
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = store_from_double<int64_t>(load_as_double(src[i]));
   });
   return out;
 }
@@ -271,7 +328,8 @@ Tensor Tensor::cast(DType to) const {
       using To = decltype(to_tag);
       auto dst = out.data<To>();
       for (size_t i = 0; i < src.size(); ++i) {
-        if constexpr (std::is_integral_v<From> && std::is_integral_v<To> && !std::is_same_v<To, bool>)
+        if constexpr (std::is_integral_v<From> && std::is_integral_v<To> &&
+                      !std::is_same_v<To, bool>)
           dst[i] = static_cast<To>(src[i]);  // wraps, as ONNX Cast between integers does
         else
           dst[i] = store_from_double<To>(load_as_double(src[i]));

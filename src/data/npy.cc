@@ -11,23 +11,36 @@ constexpr char kMagic[] = "\x93NUMPY";
 
 std::string_view descr_of(DType dtype) {
   switch (dtype) {
-    case DType::f32: return "<f4";
-    case DType::f16: return "<f2";
-    case DType::f64: return "<f8";
-    case DType::i8: return "|i1";
-    case DType::u8: return "|u1";
-    case DType::i16: return "<i2";
-    case DType::u16: return "<u2";
-    case DType::i32: return "<i4";
-    case DType::u32: return "<u4";
-    case DType::i64: return "<i8";
-    case DType::u64: return "<u8";
-    case DType::boolean: return "|b1";
+    case DType::f32:
+      return "<f4";
+    case DType::f16:
+      return "<f2";
+    case DType::f64:
+      return "<f8";
+    case DType::i8:
+      return "|i1";
+    case DType::u8:
+      return "|u1";
+    case DType::i16:
+      return "<i2";
+    case DType::u16:
+      return "<u2";
+    case DType::i32:
+      return "<i4";
+    case DType::u32:
+      return "<u4";
+    case DType::i64:
+      return "<i8";
+    case DType::u64:
+      return "<u8";
+    case DType::boolean:
+      return "|b1";
   }
   return "";
 }
 
-// A tiny parser for the header dict, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// A tiny parser for the header dict, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3),
+// }
 class HeaderParser {
  public:
   HeaderParser(std::string_view text, std::string where) : text_(text), where_(std::move(where)) {}
@@ -40,10 +53,14 @@ class HeaderParser {
       if (peek() == '}') break;
       const std::string key = quoted();
       expect(':');
-      if (key == "descr") descr = quoted(), has_descr = true;
-      else if (key == "fortran_order") fortran = boolean(), has_order = true;
-      else if (key == "shape") shape = tuple(), has_shape = true;
-      else fail("unknown header key '" + key + "'");
+      if (key == "descr")
+        descr = quoted(), has_descr = true;
+      else if (key == "fortran_order")
+        fortran = boolean(), has_order = true;
+      else if (key == "shape")
+        shape = tuple(), has_shape = true;
+      else
+        fail("unknown header key '" + key + "'");
       skip_space();
       if (peek() == ',') ++pos_;
     }
@@ -52,7 +69,8 @@ class HeaderParser {
 
  private:
   [[noreturn]] void fail(const std::string& message) const {
-    throw Error(ErrorKind::invalid_argument, "bad .npy header: " + message + " (at byte " + std::to_string(pos_) + ")", where_);
+    throw Error(ErrorKind::invalid_argument,
+                "bad .npy header: " + message + " (at byte " + std::to_string(pos_) + ")", where_);
   }
   void skip_space() {
     while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n')) ++pos_;
@@ -98,8 +116,10 @@ class HeaderParser {
       if (!digits) fail("expected a non-negative dimension");
       dims.push_back(v);
       skip_space();
-      if (peek() == ',') ++pos_;
-      else if (peek() != ')') fail("expected ',' or ')'");
+      if (peek() == ',')
+        ++pos_;
+      else if (peek() != ')')
+        fail("expected ',' or ')'");
     }
     ++pos_;
     return dims;
@@ -115,7 +135,8 @@ class HeaderParser {
 Tensor parse_npy(std::span<const std::byte> bytes, std::string_view source) {
   const std::string where(source);
   auto bad = [&](const std::string& m) { return Error(ErrorKind::invalid_argument, m, where); };
-  if (bytes.size() < 10 || std::memcmp(bytes.data(), kMagic, 6) != 0) throw bad("not a .npy file (bad magic)");
+  if (bytes.size() < 10 || std::memcmp(bytes.data(), kMagic, 6) != 0)
+    throw bad("not a .npy file (bad magic)");
   const auto major = static_cast<uint8_t>(bytes[6]);
   size_t header_len, offset;
   if (major == 1) {
@@ -135,17 +156,22 @@ Tensor parse_npy(std::span<const std::byte> bytes, std::string_view source) {
   bool fortran = false;
   Dims shape;
   HeaderParser(header, where).parse(descr, fortran, shape);
-  if (fortran) throw Error(ErrorKind::unsupported, "Fortran-ordered arrays are not supported", where);
+  if (fortran)
+    throw Error(ErrorKind::unsupported, "Fortran-ordered arrays are not supported", where);
   std::optional<DType> dtype;
-  for (DType d : {DType::f32, DType::f16, DType::f64, DType::i8, DType::u8, DType::i16, DType::u16, DType::i32,
-                  DType::u32, DType::i64, DType::u64, DType::boolean}) {
+  for (DType d : {DType::f32, DType::f16, DType::f64, DType::i8, DType::u8, DType::i16, DType::u16,
+                  DType::i32, DType::u32, DType::i64, DType::u64, DType::boolean}) {
     const std::string_view want = descr_of(d);
     // '<' and '=' (native, little-endian here) are equivalent; '|' marks single bytes.
-    if (descr == want || (descr.size() == 3 && descr[0] == '=' && want[0] == '<' && descr.substr(1) == want.substr(1)) ||
-        (descr.size() == 3 && descr[0] == '<' && want[0] == '|' && descr.substr(1) == want.substr(1)))
+    if (descr == want ||
+        (descr.size() == 3 && descr[0] == '=' && want[0] == '<' &&
+         descr.substr(1) == want.substr(1)) ||
+        (descr.size() == 3 && descr[0] == '<' && want[0] == '|' &&
+         descr.substr(1) == want.substr(1)))
       dtype = d;
   }
-  if (!dtype) throw Error(ErrorKind::unsupported, "array type '" + descr + "' is not supported", where);
+  if (!dtype)
+    throw Error(ErrorKind::unsupported, "array type '" + descr + "' is not supported", where);
   Tensor t;
   try {
     t = Tensor(*dtype, shape);
@@ -154,8 +180,9 @@ Tensor parse_npy(std::span<const std::byte> bytes, std::string_view source) {
   }
   const size_t data_offset = offset + header_len;
   if (bytes.size() - data_offset != t.nbytes())
-    throw bad("data has " + std::to_string(bytes.size() - data_offset) + " bytes, shape " + dims_to_string(shape) +
-              " of " + std::string(to_string(*dtype)) + " needs " + std::to_string(t.nbytes()));
+    throw bad("data has " + std::to_string(bytes.size() - data_offset) + " bytes, shape " +
+              dims_to_string(shape) + " of " + std::string(to_string(*dtype)) + " needs " +
+              std::to_string(t.nbytes()));
   if (t.nbytes()) std::memcpy(t.bytes().data(), bytes.data() + data_offset, t.nbytes());
   return t;
 }
@@ -171,9 +198,13 @@ Tensor load_npy(const std::filesystem::path& path) {
 
 std::string serialize_npy(const Tensor& tensor) {
   std::string shape = "(";
-  for (size_t i = 0; i < tensor.rank(); ++i) shape += std::to_string(tensor.dim(i)) + (tensor.rank() == 1 ? "," : i + 1 < tensor.rank() ? ", " : "");
+  for (size_t i = 0; i < tensor.rank(); ++i)
+    shape += std::to_string(tensor.dim(i)) + (tensor.rank() == 1      ? ","
+                                              : i + 1 < tensor.rank() ? ", "
+                                                                      : "");
   shape += ")";
-  std::string header = "{'descr': '" + std::string(descr_of(tensor.dtype())) + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  std::string header = "{'descr': '" + std::string(descr_of(tensor.dtype())) +
+                       "', 'fortran_order': False, 'shape': " + shape + ", }";
   // Pad so the data starts at a multiple of 64 bytes, ending the header with a newline.
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');

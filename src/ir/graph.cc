@@ -8,7 +8,8 @@
 namespace edgeco {
 
 std::string_view to_string(AttrType type) {
-  static constexpr std::string_view names[] = {"float", "int", "string", "tensor", "floats", "ints", "strings"};
+  static constexpr std::string_view names[] = {"float",  "int",  "string", "tensor",
+                                               "floats", "ints", "strings"};
   return names[static_cast<size_t>(type)];
 }
 
@@ -17,32 +18,39 @@ bool TensorType::fully_known() const {
 }
 
 std::string TensorType::to_string() const {
-  return std::string(edgeco::to_string(dtype)) + (rank_known ? dims_to_string(dims) : std::string("[rank ?]"));
+  return std::string(edgeco::to_string(dtype)) +
+         (rank_known ? dims_to_string(dims) : std::string("[rank ?]"));
 }
 
 std::string Node::label() const {
-  return "node '" + (name.empty() ? (outputs.empty() ? std::string("?") : outputs[0]) : name) + "' (" + op_type + ")";
+  return "node '" + (name.empty() ? (outputs.empty() ? std::string("?") : outputs[0]) : name) +
+         "' (" + op_type + ")";
 }
 
-bool Node::has_attr(std::string_view attr) const { return attributes.find(std::string(attr)) != attributes.end(); }
+bool Node::has_attr(std::string_view attr) const {
+  return attributes.find(std::string(attr)) != attributes.end();
+}
 
 const Attribute* Node::find_attr(std::string_view attr, AttrType expected) const {
   auto it = attributes.find(std::string(attr));
   if (it == attributes.end()) return nullptr;
   if (it->second.type() != expected)
     throw Error(ErrorKind::invalid_model,
-                "attribute '" + std::string(attr) + "' is " + std::string(to_string(it->second.type())) +
-                    ", expected " + std::string(to_string(expected)),
+                "attribute '" + std::string(attr) + "' is " +
+                    std::string(to_string(it->second.type())) + ", expected " +
+                    std::string(to_string(expected)),
                 label());
   return &it->second;
 }
 
 namespace {
 template <class T>
-T attr_or(const Node& node, const Attribute* a, std::string_view name, const std::optional<T>& fallback) {
+T attr_or(const Node& node, const Attribute* a, std::string_view name,
+          const std::optional<T>& fallback) {
   if (a) return std::get<T>(a->value);
   if (fallback) return *fallback;
-  throw Error(ErrorKind::invalid_model, "required attribute '" + std::string(name) + "' is missing", node.label());
+  throw Error(ErrorKind::invalid_model, "required attribute '" + std::string(name) + "' is missing",
+              node.label());
 }
 }  // namespace
 
@@ -55,15 +63,19 @@ float Node::attr_float(std::string_view n, std::optional<float> fb) const {
 std::string Node::attr_string(std::string_view n, std::optional<std::string> fb) const {
   return attr_or(*this, find_attr(n, AttrType::s), n, fb);
 }
-std::vector<int64_t> Node::attr_ints(std::string_view n, std::optional<std::vector<int64_t>> fb) const {
+std::vector<int64_t> Node::attr_ints(std::string_view n,
+                                     std::optional<std::vector<int64_t>> fb) const {
   return attr_or(*this, find_attr(n, AttrType::ints), n, fb);
 }
-std::vector<float> Node::attr_floats(std::string_view n, std::optional<std::vector<float>> fb) const {
+std::vector<float> Node::attr_floats(std::string_view n,
+                                     std::optional<std::vector<float>> fb) const {
   return attr_or(*this, find_attr(n, AttrType::floats), n, fb);
 }
 const Tensor& Node::attr_tensor(std::string_view n) const {
   const Attribute* a = find_attr(n, AttrType::t);
-  if (!a) throw Error(ErrorKind::invalid_model, "required attribute '" + std::string(n) + "' is missing", label());
+  if (!a)
+    throw Error(ErrorKind::invalid_model, "required attribute '" + std::string(n) + "' is missing",
+                label());
   return std::get<Tensor>(a->value);
 }
 
@@ -75,7 +87,8 @@ Value& Graph::value(const std::string& n) {
 
 const Value& Graph::value(const std::string& n) const {
   auto it = values.find(n);
-  if (it == values.end()) throw Error(ErrorKind::invalid_model, "no value named '" + n + "'", "graph " + name);
+  if (it == values.end())
+    throw Error(ErrorKind::invalid_model, "no value named '" + n + "'", "graph " + name);
   return it->second;
 }
 
@@ -122,7 +135,8 @@ void Graph::sort_topologically() {
   if (order.size() != nodes.size()) {
     for (size_t i = 0; i < nodes.size(); ++i)
       if (pending[i] != 0)
-        throw Error(ErrorKind::invalid_model, "the graph has a cycle through this node", nodes[i].label());
+        throw Error(ErrorKind::invalid_model, "the graph has a cycle through this node",
+                    nodes[i].label());
   }
   std::vector<Node> sorted;
   sorted.reserve(nodes.size());
@@ -149,21 +163,28 @@ void Graph::validate(const OpRegistry& registry) const {
     const int n_in = static_cast<int>(node.inputs.size());
     const int n_out = static_cast<int>(node.outputs.size());
     if (n_in < schema->min_inputs || n_in > schema->max_inputs)
-      throw Error(ErrorKind::invalid_model,
-                  "has " + std::to_string(n_in) + " inputs, expected " + std::to_string(schema->min_inputs) +
-                      (schema->max_inputs != schema->min_inputs ? ".." + std::to_string(schema->max_inputs) : ""),
-                  node.label());
+      throw Error(
+          ErrorKind::invalid_model,
+          "has " + std::to_string(n_in) + " inputs, expected " +
+              std::to_string(schema->min_inputs) +
+              (schema->max_inputs != schema->min_inputs ? ".." + std::to_string(schema->max_inputs)
+                                                        : ""),
+          node.label());
     if (n_out < schema->min_outputs || n_out > schema->max_outputs)
-      throw Error(ErrorKind::invalid_model, "has " + std::to_string(n_out) + " outputs, expected at most " +
-                                                std::to_string(schema->max_outputs), node.label());
+      throw Error(ErrorKind::invalid_model,
+                  "has " + std::to_string(n_out) + " outputs, expected at most " +
+                      std::to_string(schema->max_outputs),
+                  node.label());
     for (const AttrSpec& spec : schema->attributes) {
       auto it = node.attributes.find(spec.name);
       if (it == node.attributes.end()) {
         if (spec.required)
-          throw Error(ErrorKind::invalid_model, "required attribute '" + spec.name + "' is missing", node.label());
+          throw Error(ErrorKind::invalid_model, "required attribute '" + spec.name + "' is missing",
+                      node.label());
       } else if (it->second.type() != spec.type) {
         throw Error(ErrorKind::invalid_model,
-                    "attribute '" + spec.name + "' is " + std::string(to_string(it->second.type())) + ", expected " +
+                    "attribute '" + spec.name + "' is " +
+                        std::string(to_string(it->second.type())) + ", expected " +
                         std::string(to_string(spec.type)),
                     node.label());
       }
@@ -174,23 +195,27 @@ void Graph::validate(const OpRegistry& registry) const {
       if (!available.count(in))
         throw Error(ErrorKind::invalid_model,
                     "input " + std::to_string(i) + " '" + in + "' is " +
-                        (values.count(in) ? "used before it is produced (nodes are not in topological order)"
-                                          : "not produced by any node, graph input or initializer"),
+                        (values.count(in)
+                             ? "used before it is produced (nodes are not in topological order)"
+                             : "not produced by any node, graph input or initializer"),
                     node.label());
     }
     for (const auto& out : node.outputs) {
       if (out.empty()) continue;
       if (available.count(out) || !produced.insert(out).second)
-        throw Error(ErrorKind::invalid_model, "output '" + out + "' is produced more than once", node.label());
+        throw Error(ErrorKind::invalid_model, "output '" + out + "' is produced more than once",
+                    node.label());
       available.insert(out);
     }
   }
   for (const auto& out : outputs)
     if (!available.count(out))
-      throw Error(ErrorKind::invalid_model, "graph output '" + out + "' is never produced", "graph " + name);
+      throw Error(ErrorKind::invalid_model, "graph output '" + out + "' is never produced",
+                  "graph " + name);
 }
 
-InferContext::InferContext(const Node& node, int64_t opset, std::vector<const TensorType*> input_types,
+InferContext::InferContext(const Node& node, int64_t opset,
+                           std::vector<const TensorType*> input_types,
                            std::vector<const Tensor*> input_values)
     : node_(node),
       opset_(opset),
@@ -234,12 +259,14 @@ bool compatible(const TensorType& declared, const TensorType& inferred) {
   if (!declared.rank_known || !inferred.rank_known) return true;
   if (declared.dims.size() != inferred.dims.size()) return false;
   for (size_t i = 0; i < declared.dims.size(); ++i)
-    if (declared.dims[i] >= 0 && inferred.dims[i] >= 0 && declared.dims[i] != inferred.dims[i]) return false;
+    if (declared.dims[i] >= 0 && inferred.dims[i] >= 0 && declared.dims[i] != inferred.dims[i])
+      return false;
   return true;
 }
 }  // namespace
 
-InferenceResult infer_types(Graph& graph, const OpRegistry& registry, const ConstantEvaluator& evaluate) {
+InferenceResult infer_types(Graph& graph, const OpRegistry& registry,
+                            const ConstantEvaluator& evaluate) {
   InferenceResult result;
   for (auto& [n, v] : graph.values)
     if (v.initializer) {
@@ -248,11 +275,14 @@ InferenceResult infer_types(Graph& graph, const OpRegistry& registry, const Cons
     }
   for (const auto& in : graph.inputs)
     if (!graph.value(in).type)
-      throw Error(ErrorKind::invalid_model, "graph input '" + in + "' has no type", "graph " + graph.name);
+      throw Error(ErrorKind::invalid_model, "graph input '" + in + "' has no type",
+                  "graph " + graph.name);
 
   for (Node& node : graph.nodes) {
     const OpSchema* schema = registry.find(node.domain, node.op_type);
-    if (!schema) throw Error(ErrorKind::unsupported, "operator '" + node.op_type + "' is not supported", node.label());
+    if (!schema)
+      throw Error(ErrorKind::unsupported, "operator '" + node.op_type + "' is not supported",
+                  node.label());
     std::vector<const TensorType*> types;
     std::vector<const Tensor*> constants;
     bool all_constant = true;
@@ -264,7 +294,8 @@ InferenceResult infer_types(Graph& graph, const OpRegistry& registry, const Cons
       }
       const Value& v = graph.value(node.inputs[i]);
       if (!v.type)
-        throw Error(ErrorKind::invalid_model, "input '" + node.inputs[i] + "' has no known type", node.label());
+        throw Error(ErrorKind::invalid_model, "input '" + node.inputs[i] + "' has no known type",
+                    node.label());
       types.push_back(&*v.type);
       auto c = result.constants.find(node.inputs[i]);
       constants.push_back(c == result.constants.end() ? nullptr : &c->second);
@@ -275,7 +306,8 @@ InferenceResult infer_types(Graph& graph, const OpRegistry& registry, const Cons
     if (schema->macs) result.node_macs[node.name] = schema->macs(ctx);
 
     std::vector<Tensor> folded;
-    if (all_constant && evaluate && !node.inputs.empty()) folded = evaluate(node, graph.opset, constants);
+    if (all_constant && evaluate && !node.inputs.empty())
+      folded = evaluate(node, graph.opset, constants);
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       if (node.outputs[i].empty()) continue;
       const auto& inferred = ctx.output_types()[i];
@@ -283,12 +315,14 @@ InferenceResult infer_types(Graph& graph, const OpRegistry& registry, const Cons
       Value& out = graph.value(node.outputs[i]);
       if (out.type && !compatible(*out.type, *inferred))
         throw Error(ErrorKind::invalid_model,
-                    "output '" + out.name + "' is declared " + out.type->to_string() + " but computes " +
-                        inferred->to_string(),
+                    "output '" + out.name + "' is declared " + out.type->to_string() +
+                        " but computes " + inferred->to_string(),
                     node.label());
       out.type = *inferred;
-      if (i < folded.size()) result.constants.insert_or_assign(out.name, folded[i]);
-      else if (ctx.output_values()[i]) result.constants.insert_or_assign(out.name, *ctx.output_values()[i]);
+      if (i < folded.size())
+        result.constants.insert_or_assign(out.name, folded[i]);
+      else if (ctx.output_values()[i])
+        result.constants.insert_or_assign(out.name, *ctx.output_values()[i]);
     }
   }
   return result;
@@ -300,20 +334,23 @@ Dims broadcast_dims(std::span<const int64_t> a, std::span<const int64_t> b) {
   for (size_t i = 0; i < rank; ++i) {
     const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
-    if (da == db || db == 1) out[i] = da;
-    else if (da == 1) out[i] = db;
-    else if (da < 0 || db < 0) out[i] = -1;
+    if (da == db || db == 1)
+      out[i] = da;
+    else if (da == 1)
+      out[i] = db;
+    else if (da < 0 || db < 0)
+      out[i] = -1;
     else
-      throw Error(ErrorKind::invalid_model,
-                  "shapes " + dims_to_string(a) + " and " + dims_to_string(b) + " do not broadcast");
+      throw Error(ErrorKind::invalid_model, "shapes " + dims_to_string(a) + " and " +
+                                                dims_to_string(b) + " do not broadcast");
   }
   return out;
 }
 
 int64_t normalize_axis(int64_t axis, int64_t rank, std::string_view what) {
   if (axis < -rank || axis >= rank)
-    throw Error(ErrorKind::invalid_model,
-                std::string(what) + " " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+    throw Error(ErrorKind::invalid_model, std::string(what) + " " + std::to_string(axis) +
+                                              " is out of range for rank " + std::to_string(rank));
   return axis < 0 ? axis + rank : axis;
 }
 
@@ -323,17 +360,21 @@ WindowGeometry window_geometry(const Node& node, WindowKind kind, std::span<cons
   WindowGeometry g;
   g.kernel.assign(kernel.begin(), kernel.end());
   if (g.kernel.size() != n)
-    throw Error(ErrorKind::invalid_model, "kernel has " + std::to_string(g.kernel.size()) + " spatial dims, input has " +
-                                              std::to_string(n), node.label());
+    throw Error(ErrorKind::invalid_model,
+                "kernel has " + std::to_string(g.kernel.size()) + " spatial dims, input has " +
+                    std::to_string(n),
+                node.label());
   g.strides = node.attr_ints("strides", Dims(n, 1));
   g.dilations = node.attr_ints("dilations", Dims(n, 1));
   Dims pads = node.attr_ints("pads", Dims(2 * n, 0));
   if (g.strides.size() != n || g.dilations.size() != n || pads.size() != 2 * n)
-    throw Error(ErrorKind::invalid_model, "strides, dilations or pads do not match the spatial rank " + std::to_string(n),
+    throw Error(ErrorKind::invalid_model,
+                "strides, dilations or pads do not match the spatial rank " + std::to_string(n),
                 node.label());
   for (size_t i = 0; i < n; ++i)
     if (g.strides[i] < 1 || g.dilations[i] < 1 || g.kernel[i] < 1 || pads[i] < 0 || pads[i + n] < 0)
-      throw Error(ErrorKind::invalid_model, "strides, dilations and kernel must be positive, pads non-negative",
+      throw Error(ErrorKind::invalid_model,
+                  "strides, dilations and kernel must be positive, pads non-negative",
                   node.label());
   g.pads_begin.assign(pads.begin(), pads.begin() + n);
   g.pads_end.assign(pads.begin() + n, pads.end());
@@ -347,8 +388,10 @@ WindowGeometry window_geometry(const Node& node, WindowKind kind, std::span<cons
       const Dims output_shape = node.attr_ints("output_shape", Dims{});
       const int64_t full = g.strides[i] * (in[i] - 1) + output_padding.at(i) + extent;
       int64_t target = -1;
-      if (!output_shape.empty()) target = output_shape.at(output_shape.size() - n + i);
-      else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") target = in[i] * g.strides[i];
+      if (!output_shape.empty())
+        target = output_shape.at(output_shape.size() - n + i);
+      else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER")
+        target = in[i] * g.strides[i];
       if (target >= 0) {
         const int64_t total = std::max<int64_t>(0, full - target);
         const bool upper = auto_pad != "SAME_LOWER";
@@ -371,14 +414,17 @@ WindowGeometry window_geometry(const Node& node, WindowKind kind, std::span<cons
       g.pads_end[i] = total - g.pads_begin[i];
       continue;
     }
-    if (auto_pad == "VALID") g.pads_begin[i] = g.pads_end[i] = 0;
+    if (auto_pad == "VALID")
+      g.pads_begin[i] = g.pads_end[i] = 0;
     else if (auto_pad != "NOTSET")
-      throw Error(ErrorKind::invalid_model, "auto_pad '" + auto_pad + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID",
+      throw Error(ErrorKind::invalid_model,
+                  "auto_pad '" + auto_pad + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID",
                   node.label());
     const int64_t span = in[i] + g.pads_begin[i] + g.pads_end[i] - extent;
     if (span < 0)
       throw Error(ErrorKind::invalid_model,
-                  "window of extent " + std::to_string(extent) + " is larger than the padded input " +
+                  "window of extent " + std::to_string(extent) +
+                      " is larger than the padded input " +
                       std::to_string(in[i] + g.pads_begin[i] + g.pads_end[i]),
                   node.label());
     if (ceil_mode) {

@@ -19,8 +19,8 @@ int64_t product(std::span<const int64_t> dims) {
 // not fully known.
 }  // namespace
 
-void infer_conv(InferContext& ctx, WindowKind kind, size_t x_index, size_t w_index, std::optional<size_t> bias_index,
-                DType out_dtype) {
+void infer_conv(InferContext& ctx, WindowKind kind, size_t x_index, size_t w_index,
+                std::optional<size_t> bias_index, DType out_dtype) {
   const TensorType& x = ctx.input_type(x_index);
   const TensorType& w = ctx.input_type(w_index);
   require_rank_at_least(ctx, x_index, 3);
@@ -30,31 +30,35 @@ void infer_conv(InferContext& ctx, WindowKind kind, size_t x_index, size_t w_ind
   if (group < 1) ctx.fail("group must be >= 1");
   if (!x.rank_known || !w.rank_known) return ctx.set_output(0, unknown_rank(out_dtype));
   if (x.dims.size() != w.dims.size())
-    ctx.fail("input " + dims_to_string(x.dims) + " and weights " + dims_to_string(w.dims) + " differ in rank");
+    ctx.fail("input " + dims_to_string(x.dims) + " and weights " + dims_to_string(w.dims) +
+             " differ in rank");
   const size_t spatial = x.dims.size() - 2;
   Dims kernel(w.dims.begin() + 2, w.dims.end());
   if (node.has_attr("kernel_shape") && node.attr_ints("kernel_shape") != kernel)
-    ctx.fail("kernel_shape " + dims_to_string(node.attr_ints("kernel_shape")) + " does not match weights " +
-             dims_to_string(w.dims));
+    ctx.fail("kernel_shape " + dims_to_string(node.attr_ints("kernel_shape")) +
+             " does not match weights " + dims_to_string(w.dims));
   const int64_t channels = x.dims[1];
   int64_t out_channels;
   if (kind == WindowKind::conv) {
     if (channels >= 0 && w.dims[1] >= 0 && channels != w.dims[1] * group)
-      ctx.fail("input has " + std::to_string(channels) + " channels but weights " + dims_to_string(w.dims) +
-               " with group " + std::to_string(group) + " expect " + std::to_string(w.dims[1] * group));
-    if (w.dims[0] >= 0 && w.dims[0] % group != 0) ctx.fail("output channels are not divisible by group");
+      ctx.fail("input has " + std::to_string(channels) + " channels but weights " +
+               dims_to_string(w.dims) + " with group " + std::to_string(group) + " expect " +
+               std::to_string(w.dims[1] * group));
+    if (w.dims[0] >= 0 && w.dims[0] % group != 0)
+      ctx.fail("output channels are not divisible by group");
     out_channels = w.dims[0];
   } else {
     if (channels >= 0 && w.dims[0] >= 0 && channels != w.dims[0])
-      ctx.fail("input has " + std::to_string(channels) + " channels but weights " + dims_to_string(w.dims) + " expect " +
-               std::to_string(w.dims[0]));
+      ctx.fail("input has " + std::to_string(channels) + " channels but weights " +
+               dims_to_string(w.dims) + " expect " + std::to_string(w.dims[0]));
     out_channels = w.dims[1] < 0 ? -1 : w.dims[1] * group;
   }
   if (bias_index && ctx.has_input(*bias_index)) {
     const TensorType& b = ctx.input_type(*bias_index);
-    if (b.rank_known && (b.dims.size() != 1 || (b.dims[0] >= 0 && out_channels >= 0 && b.dims[0] != out_channels)))
-      ctx.fail("bias shape " + dims_to_string(b.dims) + " does not match " + std::to_string(out_channels) +
-               " output channels");
+    if (b.rank_known &&
+        (b.dims.size() != 1 || (b.dims[0] >= 0 && out_channels >= 0 && b.dims[0] != out_channels)))
+      ctx.fail("bias shape " + dims_to_string(b.dims) + " does not match " +
+               std::to_string(out_channels) + " output channels");
   }
   for (int64_t k : kernel)
     if (k < 0) return ctx.set_output(0, TensorType{out_dtype, Dims(x.dims.size(), -1)});
@@ -83,14 +87,18 @@ int64_t conv_transpose_macs(const InferContext& ctx) {
 }
 
 void infer_pool(InferContext& ctx, bool max_pool) {
-  require_dtype_in(ctx, 0, max_pool ? DTypes{DType::f32, DType::f16, DType::f64, DType::i8, DType::u8} : kFloats);
+  require_dtype_in(
+      ctx, 0,
+      max_pool ? DTypes{DType::f32, DType::f16, DType::f64, DType::i8, DType::u8} : kFloats);
   require_rank_at_least(ctx, 0, 3);
   const TensorType& x = ctx.input_type(0);
   if (!x.rank_known) return ctx.set_output(0, unknown_rank(x.dtype));
   const Dims kernel = ctx.node().attr_ints("kernel_shape");
   if (kernel.size() != x.dims.size() - 2)
-    ctx.fail("kernel_shape " + dims_to_string(kernel) + " does not match input " + dims_to_string(x.dims));
-  WindowGeometry g = window_geometry(ctx.node(), WindowKind::pool, std::span(x.dims).subspan(2), kernel);
+    ctx.fail("kernel_shape " + dims_to_string(kernel) + " does not match input " +
+             dims_to_string(x.dims));
+  WindowGeometry g =
+      window_geometry(ctx.node(), WindowKind::pool, std::span(x.dims).subspan(2), kernel);
   Dims out{x.dims[0], x.dims[1]};
   out.insert(out.end(), g.output.begin(), g.output.end());
   ctx.set_output(0, TensorType{x.dtype, out});
@@ -144,10 +152,13 @@ void infer_reduce(InferContext& ctx) {
   if (!x.rank_known) return ctx.set_output(0, unknown_rank(x.dtype));
   const bool keep = node.attr_int("keepdims", 1) != 0;
   std::optional<Dims> axes;
-  if (node.has_attr("axes")) axes = node.attr_ints("axes");
+  if (node.has_attr("axes"))
+    axes = node.attr_ints("axes");
   else if (ctx.has_input(1)) {
     axes = ctx.input_ints(1);
-    if (!axes) return ctx.set_output(0, keep ? TensorType{x.dtype, Dims(x.dims.size(), -1)} : unknown_rank(x.dtype));
+    if (!axes)
+      return ctx.set_output(
+          0, keep ? TensorType{x.dtype, Dims(x.dims.size(), -1)} : unknown_rank(x.dtype));
   }
   const int64_t rank = int64_t(x.dims.size());
   std::vector<bool> reduced(x.dims.size(), false);
@@ -159,8 +170,10 @@ void infer_reduce(InferContext& ctx) {
   }
   Dims out;
   for (size_t i = 0; i < x.dims.size(); ++i) {
-    if (!reduced[i]) out.push_back(x.dims[i]);
-    else if (keep) out.push_back(1);
+    if (!reduced[i])
+      out.push_back(x.dims[i]);
+    else if (keep)
+      out.push_back(1);
   }
   ctx.set_output(0, TensorType{x.dtype, out});
 }
@@ -178,13 +191,17 @@ void infer_resize(InferContext& ctx) {
   Dims out(rank, -1);
   if (ctx.opset() >= 11 && ctx.has_input(3) && numel_or_zero(ctx.input_type(3)) > 0) {
     if (auto sizes = ctx.input_ints(3)) {
-      if (sizes->size() != rank) ctx.fail("sizes has " + std::to_string(sizes->size()) + " entries for rank " + std::to_string(rank));
+      if (sizes->size() != rank)
+        ctx.fail("sizes has " + std::to_string(sizes->size()) + " entries for rank " +
+                 std::to_string(rank));
       out = *sizes;
     }
   } else if (ctx.has_input(scales_index)) {
     if (const Tensor* scales = ctx.input_value(scales_index)) {
       auto s = scales->to_doubles();
-      if (s.size() != rank) ctx.fail("scales has " + std::to_string(s.size()) + " entries for rank " + std::to_string(rank));
+      if (s.size() != rank)
+        ctx.fail("scales has " + std::to_string(s.size()) + " entries for rank " +
+                 std::to_string(rank));
       for (size_t i = 0; i < rank; ++i) {
         if (s[i] <= 0) ctx.fail("scales must be positive");
         out[i] = x.dims[i] < 0 ? -1 : int64_t(std::floor(double(x.dims[i]) * s[i]));
@@ -199,9 +216,9 @@ void infer_resize(InferContext& ctx) {
 }  // namespace
 
 void register_nn_ops(OpRegistry& r) {
-  const std::vector<AttrSpec> conv_attrs = {{"auto_pad", AttrType::s},  {"dilations", AttrType::ints},
-                                            {"group", AttrType::i},     {"kernel_shape", AttrType::ints},
-                                            {"pads", AttrType::ints},   {"strides", AttrType::ints}};
+  const std::vector<AttrSpec> conv_attrs = {
+      {"auto_pad", AttrType::s},        {"dilations", AttrType::ints}, {"group", AttrType::i},
+      {"kernel_shape", AttrType::ints}, {"pads", AttrType::ints},      {"strides", AttrType::ints}};
   OpSchema conv = schema("Conv", 2, 3, conv_attrs, [](InferContext& ctx) {
     require_dtype_in(ctx, 0, kFloats);
     require_same_dtype(ctx, 0, 1);
@@ -230,71 +247,82 @@ void register_nn_ops(OpRegistry& r) {
   conv_int.macs = conv_macs;
   r.add(conv_int);
 
-  const std::vector<AttrSpec> pool_attrs = {{"auto_pad", AttrType::s},    {"ceil_mode", AttrType::i},
-                                            {"dilations", AttrType::ints}, {"kernel_shape", AttrType::ints, true},
-                                            {"pads", AttrType::ints},      {"strides", AttrType::ints},
-                                            {"storage_order", AttrType::i}, {"count_include_pad", AttrType::i}};
-  r.add(schema("MaxPool", 1, 1, pool_attrs, [](InferContext& ctx) { infer_pool(ctx, true); }, 1, 2));
+  const std::vector<AttrSpec> pool_attrs = {
+      {"auto_pad", AttrType::s},      {"ceil_mode", AttrType::i},
+      {"dilations", AttrType::ints},  {"kernel_shape", AttrType::ints, true},
+      {"pads", AttrType::ints},       {"strides", AttrType::ints},
+      {"storage_order", AttrType::i}, {"count_include_pad", AttrType::i}};
+  r.add(schema(
+      "MaxPool", 1, 1, pool_attrs, [](InferContext& ctx) { infer_pool(ctx, true); }, 1, 2));
   r.add(schema("AveragePool", 1, 1, pool_attrs, [](InferContext& ctx) { infer_pool(ctx, false); }));
   r.add(schema("GlobalAveragePool", 1, 1, {}, infer_global_pool));
   r.add(schema("GlobalMaxPool", 1, 1, {}, infer_global_pool));
 
-  r.add(schema("BatchNormalization", 5, 5,
-               {{"epsilon", AttrType::f}, {"momentum", AttrType::f}, {"training_mode", AttrType::i},
-                {"spatial", AttrType::i}},
-               [](InferContext& ctx) {
-                 require_dtype_in(ctx, 0, kFloats);
-                 const bool training = ctx.node().attr_int("training_mode", 0) != 0;
-                 if (!training && ctx.opset() >= 14 && ctx.num_outputs() > 1)
-                   ctx.fail("running mean and variance outputs need training_mode=1");
-                 if (ctx.opset() < 14 && ctx.num_outputs() > 1)
-                   ctx.fail("the training outputs of BatchNormalization before opset 14 are not supported",
-                            ErrorKind::unsupported);
-                 const TensorType& x = ctx.input_type(0);
-                 require_rank_at_least(ctx, 0, 2);
-                 for (size_t i = 1; i < 5; ++i) {
-                   const TensorType& p = ctx.input_type(i);
-                   if (x.rank_known && p.fully_known() && x.dims[1] >= 0 &&
-                       (p.dims.size() != 1 || p.dims[0] != x.dims[1]))
-                     ctx.fail("parameter " + std::to_string(i) + " has shape " + dims_to_string(p.dims) + ", expected [" +
-                              std::to_string(x.dims[1]) + "]");
-                 }
-                 ctx.set_output(0, x);
-                 // Training mode also outputs the updated running mean and variance.
-                 ctx.set_output(1, ctx.input_type(3));
-                 ctx.set_output(2, ctx.input_type(4));
-               }, 1, 3));
+  r.add(schema(
+      "BatchNormalization", 5, 5,
+      {{"epsilon", AttrType::f},
+       {"momentum", AttrType::f},
+       {"training_mode", AttrType::i},
+       {"spatial", AttrType::i}},
+      [](InferContext& ctx) {
+        require_dtype_in(ctx, 0, kFloats);
+        const bool training = ctx.node().attr_int("training_mode", 0) != 0;
+        if (!training && ctx.opset() >= 14 && ctx.num_outputs() > 1)
+          ctx.fail("running mean and variance outputs need training_mode=1");
+        if (ctx.opset() < 14 && ctx.num_outputs() > 1)
+          ctx.fail("the training outputs of BatchNormalization before opset 14 are not supported",
+                   ErrorKind::unsupported);
+        const TensorType& x = ctx.input_type(0);
+        require_rank_at_least(ctx, 0, 2);
+        for (size_t i = 1; i < 5; ++i) {
+          const TensorType& p = ctx.input_type(i);
+          if (x.rank_known && p.fully_known() && x.dims[1] >= 0 &&
+              (p.dims.size() != 1 || p.dims[0] != x.dims[1]))
+            ctx.fail("parameter " + std::to_string(i) + " has shape " + dims_to_string(p.dims) +
+                     ", expected [" + std::to_string(x.dims[1]) + "]");
+        }
+        ctx.set_output(0, x);
+        // Training mode also outputs the updated running mean and variance.
+        ctx.set_output(1, ctx.input_type(3));
+        ctx.set_output(2, ctx.input_type(4));
+      },
+      1, 3));
 
-  OpSchema gemm = schema("Gemm", 2, 3,
-                         {{"alpha", AttrType::f}, {"beta", AttrType::f}, {"transA", AttrType::i}, {"transB", AttrType::i}},
-                         [](InferContext& ctx) {
-                           require_dtype_in(ctx, 0, {DType::f32, DType::f16, DType::f64, DType::i32, DType::i64});
-                           require_same_dtype(ctx, 0, 1);
-                           const TensorType& a = ctx.input_type(0);
-                           const TensorType& b = ctx.input_type(1);
-                           if (!a.rank_known || !b.rank_known) return ctx.set_output(0, unknown_rank(a.dtype));
-                           if (a.dims.size() != 2 || b.dims.size() != 2)
-                             ctx.fail("A and B must be matrices, got " + dims_to_string(a.dims) + " and " +
-                                      dims_to_string(b.dims));
-                           const bool ta = ctx.node().attr_int("transA", 0), tb = ctx.node().attr_int("transB", 0);
-                           const int64_t m = a.dims[ta ? 1 : 0], ka = a.dims[ta ? 0 : 1];
-                           const int64_t kb = b.dims[tb ? 1 : 0], n = b.dims[tb ? 0 : 1];
-                           if (ka >= 0 && kb >= 0 && ka != kb)
-                             ctx.fail("inner dimensions differ: A " + dims_to_string(a.dims) + ", B " + dims_to_string(b.dims));
-                           if (ctx.has_input(2)) {
-                             const TensorType& c = ctx.input_type(2);
-                             if (c.rank_known && m >= 0 && n >= 0) {
-                               Dims mn{m, n};
-                               try {
-                                 if (broadcast_dims(c.dims, mn) != mn) throw Error(ErrorKind::invalid_model, "");
-                               } catch (const Error&) {
-                                 ctx.fail("C of shape " + dims_to_string(c.dims) + " does not broadcast to " +
-                                          dims_to_string(mn));
-                               }
-                             }
-                           }
-                           ctx.set_output(0, TensorType{a.dtype, {m, n}});
-                         });
+  OpSchema gemm = schema(
+      "Gemm", 2, 3,
+      {{"alpha", AttrType::f},
+       {"beta", AttrType::f},
+       {"transA", AttrType::i},
+       {"transB", AttrType::i}},
+      [](InferContext& ctx) {
+        require_dtype_in(ctx, 0, {DType::f32, DType::f16, DType::f64, DType::i32, DType::i64});
+        require_same_dtype(ctx, 0, 1);
+        const TensorType& a = ctx.input_type(0);
+        const TensorType& b = ctx.input_type(1);
+        if (!a.rank_known || !b.rank_known) return ctx.set_output(0, unknown_rank(a.dtype));
+        if (a.dims.size() != 2 || b.dims.size() != 2)
+          ctx.fail("A and B must be matrices, got " + dims_to_string(a.dims) + " and " +
+                   dims_to_string(b.dims));
+        const bool ta = ctx.node().attr_int("transA", 0), tb = ctx.node().attr_int("transB", 0);
+        const int64_t m = a.dims[ta ? 1 : 0], ka = a.dims[ta ? 0 : 1];
+        const int64_t kb = b.dims[tb ? 1 : 0], n = b.dims[tb ? 0 : 1];
+        if (ka >= 0 && kb >= 0 && ka != kb)
+          ctx.fail("inner dimensions differ: A " + dims_to_string(a.dims) + ", B " +
+                   dims_to_string(b.dims));
+        if (ctx.has_input(2)) {
+          const TensorType& c = ctx.input_type(2);
+          if (c.rank_known && m >= 0 && n >= 0) {
+            Dims mn{m, n};
+            try {
+              if (broadcast_dims(c.dims, mn) != mn) throw Error(ErrorKind::invalid_model, "");
+            } catch (const Error&) {
+              ctx.fail("C of shape " + dims_to_string(c.dims) + " does not broadcast to " +
+                       dims_to_string(mn));
+            }
+          }
+        }
+        ctx.set_output(0, TensorType{a.dtype, {m, n}});
+      });
   gemm.macs = [](const InferContext& ctx) -> int64_t {
     const auto& y = ctx.output_types()[0];
     const TensorType& a = ctx.input_type(0);
@@ -304,7 +332,9 @@ void register_nn_ops(OpRegistry& r) {
   r.add(gemm);
 
   OpSchema matmul = schema("MatMul", 2, 2, {}, [](InferContext& ctx) {
-    require_dtype_in(ctx, 0, {DType::f32, DType::f16, DType::f64, DType::i32, DType::i64, DType::u32, DType::u64});
+    require_dtype_in(
+        ctx, 0,
+        {DType::f32, DType::f16, DType::f64, DType::i32, DType::i64, DType::u32, DType::u64});
     require_same_dtype(ctx, 0, 1);
     infer_matmul(ctx, ctx.input_type(0).dtype);
   });
@@ -318,46 +348,61 @@ void register_nn_ops(OpRegistry& r) {
   matmul_int.macs = matmul_macs;
   r.add(matmul_int);
 
-  const std::vector<AttrSpec> reduce_attrs = {{"axes", AttrType::ints}, {"keepdims", AttrType::i},
-                                              {"noop_with_empty_axes", AttrType::i}};
-  for (const char* op : {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-                         "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
+  const std::vector<AttrSpec> reduce_attrs = {
+      {"axes", AttrType::ints}, {"keepdims", AttrType::i}, {"noop_with_empty_axes", AttrType::i}};
+  for (const char* op :
+       {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+        "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare"})
     r.add(schema(op, 1, 2, reduce_attrs, infer_reduce));
 
   for (const char* op : {"ArgMax", "ArgMin"})
-    r.add(schema(op, 1, 1, {{"axis", AttrType::i}, {"keepdims", AttrType::i}, {"select_last_index", AttrType::i}},
-                 [](InferContext& ctx) {
-                   const TensorType& x = ctx.input_type(0);
-                   if (!x.rank_known) return ctx.set_output(0, unknown_rank(DType::i64));
-                   const size_t axis = size_t(normalize_axis(ctx.node().attr_int("axis", 0), int64_t(x.dims.size()), "axis"));
-                   Dims out = x.dims;
-                   if (ctx.node().attr_int("keepdims", 1) != 0) out[axis] = 1;
-                   else out.erase(out.begin() + int64_t(axis));
-                   ctx.set_output(0, TensorType{DType::i64, out});
-                 }));
+    r.add(schema(
+        op, 1, 1,
+        {{"axis", AttrType::i}, {"keepdims", AttrType::i}, {"select_last_index", AttrType::i}},
+        [](InferContext& ctx) {
+          const TensorType& x = ctx.input_type(0);
+          if (!x.rank_known) return ctx.set_output(0, unknown_rank(DType::i64));
+          const size_t axis = size_t(
+              normalize_axis(ctx.node().attr_int("axis", 0), int64_t(x.dims.size()), "axis"));
+          Dims out = x.dims;
+          if (ctx.node().attr_int("keepdims", 1) != 0)
+            out[axis] = 1;
+          else
+            out.erase(out.begin() + int64_t(axis));
+          ctx.set_output(0, TensorType{DType::i64, out});
+        }));
 
-  r.add(schema("LayerNormalization", 2, 3, {{"axis", AttrType::i}, {"epsilon", AttrType::f}, {"stash_type", AttrType::i}},
+  r.add(schema(
+      "LayerNormalization", 2, 3,
+      {{"axis", AttrType::i}, {"epsilon", AttrType::f}, {"stash_type", AttrType::i}},
+      [](InferContext& ctx) {
+        require_dtype_in(ctx, 0, kFloats);
+        const TensorType& x = ctx.input_type(0);
+        ctx.set_output(0, x);
+        if (!x.rank_known) return;
+        // Mean and inverse standard deviation keep the normalised axes as 1.
+        const size_t axis =
+            size_t(normalize_axis(ctx.node().attr_int("axis", -1), int64_t(x.dims.size()), "axis"));
+        Dims stats = x.dims;
+        std::fill(stats.begin() + int64_t(axis), stats.end(), 1);
+        const DType stash = ctx.node().attr_int("stash_type", 1) == 1 ? DType::f32 : x.dtype;
+        ctx.set_output(1, TensorType{stash, stats});
+        ctx.set_output(2, TensorType{stash, stats});
+      },
+      1, 3));
+  r.add(schema("CumSum", 2, 2, {{"exclusive", AttrType::i}, {"reverse", AttrType::i}},
                [](InferContext& ctx) {
-                 require_dtype_in(ctx, 0, kFloats);
-                 const TensorType& x = ctx.input_type(0);
-                 ctx.set_output(0, x);
-                 if (!x.rank_known) return;
-                 // Mean and inverse standard deviation keep the normalised axes as 1.
-                 const size_t axis = size_t(normalize_axis(ctx.node().attr_int("axis", -1), int64_t(x.dims.size()), "axis"));
-                 Dims stats = x.dims;
-                 std::fill(stats.begin() + int64_t(axis), stats.end(), 1);
-                 const DType stash = ctx.node().attr_int("stash_type", 1) == 1 ? DType::f32 : x.dtype;
-                 ctx.set_output(1, TensorType{stash, stats});
-                 ctx.set_output(2, TensorType{stash, stats});
-               }, 1, 3));
-  r.add(schema("CumSum", 2, 2, {{"exclusive", AttrType::i}, {"reverse", AttrType::i}}, [](InferContext& ctx) {
-    require_dtype_in(ctx, 1, {DType::i32, DType::i64});
-    ctx.set_output(0, ctx.input_type(0));
-  }));
+                 require_dtype_in(ctx, 1, {DType::i32, DType::i64});
+                 ctx.set_output(0, ctx.input_type(0));
+               }));
 
   r.add(schema("Resize", 1, 4,
-               {{"mode", AttrType::s}, {"coordinate_transformation_mode", AttrType::s}, {"nearest_mode", AttrType::s},
-                {"cubic_coeff_a", AttrType::f}, {"exclude_outside", AttrType::i}, {"extrapolation_value", AttrType::f}},
+               {{"mode", AttrType::s},
+                {"coordinate_transformation_mode", AttrType::s},
+                {"nearest_mode", AttrType::s},
+                {"cubic_coeff_a", AttrType::f},
+                {"exclude_outside", AttrType::i},
+                {"extrapolation_value", AttrType::f}},
                infer_resize));
 }
 

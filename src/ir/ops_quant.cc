@@ -4,21 +4,25 @@
 namespace edgeco::ops {
 namespace {
 
-void check_scale_shape(InferContext& ctx, size_t scale_index, size_t zero_point_index, size_t data_index) {
+void check_scale_shape(InferContext& ctx, size_t scale_index, size_t zero_point_index,
+                       size_t data_index) {
   const TensorType& scale = ctx.input_type(scale_index);
   const TensorType& data = ctx.input_type(data_index);
   if (!scale.fully_known() || numel_or_zero(scale) == 1) return;
-  if (scale.dims.size() != 1) ctx.fail("scale must be a scalar or 1-D, got " + dims_to_string(scale.dims));
+  if (scale.dims.size() != 1)
+    ctx.fail("scale must be a scalar or 1-D, got " + dims_to_string(scale.dims));
   if (data.rank_known) {
-    const int64_t axis = normalize_axis(ctx.node().attr_int("axis", 1), int64_t(data.dims.size()), "axis");
+    const int64_t axis =
+        normalize_axis(ctx.node().attr_int("axis", 1), int64_t(data.dims.size()), "axis");
     if (data.dims[size_t(axis)] >= 0 && data.dims[size_t(axis)] != scale.dims[0])
-      ctx.fail("scale has " + std::to_string(scale.dims[0]) + " entries but axis " + std::to_string(axis) + " of " +
-               dims_to_string(data.dims) + " has " + std::to_string(data.dims[size_t(axis)]));
+      ctx.fail("scale has " + std::to_string(scale.dims[0]) + " entries but axis " +
+               std::to_string(axis) + " of " + dims_to_string(data.dims) + " has " +
+               std::to_string(data.dims[size_t(axis)]));
   }
   if (ctx.has_input(zero_point_index) && ctx.input_type(zero_point_index).fully_known() &&
       ctx.input_type(zero_point_index).dims != scale.dims)
-    ctx.fail("zero point shape " + dims_to_string(ctx.input_type(zero_point_index).dims) + " differs from scale shape " +
-             dims_to_string(scale.dims));
+    ctx.fail("zero point shape " + dims_to_string(ctx.input_type(zero_point_index).dims) +
+             " differs from scale shape " + dims_to_string(scale.dims));
 }
 
 }  // namespace
@@ -27,7 +31,8 @@ void register_quant_ops(OpRegistry& r) {
   r.add(schema("QuantizeLinear", 2, 3, {{"axis", AttrType::i}}, [](InferContext& ctx) {
     require_dtype_in(ctx, 0, {DType::f32, DType::f16, DType::i32});
     DType out = ctx.has_input(2) ? ctx.input_type(2).dtype : DType::u8;
-    if (out != DType::u8 && out != DType::i8) ctx.fail("zero point must be uint8 or int8", ErrorKind::unsupported);
+    if (out != DType::u8 && out != DType::i8)
+      ctx.fail("zero point must be uint8 or int8", ErrorKind::unsupported);
     check_scale_shape(ctx, 1, 2, 0);
     TensorType t = ctx.input_type(0);
     t.dtype = out;
@@ -43,8 +48,12 @@ void register_quant_ops(OpRegistry& r) {
   }));
 
   OpSchema qconv = schema("QLinearConv", 8, 9,
-                          {{"auto_pad", AttrType::s},  {"dilations", AttrType::ints}, {"group", AttrType::i},
-                           {"kernel_shape", AttrType::ints}, {"pads", AttrType::ints}, {"strides", AttrType::ints}},
+                          {{"auto_pad", AttrType::s},
+                           {"dilations", AttrType::ints},
+                           {"group", AttrType::i},
+                           {"kernel_shape", AttrType::ints},
+                           {"pads", AttrType::ints},
+                           {"strides", AttrType::ints}},
                           [](InferContext& ctx) {
                             require_dtype_in(ctx, 0, {DType::u8, DType::i8});
                             require_dtype_in(ctx, 3, {DType::u8, DType::i8});
@@ -69,7 +78,8 @@ void register_quant_ops(OpRegistry& r) {
     Node mm = ctx.node();
     mm.op_type = "MatMulInteger";
     mm.inputs = {ctx.node().inputs[0], ctx.node().inputs[3]};
-    InferContext inner(mm, ctx.opset(), {&ctx.input_type(0), &ctx.input_type(3)}, {nullptr, nullptr});
+    InferContext inner(mm, ctx.opset(), {&ctx.input_type(0), &ctx.input_type(3)},
+                       {nullptr, nullptr});
     OpRegistry::builtin().find("", "MatMulInteger")->infer(inner);
     TensorType y = *inner.output_types()[0];
     y.dtype = ctx.input_type(7).dtype;

@@ -20,7 +20,8 @@ std::vector<SliceRange> slice_ranges(std::span<const int64_t> dims, std::span<co
   std::set<int64_t> seen;
   for (size_t i = 0; i < starts.size(); ++i) {
     const int64_t axis = normalize_axis(axes.empty() ? int64_t(i) : axes[i], rank, "axis");
-    if (!seen.insert(axis).second) throw Error(ErrorKind::invalid_model, "axis " + std::to_string(axis) + " repeats");
+    if (!seen.insert(axis).second)
+      throw Error(ErrorKind::invalid_model, "axis " + std::to_string(axis) + " repeats");
     const int64_t step = steps.empty() ? 1 : steps[i];
     if (step == 0) throw Error(ErrorKind::invalid_model, "slice step must not be 0");
     const int64_t d = dims[size_t(axis)];
@@ -69,7 +70,8 @@ void infer_reshape(InferContext& ctx) {
   int64_t infer_at = -1;
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i] == 0 && !allow_zero) {
-      if (!x.rank_known || i >= x.dims.size()) ctx.fail("shape entry 0 at " + std::to_string(i) + " has no input dim to copy");
+      if (!x.rank_known || i >= x.dims.size())
+        ctx.fail("shape entry 0 at " + std::to_string(i) + " has no input dim to copy");
       out[i] = x.dims[i];
     } else if (out[i] == -1) {
       if (infer_at >= 0) ctx.fail("shape " + dims_to_string(*shape) + " has more than one -1");
@@ -84,8 +86,10 @@ void infer_reshape(InferContext& ctx) {
     bool all_known = true;
     for (size_t i = 0; i < out.size(); ++i)
       if (int64_t(i) != infer_at) {
-        if (out[i] < 0) all_known = false;
-        else known *= out[i];
+        if (out[i] < 0)
+          all_known = false;
+        else
+          known *= out[i];
       }
     if (total >= 0 && all_known) {
       if (known == 0 || total % known != 0)
@@ -93,8 +97,8 @@ void infer_reshape(InferContext& ctx) {
       out[size_t(infer_at)] = total / known;
     }
   } else if (total >= 0 && product(out) >= 0 && product(out) != total) {
-    ctx.fail("cannot reshape " + dims_to_string(x.dims) + " (" + std::to_string(total) + " elements) to " +
-             dims_to_string(out));
+    ctx.fail("cannot reshape " + dims_to_string(x.dims) + " (" + std::to_string(total) +
+             " elements) to " + dims_to_string(out));
   }
   ctx.set_output(0, TensorType{x.dtype, out});
 }
@@ -122,7 +126,8 @@ void infer_squeeze(InferContext& ctx) {
     for (int64_t a : *axes) {
       const int64_t axis = normalize_axis(a, rank, "axis");
       if (x.dims[size_t(axis)] > 1)
-        ctx.fail("cannot squeeze axis " + std::to_string(a) + " of size " + std::to_string(x.dims[size_t(axis)]));
+        ctx.fail("cannot squeeze axis " + std::to_string(a) + " of size " +
+                 std::to_string(x.dims[size_t(axis)]));
       drop.insert(axis);
     }
   } else {
@@ -196,12 +201,15 @@ void infer_pad(InferContext& ctx) {
     ctx.fail("mode '" + mode + "' is not one of constant, reflect, edge");
   if (!x.rank_known) return ctx.set_output(0, unknown_rank(x.dtype));
   std::optional<Dims> pads;
-  if (ctx.opset() < 11) pads = ctx.node().attr_ints("pads");
-  else pads = ctx.input_ints(1);
+  if (ctx.opset() < 11)
+    pads = ctx.node().attr_ints("pads");
+  else
+    pads = ctx.input_ints(1);
   if (!pads) return ctx.set_output(0, TensorType{x.dtype, Dims(x.dims.size(), -1)});
   const size_t rank = x.dims.size();
   if (pads->size() != 2 * rank)
-    ctx.fail("pads has " + std::to_string(pads->size()) + " entries, expected " + std::to_string(2 * rank));
+    ctx.fail("pads has " + std::to_string(pads->size()) + " entries, expected " +
+             std::to_string(2 * rank));
   Dims out(rank);
   for (size_t i = 0; i < rank; ++i) {
     out[i] = x.dims[i] < 0 ? -1 : x.dims[i] + (*pads)[i] + (*pads)[i + rank];
@@ -213,7 +221,8 @@ void infer_pad(InferContext& ctx) {
 // Sizes of Split's outputs along its axis: given (attribute before opset 13, input after) or even.
 std::optional<Dims> split_sizes(InferContext& ctx, int64_t extent) {
   std::optional<Dims> sizes;
-  if (ctx.node().has_attr("split")) sizes = ctx.node().attr_ints("split");
+  if (ctx.node().has_attr("split"))
+    sizes = ctx.node().attr_ints("split");
   else if (ctx.has_input(1)) {
     sizes = ctx.input_ints(1);
     if (!sizes) return std::nullopt;
@@ -222,53 +231,67 @@ std::optional<Dims> split_sizes(InferContext& ctx, int64_t extent) {
   if (!sizes) {
     if (extent < 0) return std::nullopt;
     if (extent % parts != 0)
-      ctx.fail("axis of size " + std::to_string(extent) + " does not split evenly into " + std::to_string(parts) + " outputs");
+      ctx.fail("axis of size " + std::to_string(extent) + " does not split evenly into " +
+               std::to_string(parts) + " outputs");
     return Dims(size_t(parts), extent / parts);
   }
   if (int64_t(sizes->size()) != parts)
-    ctx.fail("split has " + std::to_string(sizes->size()) + " sizes for " + std::to_string(parts) + " outputs");
+    ctx.fail("split has " + std::to_string(sizes->size()) + " sizes for " + std::to_string(parts) +
+             " outputs");
   int64_t total = 0;
   for (int64_t s : *sizes) {
     if (s < 0) ctx.fail("split sizes must be non-negative");
     total += s;
   }
   if (extent >= 0 && total != extent)
-    ctx.fail("split sizes sum to " + std::to_string(total) + ", the axis has " + std::to_string(extent));
+    ctx.fail("split sizes sum to " + std::to_string(total) + ", the axis has " +
+             std::to_string(extent));
   return sizes;
 }
 
 }  // namespace
 
 void register_shape_ops(OpRegistry& r) {
-  r.add(schema("Split", 1, 2, {{"axis", AttrType::i}, {"split", AttrType::ints}}, [](InferContext& ctx) {
-    const TensorType& x = ctx.input_type(0);
-    if (!x.rank_known) {
-      for (size_t i = 0; i < ctx.num_outputs(); ++i) ctx.set_output(i, unknown_rank(x.dtype));
-      return;
-    }
-    const size_t axis = size_t(normalize_axis(ctx.node().attr_int("axis", 0), int64_t(x.dims.size()), "axis"));
-    const auto sizes = split_sizes(ctx, x.dims[axis]);
-    for (size_t i = 0; i < ctx.num_outputs(); ++i) {
-      TensorType t = x;
-      t.dims[axis] = sizes ? (*sizes)[i] : -1;
-      ctx.set_output(i, t);
-    }
-  }, 1, 1 << 20));
+  r.add(schema(
+      "Split", 1, 2, {{"axis", AttrType::i}, {"split", AttrType::ints}},
+      [](InferContext& ctx) {
+        const TensorType& x = ctx.input_type(0);
+        if (!x.rank_known) {
+          for (size_t i = 0; i < ctx.num_outputs(); ++i) ctx.set_output(i, unknown_rank(x.dtype));
+          return;
+        }
+        const size_t axis =
+            size_t(normalize_axis(ctx.node().attr_int("axis", 0), int64_t(x.dims.size()), "axis"));
+        const auto sizes = split_sizes(ctx, x.dims[axis]);
+        for (size_t i = 0; i < ctx.num_outputs(); ++i) {
+          TensorType t = x;
+          t.dims[axis] = sizes ? (*sizes)[i] : -1;
+          ctx.set_output(i, t);
+        }
+      },
+      1, 1 << 20));
   r.add(schema("Reshape", 2, 2, {{"allowzero", AttrType::i}}, infer_reshape));
   r.add(schema("Squeeze", 1, 2, {{"axes", AttrType::ints}}, infer_squeeze));
   r.add(schema("Unsqueeze", 1, 2, {{"axes", AttrType::ints}}, infer_unsqueeze));
-  r.add(schema("Slice", 1, 5, {{"starts", AttrType::ints}, {"ends", AttrType::ints}, {"axes", AttrType::ints}}, infer_slice));
-  r.add(schema("Pad", 1, 3, {{"mode", AttrType::s}, {"pads", AttrType::ints}, {"value", AttrType::f}}, infer_pad));
+  r.add(schema("Slice", 1, 5,
+               {{"starts", AttrType::ints}, {"ends", AttrType::ints}, {"axes", AttrType::ints}},
+               infer_slice));
+  r.add(schema("Pad", 1, 3,
+               {{"mode", AttrType::s}, {"pads", AttrType::ints}, {"value", AttrType::f}},
+               infer_pad));
 
   r.add(schema("Flatten", 1, 1, {{"axis", AttrType::i}}, [](InferContext& ctx) {
     const TensorType& x = ctx.input_type(0);
     if (!x.rank_known) return ctx.set_output(0, TensorType{x.dtype, {-1, -1}});
     const int64_t rank = int64_t(x.dims.size());
     int64_t axis = ctx.node().attr_int("axis", 1);
-    if (axis < -rank || axis > rank) ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+    if (axis < -rank || axis > rank)
+      ctx.fail("axis " + std::to_string(axis) + " is out of range for rank " +
+               std::to_string(rank));
     if (axis < 0) axis += rank;
-    ctx.set_output(0, TensorType{x.dtype, {product(std::span(x.dims).first(size_t(axis))),
-                                           product(std::span(x.dims).subspan(size_t(axis)))}});
+    ctx.set_output(0, TensorType{x.dtype,
+                                 {product(std::span(x.dims).first(size_t(axis))),
+                                  product(std::span(x.dims).subspan(size_t(axis)))}});
   }));
 
   r.add(schema("Transpose", 1, 1, {{"perm", AttrType::ints}}, [](InferContext& ctx) {
@@ -281,7 +304,8 @@ void register_shape_ops(OpRegistry& r) {
     std::sort(sorted.begin(), sorted.end());
     for (size_t i = 0; i < sorted.size(); ++i)
       if (sorted.size() != x.dims.size() || sorted[i] != int64_t(i))
-        ctx.fail("perm " + dims_to_string(perm) + " is not a permutation of rank " + std::to_string(x.dims.size()));
+        ctx.fail("perm " + dims_to_string(perm) + " is not a permutation of rank " +
+                 std::to_string(x.dims.size()));
     Dims out;
     for (int64_t p : perm) out.push_back(x.dims[size_t(p)]);
     ctx.set_output(0, TensorType{x.dtype, out});
@@ -297,14 +321,18 @@ void register_shape_ops(OpRegistry& r) {
       require_same_dtype(ctx, 0, i);
       const TensorType& t = ctx.input_type(i);
       if (int64_t(t.dims.size()) != rank)
-        ctx.fail("input " + std::to_string(i) + " " + dims_to_string(t.dims) + " differs in rank from " + dims_to_string(out.dims));
+        ctx.fail("input " + std::to_string(i) + " " + dims_to_string(t.dims) +
+                 " differs in rank from " + dims_to_string(out.dims));
       for (int64_t d = 0; d < rank; ++d) {
         int64_t& o = out.dims[size_t(d)];
         const int64_t v = t.dims[size_t(d)];
-        if (d == axis) o = (o < 0 || v < 0) ? -1 : o + v;
+        if (d == axis)
+          o = (o < 0 || v < 0) ? -1 : o + v;
         else if (o >= 0 && v >= 0 && o != v)
-          ctx.fail("input " + std::to_string(i) + " " + dims_to_string(t.dims) + " does not match on axis " + std::to_string(d));
-        else if (o < 0) o = v;
+          ctx.fail("input " + std::to_string(i) + " " + dims_to_string(t.dims) +
+                   " does not match on axis " + std::to_string(d));
+        else if (o < 0)
+          o = v;
       }
     }
     ctx.set_output(0, out);
@@ -315,32 +343,38 @@ void register_shape_ops(OpRegistry& r) {
     const TensorType& idx = ctx.input_type(1);
     require_dtype_in(ctx, 1, {DType::i32, DType::i64});
     if (!data.rank_known || !idx.rank_known) return ctx.set_output(0, unknown_rank(data.dtype));
-    const int64_t axis = normalize_axis(ctx.node().attr_int("axis", 0), int64_t(data.dims.size()), "axis");
+    const int64_t axis =
+        normalize_axis(ctx.node().attr_int("axis", 0), int64_t(data.dims.size()), "axis");
     Dims out(data.dims.begin(), data.dims.begin() + axis);
     out.insert(out.end(), idx.dims.begin(), idx.dims.end());
     out.insert(out.end(), data.dims.begin() + axis + 1, data.dims.end());
     ctx.set_output(0, TensorType{data.dtype, out});
   }));
 
-  r.add(schema("Shape", 1, 1, {{"start", AttrType::i}, {"end", AttrType::i}}, [](InferContext& ctx) {
-    const TensorType& x = ctx.input_type(0);
-    if (!x.rank_known) return ctx.set_output(0, TensorType{DType::i64, {-1}});
-    const int64_t rank = int64_t(x.dims.size());
-    auto clamp = [rank](int64_t v) { return std::clamp(v < 0 ? v + rank : v, int64_t{0}, rank); };
-    const int64_t start = clamp(ctx.node().attr_int("start", 0));
-    const int64_t end = clamp(ctx.node().attr_int("end", rank));
-    Dims part(x.dims.begin() + start, x.dims.begin() + std::max(start, end));
-    ctx.set_output(0, TensorType{DType::i64, {int64_t(part.size())}});
-    if (std::all_of(part.begin(), part.end(), [](int64_t d) { return d >= 0; }))
-      ctx.set_output_value(0, Tensor::from_values<int64_t>({int64_t(part.size())}, std::span<const int64_t>(part)));
-  }));
+  r.add(
+      schema("Shape", 1, 1, {{"start", AttrType::i}, {"end", AttrType::i}}, [](InferContext& ctx) {
+        const TensorType& x = ctx.input_type(0);
+        if (!x.rank_known) return ctx.set_output(0, TensorType{DType::i64, {-1}});
+        const int64_t rank = int64_t(x.dims.size());
+        auto clamp = [rank](int64_t v) {
+          return std::clamp(v < 0 ? v + rank : v, int64_t{0}, rank);
+        };
+        const int64_t start = clamp(ctx.node().attr_int("start", 0));
+        const int64_t end = clamp(ctx.node().attr_int("end", rank));
+        Dims part(x.dims.begin() + start, x.dims.begin() + std::max(start, end));
+        ctx.set_output(0, TensorType{DType::i64, {int64_t(part.size())}});
+        if (std::all_of(part.begin(), part.end(), [](int64_t d) { return d >= 0; }))
+          ctx.set_output_value(0, Tensor::from_values<int64_t>({int64_t(part.size())},
+                                                               std::span<const int64_t>(part)));
+      }));
 
   r.add(schema("GatherElements", 2, 2, {{"axis", AttrType::i}}, [](InferContext& ctx) {
     require_dtype_in(ctx, 1, {DType::i32, DType::i64});
     const TensorType& data = ctx.input_type(0);
     const TensorType& idx = ctx.input_type(1);
     if (data.rank_known && idx.rank_known && data.dims.size() != idx.dims.size())
-      ctx.fail("data " + dims_to_string(data.dims) + " and indices " + dims_to_string(idx.dims) + " differ in rank");
+      ctx.fail("data " + dims_to_string(data.dims) + " and indices " + dims_to_string(idx.dims) +
+               " differ in rank");
     ctx.set_output(0, TensorType{data.dtype, idx.dims, idx.rank_known});
   }));
   r.add(schema("Trilu", 1, 2, {{"upper", AttrType::i}}, [](InferContext& ctx) {
@@ -348,27 +382,28 @@ void register_shape_ops(OpRegistry& r) {
     ctx.set_output(0, ctx.input_type(0));
   }));
   for (const bool to_depth : {true, false})
-    r.add(schema(to_depth ? "SpaceToDepth" : "DepthToSpace", 1, 1, {{"blocksize", AttrType::i, true}, {"mode", AttrType::s}},
-                 [to_depth](InferContext& ctx) {
-                   const TensorType& x = ctx.input_type(0);
-                   if (!x.rank_known) return ctx.set_output(0, x);
-                   if (x.dims.size() != 4) ctx.fail("input must be 4-D, got " + dims_to_string(x.dims));
-                   const int64_t b = ctx.node().attr_int("blocksize");
-                   if (b < 1) ctx.fail("blocksize must be positive");
-                   Dims out = x.dims;
-                   if (to_depth) {
-                     if ((x.dims[2] >= 0 && x.dims[2] % b) || (x.dims[3] >= 0 && x.dims[3] % b))
-                       ctx.fail("height and width must be divisible by blocksize " + std::to_string(b));
-                     out = {x.dims[0], x.dims[1] < 0 ? -1 : x.dims[1] * b * b, x.dims[2] < 0 ? -1 : x.dims[2] / b,
-                            x.dims[3] < 0 ? -1 : x.dims[3] / b};
-                   } else {
-                     if (x.dims[1] >= 0 && x.dims[1] % (b * b))
-                       ctx.fail("channels must be divisible by blocksize^2 = " + std::to_string(b * b));
-                     out = {x.dims[0], x.dims[1] < 0 ? -1 : x.dims[1] / (b * b), x.dims[2] < 0 ? -1 : x.dims[2] * b,
-                            x.dims[3] < 0 ? -1 : x.dims[3] * b};
-                   }
-                   ctx.set_output(0, TensorType{x.dtype, out});
-                 }));
+    r.add(schema(
+        to_depth ? "SpaceToDepth" : "DepthToSpace", 1, 1,
+        {{"blocksize", AttrType::i, true}, {"mode", AttrType::s}}, [to_depth](InferContext& ctx) {
+          const TensorType& x = ctx.input_type(0);
+          if (!x.rank_known) return ctx.set_output(0, x);
+          if (x.dims.size() != 4) ctx.fail("input must be 4-D, got " + dims_to_string(x.dims));
+          const int64_t b = ctx.node().attr_int("blocksize");
+          if (b < 1) ctx.fail("blocksize must be positive");
+          Dims out = x.dims;
+          if (to_depth) {
+            if ((x.dims[2] >= 0 && x.dims[2] % b) || (x.dims[3] >= 0 && x.dims[3] % b))
+              ctx.fail("height and width must be divisible by blocksize " + std::to_string(b));
+            out = {x.dims[0], x.dims[1] < 0 ? -1 : x.dims[1] * b * b,
+                   x.dims[2] < 0 ? -1 : x.dims[2] / b, x.dims[3] < 0 ? -1 : x.dims[3] / b};
+          } else {
+            if (x.dims[1] >= 0 && x.dims[1] % (b * b))
+              ctx.fail("channels must be divisible by blocksize^2 = " + std::to_string(b * b));
+            out = {x.dims[0], x.dims[1] < 0 ? -1 : x.dims[1] / (b * b),
+                   x.dims[2] < 0 ? -1 : x.dims[2] * b, x.dims[3] < 0 ? -1 : x.dims[3] * b};
+          }
+          ctx.set_output(0, TensorType{x.dtype, out});
+        }));
 
   r.add(schema("Size", 1, 1, {}, [](InferContext& ctx) {
     const TensorType& x = ctx.input_type(0);
@@ -395,7 +430,8 @@ void register_shape_ops(OpRegistry& r) {
     if (!x.rank_known) return ctx.set_output(0, unknown_rank(x.dtype));
     if (!repeats) return ctx.set_output(0, TensorType{x.dtype, Dims(x.dims.size(), -1)});
     if (repeats->size() != x.dims.size())
-      ctx.fail("repeats has " + std::to_string(repeats->size()) + " entries for rank " + std::to_string(x.dims.size()));
+      ctx.fail("repeats has " + std::to_string(repeats->size()) + " entries for rank " +
+               std::to_string(x.dims.size()));
     Dims out = x.dims;
     for (size_t i = 0; i < out.size(); ++i) {
       if ((*repeats)[i] < 0) ctx.fail("repeats must be non-negative");
@@ -413,18 +449,21 @@ void register_shape_ops(OpRegistry& r) {
     const Tensor* limit = ctx.input_value(1);
     const Tensor* delta = ctx.input_value(2);
     if (!start || !limit || !delta) return ctx.set_output(0, TensorType{dtype, {-1}});
-    const double s = start->to_doubles().at(0), l = limit->to_doubles().at(0), d = delta->to_doubles().at(0);
+    const double s = start->to_doubles().at(0), l = limit->to_doubles().at(0),
+                 d = delta->to_doubles().at(0);
     if (d == 0) ctx.fail("delta must not be 0");
     ctx.set_output(0, TensorType{dtype, {std::max<int64_t>(0, int64_t(std::ceil((l - s) / d)))}});
   }));
 
   r.add(schema("ConstantOfShape", 1, 1, {{"value", AttrType::t}}, [](InferContext& ctx) {
     require_dtype_in(ctx, 0, {DType::i64});
-    DType dtype = ctx.node().has_attr("value") ? ctx.node().attr_tensor("value").dtype() : DType::f32;
+    DType dtype =
+        ctx.node().has_attr("value") ? ctx.node().attr_tensor("value").dtype() : DType::f32;
     auto shape = ctx.input_ints(0);
     if (!shape) {
       const TensorType& t = ctx.input_type(0);
-      return ctx.set_output(0, t.fully_known() ? TensorType{dtype, Dims(size_t(t.dims[0]), -1)} : unknown_rank(dtype));
+      return ctx.set_output(0, t.fully_known() ? TensorType{dtype, Dims(size_t(t.dims[0]), -1)}
+                                               : unknown_rank(dtype));
     }
     for (int64_t d : *shape)
       if (d < 0) ctx.fail("shape " + dims_to_string(*shape) + " has a negative entry");

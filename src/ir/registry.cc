@@ -30,7 +30,8 @@ const OpSchema* OpRegistry::find(std::string_view domain, std::string_view op_ty
 
 std::vector<std::string> OpRegistry::op_names() const {
   std::vector<std::string> names;
-  for (const auto& [k, s] : schemas_) names.push_back(s.domain.empty() ? s.name : s.domain + "." + s.name);
+  for (const auto& [k, s] : schemas_)
+    names.push_back(s.domain.empty() ? s.name : s.domain + "." + s.name);
   return names;
 }
 

@@ -14,16 +14,17 @@ namespace edgeco::kernels {
 struct KernelArgs {
   const Node& node;
   int64_t opset;
-  std::span<const Tensor* const> inputs;      // nullptr for an omitted optional input
-  std::span<const TensorType> output_types;   // inferred, fully known
-  std::span<Tensor> outputs;                  // empty handles until out() or a kernel assigns a view
-  int threads = 1;                            // workers a kernel may use
+  std::span<const Tensor* const> inputs;     // nullptr for an omitted optional input
+  std::span<const TensorType> output_types;  // inferred, fully known
+  std::span<Tensor> outputs;                 // empty handles until out() or a kernel assigns a view
+  int threads = 1;                           // workers a kernel may use
 
   bool has(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
   const Tensor& in(size_t i) const;
   // The output, allocated (zero-filled) with its inferred type on first use.
   Tensor& out(size_t i) const;
-  [[noreturn]] void fail(const std::string& message, ErrorKind kind = ErrorKind::invalid_argument) const;
+  [[noreturn]] void fail(const std::string& message,
+                         ErrorKind kind = ErrorKind::invalid_argument) const;
 };
 
 using KernelFn = std::function<void(const KernelArgs&)>;

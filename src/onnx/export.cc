@@ -16,8 +16,10 @@ void set_value_info(const Value& value, ::onnx::ValueInfoProto& info) {
   auto* shape = tt->mutable_shape();
   for (size_t i = 0; i < value.type->dims.size(); ++i) {
     auto* dim = shape->add_dim();
-    if (value.type->dims[i] >= 0) dim->set_dim_value(value.type->dims[i]);
-    else if (i < value.dim_params.size() && !value.dim_params[i].empty()) dim->set_dim_param(value.dim_params[i]);
+    if (value.type->dims[i] >= 0)
+      dim->set_dim_value(value.type->dims[i]);
+    else if (i < value.dim_params.size() && !value.dim_params[i].empty())
+      dim->set_dim_param(value.dim_params[i]);
   }
 }
 
@@ -27,10 +29,14 @@ void set_attribute(const std::string& name, const Attribute& attr, ::onnx::Attri
   std::visit(
       [&](const auto& v) {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, float>) a.set_type(A::FLOAT), a.set_f(v);
-        else if constexpr (std::is_same_v<T, int64_t>) a.set_type(A::INT), a.set_i(v);
-        else if constexpr (std::is_same_v<T, std::string>) a.set_type(A::STRING), a.set_s(v);
-        else if constexpr (std::is_same_v<T, Tensor>) a.set_type(A::TENSOR), onnx_proto::from_tensor(v, "", *a.mutable_t());
+        if constexpr (std::is_same_v<T, float>)
+          a.set_type(A::FLOAT), a.set_f(v);
+        else if constexpr (std::is_same_v<T, int64_t>)
+          a.set_type(A::INT), a.set_i(v);
+        else if constexpr (std::is_same_v<T, std::string>)
+          a.set_type(A::STRING), a.set_s(v);
+        else if constexpr (std::is_same_v<T, Tensor>)
+          a.set_type(A::TENSOR), onnx_proto::from_tensor(v, "", *a.mutable_t());
         else if constexpr (std::is_same_v<T, std::vector<float>>) {
           a.set_type(A::FLOATS);
           for (float f : v) a.add_floats(f);
@@ -68,14 +74,18 @@ std::string serialize_onnx(const Graph& graph) {
     if (value.initializer) onnx_proto::from_tensor(*value.initializer, name, *g->add_initializer());
   for (const auto& in : graph.inputs) {
     const Value* v = graph.find_value(in);
-    if (!v || !v->type) throw Error(ErrorKind::invalid_model, "graph input '" + in + "' has no type", "graph " + graph.name);
+    if (!v || !v->type)
+      throw Error(ErrorKind::invalid_model, "graph input '" + in + "' has no type",
+                  "graph " + graph.name);
     set_value_info(*v, *g->add_input());
   }
   for (const auto& out : graph.outputs) {
     // Outputs may not be typed yet (a graph built in code and never inferred): the name suffices.
     const Value* v = graph.find_value(out);
-    if (v) set_value_info(*v, *g->add_output());
-    else g->add_output()->set_name(out);
+    if (v)
+      set_value_info(*v, *g->add_output());
+    else
+      g->add_output()->set_name(out);
   }
   for (const Node& node : graph.nodes) {
     auto* n = g->add_node();
@@ -88,7 +98,8 @@ std::string serialize_onnx(const Graph& graph) {
   }
   std::string bytes;
   if (!model.SerializeToString(&bytes))
-    throw Error(ErrorKind::unsupported, "the model is too large to serialize without external data", "graph " + graph.name);
+    throw Error(ErrorKind::unsupported, "the model is too large to serialize without external data",
+                "graph " + graph.name);
   return bytes;
 }
 

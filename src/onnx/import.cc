@@ -12,18 +12,23 @@ namespace {
 TensorType to_tensor_type(const ::onnx::ValueInfoProto& info, std::vector<std::string>* dim_params,
                           const std::string& where) {
   if (!info.type().has_tensor_type())
-    throw Error(ErrorKind::unsupported, "value '" + info.name() + "' is not a tensor (sequences and maps are not supported)",
-                where);
+    throw Error(
+        ErrorKind::unsupported,
+        "value '" + info.name() + "' is not a tensor (sequences and maps are not supported)",
+        where);
   const auto& tt = info.type().tensor_type();
   const auto dtype = dtype_from_code(tt.elem_type());
   if (!dtype)
     throw Error(ErrorKind::unsupported,
-                "value '" + info.name() + "' has element type code " + std::to_string(tt.elem_type()) +
-                    ", which edgeco does not support", where);
+                "value '" + info.name() + "' has element type code " +
+                    std::to_string(tt.elem_type()) + ", which edgeco does not support",
+                where);
   TensorType type{*dtype, {}, tt.has_shape()};
   for (const auto& dim : tt.shape().dim()) {
     if (dim.has_dim_value()) {
-      if (dim.dim_value() < 0) throw Error(ErrorKind::invalid_model, "value '" + info.name() + "' has a negative dim", where);
+      if (dim.dim_value() < 0)
+        throw Error(ErrorKind::invalid_model, "value '" + info.name() + "' has a negative dim",
+                    where);
       type.dims.push_back(dim.dim_value());
       if (dim_params) dim_params->push_back("");
     } else {
@@ -34,28 +39,40 @@ TensorType to_tensor_type(const ::onnx::ValueInfoProto& info, std::vector<std::s
   return type;
 }
 
-Attribute to_attribute(const ::onnx::AttributeProto& a, const std::filesystem::path& base_dir, const std::string& where) {
+Attribute to_attribute(const ::onnx::AttributeProto& a, const std::filesystem::path& base_dir,
+                       const std::string& where) {
   using A = ::onnx::AttributeProto;
   const std::string at = where + ": attribute '" + a.name() + "'";
-  if (!a.ref_attr_name().empty()) throw Error(ErrorKind::unsupported, "function attribute references are not supported", at);
+  if (!a.ref_attr_name().empty())
+    throw Error(ErrorKind::unsupported, "function attribute references are not supported", at);
   switch (a.type()) {
-    case A::FLOAT: return {a.f()};
-    case A::INT: return {a.i()};
-    case A::STRING: return {a.s()};
-    case A::TENSOR: return {onnx_proto::to_tensor(a.t(), base_dir, at)};
-    case A::FLOATS: return {std::vector<float>(a.floats().begin(), a.floats().end())};
-    case A::INTS: return {std::vector<int64_t>(a.ints().begin(), a.ints().end())};
-    case A::STRINGS: return {std::vector<std::string>(a.strings().begin(), a.strings().end())};
+    case A::FLOAT:
+      return {a.f()};
+    case A::INT:
+      return {a.i()};
+    case A::STRING:
+      return {a.s()};
+    case A::TENSOR:
+      return {onnx_proto::to_tensor(a.t(), base_dir, at)};
+    case A::FLOATS:
+      return {std::vector<float>(a.floats().begin(), a.floats().end())};
+    case A::INTS:
+      return {std::vector<int64_t>(a.ints().begin(), a.ints().end())};
+    case A::STRINGS:
+      return {std::vector<std::string>(a.strings().begin(), a.strings().end())};
     default:
       throw Error(ErrorKind::unsupported,
-                  "attribute type " + A::AttributeType_Name(a.type()) + " (subgraphs, sparse tensors, types) is not supported", at);
+                  "attribute type " + A::AttributeType_Name(a.type()) +
+                      " (subgraphs, sparse tensors, types) is not supported",
+                  at);
   }
 }
 
 // The value of a Constant node as a tensor.
 Tensor constant_value(const Node& node) {
   if (node.attributes.size() != 1)
-    throw Error(ErrorKind::invalid_model, "Constant needs exactly one value attribute", node.label());
+    throw Error(ErrorKind::invalid_model, "Constant needs exactly one value attribute",
+                node.label());
   const auto& [name, attr] = *node.attributes.begin();
   if (name == "value") return node.attr_tensor("value");
   if (name == "value_float") return Tensor::scalar(node.attr_float(name));
@@ -68,7 +85,8 @@ Tensor constant_value(const Node& node) {
     auto v = node.attr_ints(name);
     return Tensor::from_values<int64_t>({int64_t(v.size())}, std::span<const int64_t>(v));
   }
-  throw Error(ErrorKind::unsupported, "Constant attribute '" + name + "' is not supported", node.label());
+  throw Error(ErrorKind::unsupported, "Constant attribute '" + name + "' is not supported",
+              node.label());
 }
 
 void remove_identities(Graph& graph) {
@@ -79,8 +97,8 @@ void remove_identities(Graph& graph) {
   for (Node& node : graph.nodes) {
     for (auto& in : node.inputs)
       if (auto it = rename.find(in); it != rename.end()) in = it->second;
-    if (node.op_type == "Identity" && node.domain.empty() && node.inputs.size() == 1 && node.outputs.size() == 1 &&
-        !outputs.count(node.outputs[0])) {
+    if (node.op_type == "Identity" && node.domain.empty() && node.inputs.size() == 1 &&
+        node.outputs.size() == 1 && !outputs.count(node.outputs[0])) {
       rename[node.outputs[0]] = node.inputs[0];
       graph.values.erase(node.outputs[0]);
       continue;
@@ -92,16 +110,19 @@ void remove_identities(Graph& graph) {
 
 }  // namespace
 
-Graph parse_onnx(std::span<const std::byte> bytes, const std::filesystem::path& base_dir, std::string_view source,
-                 const OnnxLoadOptions& options) {
+Graph parse_onnx(std::span<const std::byte> bytes, const std::filesystem::path& base_dir,
+                 std::string_view source, const OnnxLoadOptions& options) {
   const std::string where(source);
   ::onnx::ModelProto model;
   {
-    if (bytes.size() > size_t(INT32_MAX)) throw Error(ErrorKind::unsupported, "models over 2 GB must use external data", where);
-    google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()), int(bytes.size()));
+    if (bytes.size() > size_t(INT32_MAX))
+      throw Error(ErrorKind::unsupported, "models over 2 GB must use external data", where);
+    google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                  int(bytes.size()));
     stream.SetRecursionLimit(64);
     if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage())
-      throw Error(ErrorKind::invalid_model, "not a valid ONNX model (the protobuf does not parse; truncated or not ONNX?)",
+      throw Error(ErrorKind::invalid_model,
+                  "not a valid ONNX model (the protobuf does not parse; truncated or not ONNX?)",
                   where);
   }
   if (!model.has_graph()) throw Error(ErrorKind::invalid_model, "the model has no graph", where);
@@ -114,21 +135,26 @@ Graph parse_onnx(std::span<const std::byte> bytes, const std::filesystem::path& 
     // Models of other domains only (e.g. training ops): their nodes decide what is supported.
     for (const auto& n : model.graph().node())
       if (n.domain().empty() || n.domain() == "ai.onnx")
-        throw Error(ErrorKind::invalid_model, "the model uses default-domain operators but imports no default opset", where);
+        throw Error(ErrorKind::invalid_model,
+                    "the model uses default-domain operators but imports no default opset", where);
     graph.opset = kMaxOpset;
   }
   if (graph.opset > kMaxOpset || graph.opset < 1)
     throw Error(ErrorKind::unsupported,
-                "opset " + std::to_string(graph.opset) + " is outside the range edgeco reads (" + std::to_string(kMinOpset) +
-                    "–" + std::to_string(kMaxOpset) + ")", where);
+                "opset " + std::to_string(graph.opset) + " is outside the range edgeco reads (" +
+                    std::to_string(kMinOpset) + "–" + std::to_string(kMaxOpset) + ")",
+                where);
 
   const auto& g = model.graph();
   graph.name = g.name().empty() ? "main" : g.name();
-  if (g.sparse_initializer_size() > 0) throw Error(ErrorKind::unsupported, "sparse initializers are not supported", where);
+  if (g.sparse_initializer_size() > 0)
+    throw Error(ErrorKind::unsupported, "sparse initializers are not supported", where);
 
   for (const auto& init : g.initializer()) {
-    if (init.name().empty()) throw Error(ErrorKind::invalid_model, "an initializer has no name", where);
-    graph.value(init.name()).initializer = onnx_proto::to_tensor(init, base_dir, where + ": initializer '" + init.name() + "'");
+    if (init.name().empty())
+      throw Error(ErrorKind::invalid_model, "an initializer has no name", where);
+    graph.value(init.name()).initializer =
+        onnx_proto::to_tensor(init, base_dir, where + ": initializer '" + init.name() + "'");
   }
   for (const auto& in : g.input()) {
     Value& v = graph.value(in.name());
@@ -137,7 +163,8 @@ Graph parse_onnx(std::span<const std::byte> bytes, const std::filesystem::path& 
     graph.inputs.push_back(in.name());
   }
   for (const auto& out : g.output()) {
-    if (out.name().empty()) throw Error(ErrorKind::invalid_model, "a graph output has no name", where);
+    if (out.name().empty())
+      throw Error(ErrorKind::invalid_model, "a graph output has no name", where);
     graph.outputs.push_back(out.name());
     Value& v = graph.value(out.name());
     if (out.type().has_tensor_type() && !v.initializer) {
@@ -176,7 +203,9 @@ Graph parse_onnx(std::span<const std::byte> bytes, const std::filesystem::path& 
       if (!name.empty()) graph.value(name);
 
     if (node.op_type == "Constant" && node.domain.empty()) {
-      if (node.outputs.size() != 1) throw Error(ErrorKind::invalid_model, "Constant must have one output", where + ": " + node.label());
+      if (node.outputs.size() != 1)
+        throw Error(ErrorKind::invalid_model, "Constant must have one output",
+                    where + ": " + node.label());
       try {
         graph.value(node.outputs[0]).initializer = constant_value(node);
       } catch (const Error& e) {
@@ -198,8 +227,8 @@ Graph parse_onnx(std::span<const std::byte> bytes, const std::filesystem::path& 
 
 Graph load_onnx(const std::filesystem::path& path, const OnnxLoadOptions& options) {
   const std::string bytes = onnx_proto::read_file(path);
-  return parse_onnx(std::as_bytes(std::span(bytes)), path.parent_path().empty() ? "." : path.parent_path(), path.string(),
-                    options);
+  return parse_onnx(std::as_bytes(std::span(bytes)),
+                    path.parent_path().empty() ? "." : path.parent_path(), path.string(), options);
 }
 
 }  // namespace edgeco

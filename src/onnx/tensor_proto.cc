@@ -13,12 +13,16 @@ namespace {
 template <class T, class Field>
 void copy_field(const Field& field, Tensor& t, const std::string& where) {
   if (static_cast<int64_t>(field.size()) != t.numel())
-    throw Error(ErrorKind::invalid_model,
-                "holds " + std::to_string(field.size()) + " values for shape " + dims_to_string(t.dims()), where);
+    throw Error(
+        ErrorKind::invalid_model,
+        "holds " + std::to_string(field.size()) + " values for shape " + dims_to_string(t.dims()),
+        where);
   auto out = t.data<T>();
   for (int i = 0; i < field.size(); ++i) {
-    if constexpr (std::is_same_v<T, Half>) out[size_t(i)] = Half{static_cast<uint16_t>(field.Get(i))};
-    else out[size_t(i)] = static_cast<T>(field.Get(i));
+    if constexpr (std::is_same_v<T, Half>)
+      out[size_t(i)] = Half{static_cast<uint16_t>(field.Get(i))};
+    else
+      out[size_t(i)] = static_cast<T>(field.Get(i));
   }
 }
 
@@ -28,23 +32,32 @@ std::string read_external(const ::onnx::TensorProto& proto, const std::filesyste
   int64_t offset = 0, length = -1;
   for (const auto& entry : proto.external_data()) {
     try {
-      if (entry.key() == "location") location = entry.value();
-      else if (entry.key() == "offset") offset = std::stoll(entry.value());
-      else if (entry.key() == "length") length = std::stoll(entry.value());
+      if (entry.key() == "location")
+        location = entry.value();
+      else if (entry.key() == "offset")
+        offset = std::stoll(entry.value());
+      else if (entry.key() == "length")
+        length = std::stoll(entry.value());
     } catch (const std::exception&) {
-      throw Error(ErrorKind::invalid_model, "external data field '" + entry.key() + "' is not a number", where);
+      throw Error(ErrorKind::invalid_model,
+                  "external data field '" + entry.key() + "' is not a number", where);
     }
   }
-  if (location.empty()) throw Error(ErrorKind::invalid_model, "external data has no location", where);
+  if (location.empty())
+    throw Error(ErrorKind::invalid_model, "external data has no location", where);
   if (base_dir.empty())
-    throw Error(ErrorKind::invalid_model, "external data '" + location + "' needs the model's directory", where);
+    throw Error(ErrorKind::invalid_model,
+                "external data '" + location + "' needs the model's directory", where);
   // The location is relative to the model and may not escape its directory.
   const std::filesystem::path rel(location);
   if (rel.is_absolute() || location.find("..") != std::string::npos)
-    throw Error(ErrorKind::invalid_model, "external data location '" + location + "' leaves the model's directory", where);
+    throw Error(ErrorKind::invalid_model,
+                "external data location '" + location + "' leaves the model's directory", where);
   if (offset < 0 || (length >= 0 && size_t(length) != expected))
-    throw Error(ErrorKind::invalid_model, "external data offset/length do not match the tensor's " +
-                                              std::to_string(expected) + " bytes", where);
+    throw Error(ErrorKind::invalid_model,
+                "external data offset/length do not match the tensor's " +
+                    std::to_string(expected) + " bytes",
+                where);
   const auto path = base_dir / rel;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorKind::io, "cannot open external data file " + path.string(), where);
@@ -52,8 +65,9 @@ std::string read_external(const ::onnx::TensorProto& proto, const std::filesyste
   const auto size = static_cast<int64_t>(in.tellg());
   if (offset + int64_t(expected) > size)
     throw Error(ErrorKind::invalid_model,
-                "external data file " + path.string() + " has " + std::to_string(size) + " bytes, needs " +
-                    std::to_string(offset + int64_t(expected)), where);
+                "external data file " + path.string() + " has " + std::to_string(size) +
+                    " bytes, needs " + std::to_string(offset + int64_t(expected)),
+                where);
   std::string bytes(expected, '\0');
   in.seekg(offset);
   in.read(bytes.data(), std::streamsize(expected));
@@ -62,15 +76,19 @@ std::string read_external(const ::onnx::TensorProto& proto, const std::filesyste
 
 }  // namespace
 
-Tensor to_tensor(const ::onnx::TensorProto& proto, const std::filesystem::path& base_dir, const std::string& where) {
+Tensor to_tensor(const ::onnx::TensorProto& proto, const std::filesystem::path& base_dir,
+                 const std::string& where) {
   const auto dtype = dtype_from_code(proto.data_type());
   if (!dtype)
-    throw Error(ErrorKind::unsupported, "element type code " + std::to_string(proto.data_type()) + " is not supported",
+    throw Error(ErrorKind::unsupported,
+                "element type code " + std::to_string(proto.data_type()) + " is not supported",
                 where);
-  if (proto.has_segment()) throw Error(ErrorKind::unsupported, "segmented tensors are not supported", where);
+  if (proto.has_segment())
+    throw Error(ErrorKind::unsupported, "segmented tensors are not supported", where);
   Dims dims(proto.dims().begin(), proto.dims().end());
   for (int64_t d : dims)
-    if (d < 0) throw Error(ErrorKind::invalid_model, "negative dimension in " + dims_to_string(dims), where);
+    if (d < 0)
+      throw Error(ErrorKind::invalid_model, "negative dimension in " + dims_to_string(dims), where);
   Tensor t;
   try {
     t = Tensor(*dtype, dims);
@@ -80,27 +98,56 @@ Tensor to_tensor(const ::onnx::TensorProto& proto, const std::filesystem::path& 
   const size_t nbytes = t.nbytes();
   const bool external = proto.data_location() == ::onnx::TensorProto::EXTERNAL;
   if (external || proto.has_raw_data()) {
-    const std::string bytes = external ? read_external(proto, base_dir, where, nbytes) : proto.raw_data();
+    const std::string bytes =
+        external ? read_external(proto, base_dir, where, nbytes) : proto.raw_data();
     if (bytes.size() != nbytes)
       throw Error(ErrorKind::invalid_model,
-                  "raw data has " + std::to_string(bytes.size()) + " bytes, shape " + dims_to_string(dims) + " of " +
-                      std::string(to_string(*dtype)) + " needs " + std::to_string(nbytes), where);
-    if (nbytes) std::memcpy(t.bytes().data(), bytes.data(), nbytes);  // ONNX raw data is little-endian, as is the host
+                  "raw data has " + std::to_string(bytes.size()) + " bytes, shape " +
+                      dims_to_string(dims) + " of " + std::string(to_string(*dtype)) + " needs " +
+                      std::to_string(nbytes),
+                  where);
+    if (nbytes)
+      std::memcpy(t.bytes().data(), bytes.data(),
+                  nbytes);  // ONNX raw data is little-endian, as is the host
     return t;
   }
   switch (*dtype) {
-    case DType::f32: copy_field<float>(proto.float_data(), t, where); break;
-    case DType::f64: copy_field<double>(proto.double_data(), t, where); break;
-    case DType::i64: copy_field<int64_t>(proto.int64_data(), t, where); break;
-    case DType::u32: copy_field<uint32_t>(proto.uint64_data(), t, where); break;
-    case DType::u64: copy_field<uint64_t>(proto.uint64_data(), t, where); break;
-    case DType::i32: copy_field<int32_t>(proto.int32_data(), t, where); break;
-    case DType::i16: copy_field<int16_t>(proto.int32_data(), t, where); break;
-    case DType::u16: copy_field<uint16_t>(proto.int32_data(), t, where); break;
-    case DType::i8: copy_field<int8_t>(proto.int32_data(), t, where); break;
-    case DType::u8: copy_field<uint8_t>(proto.int32_data(), t, where); break;
-    case DType::boolean: copy_field<bool>(proto.int32_data(), t, where); break;
-    case DType::f16: copy_field<Half>(proto.int32_data(), t, where); break;
+    case DType::f32:
+      copy_field<float>(proto.float_data(), t, where);
+      break;
+    case DType::f64:
+      copy_field<double>(proto.double_data(), t, where);
+      break;
+    case DType::i64:
+      copy_field<int64_t>(proto.int64_data(), t, where);
+      break;
+    case DType::u32:
+      copy_field<uint32_t>(proto.uint64_data(), t, where);
+      break;
+    case DType::u64:
+      copy_field<uint64_t>(proto.uint64_data(), t, where);
+      break;
+    case DType::i32:
+      copy_field<int32_t>(proto.int32_data(), t, where);
+      break;
+    case DType::i16:
+      copy_field<int16_t>(proto.int32_data(), t, where);
+      break;
+    case DType::u16:
+      copy_field<uint16_t>(proto.int32_data(), t, where);
+      break;
+    case DType::i8:
+      copy_field<int8_t>(proto.int32_data(), t, where);
+      break;
+    case DType::u8:
+      copy_field<uint8_t>(proto.int32_data(), t, where);
+      break;
+    case DType::boolean:
+      copy_field<bool>(proto.int32_data(), t, where);
+      break;
+    case DType::f16:
+      copy_field<Half>(proto.int32_data(), t, where);
+      break;
   }
   return t;
 }

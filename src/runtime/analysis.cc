@@ -37,7 +37,8 @@ ModelSummary analyze(Graph graph) {
       s.output_types.push_back(v.type ? *v.type : TensorType{DType::f32, {}, false});
       if (v.type) s.bytes_written += bytes_of(*v.type);
     }
-    if (auto it = inferred.node_macs.find(node.name); it != inferred.node_macs.end()) s.macs = it->second;
+    if (auto it = inferred.node_macs.find(node.name); it != inferred.node_macs.end())
+      s.macs = it->second;
     summary.macs += s.macs;
     summary.bytes_read += s.bytes_read;
     summary.bytes_written += s.bytes_written;

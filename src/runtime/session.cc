@@ -6,14 +6,19 @@
 
 namespace edgeco {
 
-std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Tensor* const> inputs, int threads) {
+std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Tensor* const> inputs,
+                             int threads) {
   const OpSchema* schema = OpRegistry::builtin().find(node.domain, node.op_type);
-  if (!schema) throw Error(ErrorKind::unsupported, "operator '" + node.op_type + "' is not supported", node.label());
+  if (!schema)
+    throw Error(ErrorKind::unsupported, "operator '" + node.op_type + "' is not supported",
+                node.label());
   std::vector<TensorType> in_types;
   in_types.reserve(inputs.size());
-  for (const Tensor* t : inputs) in_types.push_back(t ? TensorType{t->dtype(), t->dims()} : TensorType{});
+  for (const Tensor* t : inputs)
+    in_types.push_back(t ? TensorType{t->dtype(), t->dims()} : TensorType{});
   std::vector<const TensorType*> type_ptrs;
-  for (size_t i = 0; i < inputs.size(); ++i) type_ptrs.push_back(inputs[i] ? &in_types[i] : nullptr);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    type_ptrs.push_back(inputs[i] ? &in_types[i] : nullptr);
   InferContext ctx(node, opset, type_ptrs, {inputs.begin(), inputs.end()});
   schema->infer(ctx);
   std::vector<TensorType> out_types;
@@ -24,23 +29,28 @@ std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Te
         out_types.push_back(TensorType{});
         continue;
       }
-      throw Error(ErrorKind::internal, "output " + std::to_string(i) + " has no known shape at run time", node.label());
+      throw Error(ErrorKind::internal,
+                  "output " + std::to_string(i) + " has no known shape at run time", node.label());
     }
     out_types.push_back(*t);
   }
   std::vector<Tensor> outputs(node.outputs.size());
-  kernels::KernelRegistry::reference().run(kernels::KernelArgs{node, opset, inputs, out_types, outputs, threads});
+  kernels::KernelRegistry::reference().run(
+      kernels::KernelArgs{node, opset, inputs, out_types, outputs, threads});
   for (size_t i = 0; i < outputs.size(); ++i)
-    if (outputs[i].empty_handle() && !node.outputs[i].empty()) outputs[i] = Tensor(out_types[i].dtype, out_types[i].dims);
+    if (outputs[i].empty_handle() && !node.outputs[i].empty())
+      outputs[i] = Tensor(out_types[i].dtype, out_types[i].dims);
   return outputs;
 }
 
-Session::Session(Graph graph, SessionOptions options) : graph_(std::move(graph)), options_(options) {
+Session::Session(Graph graph, SessionOptions options)
+    : graph_(std::move(graph)), options_(options) {
   graph_.sort_topologically();
   graph_.validate(OpRegistry::builtin());
   for (const Node& node : graph_.nodes)
     if (!kernels::KernelRegistry::reference().find(node.domain, node.op_type))
-      throw Error(ErrorKind::unsupported, "no kernel for operator '" + node.op_type + "'", node.label());
+      throw Error(ErrorKind::unsupported, "no kernel for operator '" + node.op_type + "'",
+                  node.label());
   auto evaluate = [](const Node& node, int64_t opset, std::span<const Tensor* const> inputs) {
     return run_node(node, opset, inputs);
   };
@@ -64,24 +74,30 @@ void Session::check_input(const std::string& name, const Tensor& t) const {
   const std::string where = "input '" + name + "'";
   if (t.dtype() != declared.dtype)
     throw Error(ErrorKind::invalid_argument,
-                "has type " + std::string(to_string(t.dtype())) + ", the model expects " + std::string(to_string(declared.dtype)),
+                "has type " + std::string(to_string(t.dtype())) + ", the model expects " +
+                    std::string(to_string(declared.dtype)),
                 where);
   if (!declared.rank_known) return;
   bool ok = t.rank() == declared.dims.size();
-  for (size_t i = 0; ok && i < t.rank(); ++i) ok = declared.dims[i] < 0 || declared.dims[i] == t.dim(i);
+  for (size_t i = 0; ok && i < t.rank(); ++i)
+    ok = declared.dims[i] < 0 || declared.dims[i] == t.dim(i);
   if (!ok)
     throw Error(ErrorKind::invalid_argument,
-                "has shape " + dims_to_string(t.dims()) + ", the model expects " + dims_to_string(declared.dims), where);
+                "has shape " + dims_to_string(t.dims()) + ", the model expects " +
+                    dims_to_string(declared.dims),
+                where);
 }
 
 TensorMap Session::run(const TensorMap& inputs) {
   TensorMap env;
   for (const auto& [name, tensor] : inputs)
     if (std::find(graph_.inputs.begin(), graph_.inputs.end(), name) == graph_.inputs.end())
-      throw Error(ErrorKind::invalid_argument, "the model has no input named '" + name + "'", "input '" + name + "'");
+      throw Error(ErrorKind::invalid_argument, "the model has no input named '" + name + "'",
+                  "input '" + name + "'");
   for (const auto& name : graph_.inputs) {
     auto it = inputs.find(name);
-    if (it == inputs.end()) throw Error(ErrorKind::invalid_argument, "is missing", "input '" + name + "'");
+    if (it == inputs.end())
+      throw Error(ErrorKind::invalid_argument, "is missing", "input '" + name + "'");
     check_input(name, it->second);
     env[name] = it->second;
   }
@@ -114,7 +130,8 @@ TensorMap Session::run(const TensorMap& inputs) {
       throw Error(ErrorKind::out_of_memory, "ran out of memory", node.label());
     }
     const auto stop = std::chrono::steady_clock::now();
-    timings_.push_back({node.name, node.op_type, std::chrono::duration<double, std::milli>(stop - start).count()});
+    timings_.push_back(
+        {node.name, node.op_type, std::chrono::duration<double, std::milli>(stop - start).count()});
     for (size_t i = 0; i < outs.size(); ++i)
       if (!node.outputs[i].empty()) env[node.outputs[i]] = std::move(outs[i]);
     // Free what no later node reads.

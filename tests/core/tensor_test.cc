@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "edgeco/core.h"
 #include "../test_util.h"
+#include "edgeco/core.h"
 
 namespace edgeco {
 namespace {
@@ -12,8 +12,8 @@ namespace {
 TEST(Half, ConvertsKnownValuesExactly) {
   EXPECT_EQ(float_to_half(1.0f).bits, 0x3c00);
   EXPECT_EQ(float_to_half(-2.0f).bits, 0xc000);
-  EXPECT_EQ(float_to_half(65504.0f).bits, 0x7bff);            // largest finite half
-  EXPECT_EQ(float_to_half(1e6f).bits, 0x7c00);                // overflows to +inf
+  EXPECT_EQ(float_to_half(65504.0f).bits, 0x7bff);                // largest finite half
+  EXPECT_EQ(float_to_half(1e6f).bits, 0x7c00);                    // overflows to +inf
   EXPECT_EQ(float_to_half(5.960464477539063e-08f).bits, 0x0001);  // smallest subnormal
   EXPECT_EQ(half_to_float(Half{0x3555}), 0.333251953125f);
   EXPECT_EQ(half_to_float(Half{0x0001}), 5.960464477539063e-08f);
@@ -50,7 +50,9 @@ TEST(Tensor, WrongElementTypeAccessIsAnError) {
 }
 
 TEST(Tensor, OverflowingShapeIsAnOutOfMemoryError) {
-  const Error e = testing::capture_error([] { Tensor(DType::f32, {int64_t(1) << 40, int64_t(1) << 40}); });
+  const Error e = testing::capture_error([] {
+    Tensor(DType::f32, {int64_t(1) << 40, int64_t(1) << 40});
+  });
   EXPECT_EQ(e.kind(), ErrorKind::out_of_memory);
 }
 
@@ -71,8 +73,8 @@ TEST(Error, WithinPrefixesTheOuterLocation) {
 }
 
 TEST(DType, OnnxCodesRoundTrip) {
-  for (DType d : {DType::f32, DType::f16, DType::f64, DType::i8, DType::u8, DType::i16, DType::u16, DType::i32,
-                  DType::u32, DType::i64, DType::u64, DType::boolean})
+  for (DType d : {DType::f32, DType::f16, DType::f64, DType::i8, DType::u8, DType::i16, DType::u16,
+                  DType::i32, DType::u32, DType::i64, DType::u64, DType::boolean})
     EXPECT_EQ(dtype_from_code(dtype_code(d)), d);
   EXPECT_EQ(dtype_code(DType::f32), 1);
   EXPECT_EQ(dtype_code(DType::i64), 7);

@@ -19,7 +19,9 @@ Graph relu_chain() {
   return g;
 }
 
-TEST(GraphValidation, AcceptsAWellFormedGraph) { EXPECT_NO_THROW(relu_chain().validate(OpRegistry::builtin())); }
+TEST(GraphValidation, AcceptsAWellFormedGraph) {
+  EXPECT_NO_THROW(relu_chain().validate(OpRegistry::builtin()));
+}
 
 TEST(GraphValidation, UnknownOperatorNamesOpAndNode) {
   Graph g = relu_chain();
@@ -66,7 +68,8 @@ TEST(GraphValidation, AttributeOfWrongTypeIsReported) {
   g.nodes[0].op_type = "LeakyRelu";
   g.nodes[0].attributes["alpha"] = Attribute{int64_t{1}};
   const Error e = capture_error([&] { g.validate(OpRegistry::builtin()); });
-  EXPECT_NE(std::string(e.what()).find("attribute 'alpha' is int, expected float"), std::string::npos);
+  EXPECT_NE(std::string(e.what()).find("attribute 'alpha' is int, expected float"),
+            std::string::npos);
 }
 
 }  // namespace

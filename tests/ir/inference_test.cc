@@ -12,8 +12,8 @@ using testing::ints;
 using testing::str;
 
 // Infers the single node of `spec` with the given input types (values unknown).
-TensorType infer_one(const std::string& op, std::vector<TensorType> inputs, std::map<std::string, Attribute> attrs = {},
-                     int64_t opset = 17) {
+TensorType infer_one(const std::string& op, std::vector<TensorType> inputs,
+                     std::map<std::string, Attribute> attrs = {}, int64_t opset = 17) {
   Graph g;
   g.opset = opset;
   Node n{"n0", op};
@@ -32,8 +32,9 @@ TensorType infer_one(const std::string& op, std::vector<TensorType> inputs, std:
 }
 
 TEST(Inference, ConvOutputShapeFollowsStridesPadsAndDilations) {
-  const TensorType y = infer_one("Conv", {{DType::f32, {1, 3, 224, 224}}, {DType::f32, {32, 3, 3, 3}}},
-                                 {{"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}});
+  const TensorType y =
+      infer_one("Conv", {{DType::f32, {1, 3, 224, 224}}, {DType::f32, {32, 3, 3, 3}}},
+                {{"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}});
   EXPECT_EQ(y.dims, (Dims{1, 32, 112, 112}));
   const TensorType dilated = infer_one("Conv", {{DType::f32, {1, 1, 10}}, {DType::f32, {4, 1, 3}}},
                                        {{"dilations", ints({2})}});
@@ -49,34 +50,39 @@ TEST(Inference, SameUpperPaddingKeepsCeilOfInputOverStride) {
 TEST(Inference, DynamicBatchStaysUnknownThroughConvAndGemm) {
   const TensorType y = infer_one("Conv", {{DType::f32, {-1, 3, 8, 8}}, {DType::f32, {4, 3, 1, 1}}});
   EXPECT_EQ(y.dims, (Dims{-1, 4, 8, 8}));
-  const TensorType g = infer_one("Gemm", {{DType::f32, {-1, 16}}, {DType::f32, {10, 16}}}, {{"transB", i64(1)}});
+  const TensorType g =
+      infer_one("Gemm", {{DType::f32, {-1, 16}}, {DType::f32, {10, 16}}}, {{"transB", i64(1)}});
   EXPECT_EQ(g.dims, (Dims{-1, 10}));
 }
 
 TEST(Inference, ChannelMismatchNamesTheNode) {
-  const Error e = capture_error(
-      [] { infer_one("Conv", {{DType::f32, {1, 3, 8, 8}}, {DType::f32, {4, 2, 3, 3}}}); });
+  const Error e = capture_error([] {
+    infer_one("Conv", {{DType::f32, {1, 3, 8, 8}}, {DType::f32, {4, 2, 3, 3}}});
+  });
   EXPECT_EQ(e.kind(), ErrorKind::invalid_model);
   EXPECT_NE(std::string(e.what()).find("node 'n0' (Conv)"), std::string::npos);
   EXPECT_NE(std::string(e.what()).find("3 channels"), std::string::npos);
 }
 
 TEST(Inference, BroadcastAndTypeMismatchAreErrors) {
-  EXPECT_EQ(infer_one("Add", {{DType::f32, {2, 1, 4}}, {DType::f32, {3, 1}}}).dims, (Dims{2, 3, 4}));
+  EXPECT_EQ(infer_one("Add", {{DType::f32, {2, 1, 4}}, {DType::f32, {3, 1}}}).dims,
+            (Dims{2, 3, 4}));
   EXPECT_THROW(infer_one("Add", {{DType::f32, {2, 3}}, {DType::f32, {4}}}), Error);
   const Error e = capture_error([] { infer_one("Add", {{DType::f32, {2}}, {DType::i64, {2}}}); });
   EXPECT_NE(std::string(e.what()).find("different types"), std::string::npos);
 }
 
 TEST(Inference, MatMulBroadcastsBatchAndPromotesVectors) {
-  EXPECT_EQ(infer_one("MatMul", {{DType::f32, {2, 1, 3, 4}}, {DType::f32, {5, 4, 6}}}).dims, (Dims{2, 5, 3, 6}));
+  EXPECT_EQ(infer_one("MatMul", {{DType::f32, {2, 1, 3, 4}}, {DType::f32, {5, 4, 6}}}).dims,
+            (Dims{2, 5, 3, 6}));
   EXPECT_EQ(infer_one("MatMul", {{DType::f32, {4}}, {DType::f32, {4, 6}}}).dims, (Dims{6}));
   EXPECT_THROW(infer_one("MatMul", {{DType::f32, {3, 4}}, {DType::f32, {5, 6}}}), Error);
 }
 
 TEST(Inference, PoolCeilModeDropsWindowsStartingInPadding) {
-  const TensorType y = infer_one("MaxPool", {{DType::f32, {1, 1, 5, 5}}},
-                                 {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}, {"ceil_mode", i64(1)}});
+  const TensorType y =
+      infer_one("MaxPool", {{DType::f32, {1, 1, 5, 5}}},
+                {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}, {"ceil_mode", i64(1)}});
   EXPECT_EQ(y.dims, (Dims{1, 1, 3, 3}));
 }
 
@@ -94,7 +100,8 @@ TEST(Inference, ConstantEvaluatorSeesThroughShapeArithmetic) {
              Node{"concat", "Concat", "", {"n1", "minus1"}, {"target"}, {{"axis", i64(0)}}},
              Node{"reshape", "Reshape", "", {"x", "target"}, {"y"}}};
   g.outputs = {"y"};
-  const ConstantEvaluator evaluate = [](const Node& node, int64_t opset, std::span<const Tensor* const> in) {
+  const ConstantEvaluator evaluate = [](const Node& node, int64_t opset,
+                                        std::span<const Tensor* const> in) {
     return run_node(node, opset, in);
   };
   const InferenceResult r = infer_types(g, OpRegistry::builtin(), evaluate);
@@ -108,7 +115,8 @@ TEST(Inference, ConvMacsCountEveryMultiplyAccumulate) {
   g.inputs = {"x"};
   g.value("x").type = TensorType{DType::f32, {1, 8, 10, 10}};
   g.value("w").initializer = Tensor(DType::f32, {16, 4, 3, 3});
-  g.nodes = {Node{"conv", "Conv", "", {"x", "w"}, {"y"}, {{"group", i64(2)}, {"pads", ints({1, 1, 1, 1})}}}};
+  g.nodes = {Node{
+      "conv", "Conv", "", {"x", "w"}, {"y"}, {{"group", i64(2)}, {"pads", ints({1, 1, 1, 1})}}}};
   g.outputs = {"y"};
   const InferenceResult r = infer_types(g, OpRegistry::builtin());
   // 16 output channels x 100 positions x (8 / 2 input channels x 9 taps)
@@ -117,14 +125,17 @@ TEST(Inference, ConvMacsCountEveryMultiplyAccumulate) {
 
 TEST(Inference, SliceRangesClampAndStepBackwards) {
   const Dims dims{10};
-  const auto forward = slice_ranges(dims, std::vector<int64_t>{-3}, std::vector<int64_t>{1000}, {}, {});
+  const auto forward =
+      slice_ranges(dims, std::vector<int64_t>{-3}, std::vector<int64_t>{1000}, {}, {});
   EXPECT_EQ(forward[0].start, 7);
   EXPECT_EQ(forward[0].count, 3);
-  const auto backward =
-      slice_ranges(dims, std::vector<int64_t>{100}, std::vector<int64_t>{-100}, {}, std::vector<int64_t>{-3});
+  const auto backward = slice_ranges(dims, std::vector<int64_t>{100}, std::vector<int64_t>{-100},
+                                     {}, std::vector<int64_t>{-3});
   EXPECT_EQ(backward[0].start, 9);
   EXPECT_EQ(backward[0].count, 4);  // 9, 6, 3, 0
-  EXPECT_THROW(slice_ranges(dims, std::vector<int64_t>{0}, std::vector<int64_t>{1}, {}, std::vector<int64_t>{0}), Error);
+  EXPECT_THROW(slice_ranges(dims, std::vector<int64_t>{0}, std::vector<int64_t>{1}, {},
+                            std::vector<int64_t>{0}),
+               Error);
 }
 
 }  // namespace

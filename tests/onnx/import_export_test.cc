@@ -17,25 +17,30 @@ using testing::capture_error;
 namespace fs = std::filesystem;
 
 fs::path temp_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("edgeco_onnx_test_" + name + "_" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("edgeco_onnx_test_" + name + "_" + std::to_string(getpid()));
   fs::create_directories(dir);
   return dir;
 }
 
-void add_input(::onnx::GraphProto& g, const std::string& name, std::vector<std::variant<int64_t, std::string>> dims) {
+void add_input(::onnx::GraphProto& g, const std::string& name,
+               std::vector<std::variant<int64_t, std::string>> dims) {
   auto* in = g.add_input();
   in->set_name(name);
   auto* tt = in->mutable_type()->mutable_tensor_type();
   tt->set_elem_type(::onnx::TensorProto::FLOAT);
   for (const auto& d : dims) {
     auto* dim = tt->mutable_shape()->add_dim();
-    if (std::holds_alternative<int64_t>(d)) dim->set_dim_value(std::get<int64_t>(d));
-    else dim->set_dim_param(std::get<std::string>(d));
+    if (std::holds_alternative<int64_t>(d))
+      dim->set_dim_value(std::get<int64_t>(d));
+    else
+      dim->set_dim_param(std::get<std::string>(d));
   }
 }
 
 // y = Mul(x, W) with W given by `fill_weight` and x of shape [N, 3].
-::onnx::ModelProto mul_model(const std::function<void(::onnx::TensorProto&)>& fill_weight, int64_t opset = 13) {
+::onnx::ModelProto mul_model(const std::function<void(::onnx::TensorProto&)>& fill_weight,
+                             int64_t opset = 13) {
   ::onnx::ModelProto m;
   m.set_ir_version(8);
   m.add_opset_import()->set_version(opset);
@@ -86,8 +91,10 @@ TEST(OnnxImport, SymbolicBatchRunsAtAnySize) {
   }));
   EXPECT_EQ(g.value("x").type->dims, (Dims{-1, 3}));
   EXPECT_EQ(g.value("x").dim_params[0], "N");
-  EXPECT_EQ(run_mul(g, Tensor::from_values<float>({2, 3}, {1, 1, 1, 2, 2, 2})), (std::vector<double>{1, 10, 100, 2, 20, 200}));
-  EXPECT_EQ(run_mul(g, Tensor::from_values<float>({1, 3}, {3, 3, 3})), (std::vector<double>{3, 30, 300}));
+  EXPECT_EQ(run_mul(g, Tensor::from_values<float>({2, 3}, {1, 1, 1, 2, 2, 2})),
+            (std::vector<double>{1, 10, 100, 2, 20, 200}));
+  EXPECT_EQ(run_mul(g, Tensor::from_values<float>({1, 3}, {3, 3, 3})),
+            (std::vector<double>{3, 30, 300}));
 }
 
 TEST(OnnxImport, ExternalDataIsReadNextToTheModel) {
@@ -110,8 +117,9 @@ TEST(OnnxImport, ExternalDataIsReadNextToTheModel) {
       off->set_value("4");
     });
   };
-  EXPECT_EQ(run_mul(parse(external("weights.bin"), dir), Tensor::from_values<float>({1, 3}, {1, 1, 1})),
-            (std::vector<double>{4, 5, 6}));
+  EXPECT_EQ(
+      run_mul(parse(external("weights.bin"), dir), Tensor::from_values<float>({1, 3}, {1, 1, 1})),
+      (std::vector<double>{4, 5, 6}));
   const Error escape = capture_error([&] { parse(external("../weights.bin"), dir); });
   EXPECT_NE(std::string(escape.what()).find("leaves the model's directory"), std::string::npos);
   const Error missing = capture_error([&] { parse(external("absent.bin"), dir); });
@@ -126,13 +134,15 @@ TEST(OnnxImport, Int8AndFloat16TypedFieldsUseInt32Data) {
   t.add_int32_data(-5);
   t.add_int32_data(7);
   const std::string bytes = t.SerializeAsString();
-  EXPECT_EQ(parse_tensor_proto(std::as_bytes(std::span(bytes))).tensor.to_int64s(), (std::vector<int64_t>{-5, 7}));
+  EXPECT_EQ(parse_tensor_proto(std::as_bytes(std::span(bytes))).tensor.to_int64s(),
+            (std::vector<int64_t>{-5, 7}));
   ::onnx::TensorProto h;
   h.set_data_type(::onnx::TensorProto::FLOAT16);
   h.add_dims(1);
   h.add_int32_data(0x3c00);  // 1.0
   const std::string hb = h.SerializeAsString();
-  EXPECT_EQ(parse_tensor_proto(std::as_bytes(std::span(hb))).tensor.to_doubles(), (std::vector<double>{1.0}));
+  EXPECT_EQ(parse_tensor_proto(std::as_bytes(std::span(hb))).tensor.to_doubles(),
+            (std::vector<double>{1.0}));
 }
 
 TEST(OnnxImport, WrongElementCountNamesTheInitializer) {
@@ -207,7 +217,8 @@ TEST(OnnxImport, ConstantNodesBecomeInitializersAndIdentitiesVanish) {
   EXPECT_EQ(graph.nodes[0].inputs[0], "x");
   ASSERT_TRUE(graph.value("k").initializer.has_value());
   Session s(graph);
-  EXPECT_EQ(s.run({{"x", Tensor::from_values<float>({2}, {1, 1})}}).at("y").to_doubles(), (std::vector<double>{4, 5}));
+  EXPECT_EQ(s.run({{"x", Tensor::from_values<float>({2}, {1, 1})}}).at("y").to_doubles(),
+            (std::vector<double>{4, 5}));
 }
 
 TEST(OnnxExport, RoundTripKeepsAttributesAndOutputs) {
@@ -218,7 +229,12 @@ TEST(OnnxExport, RoundTripKeepsAttributesAndOutputs) {
   g.value("x").dim_params = {"batch", "", "", ""};
   g.value("w").initializer = testing::arange({4, 2, 3, 3});
   g.value("b").initializer = Tensor::from_values<float>({4}, {0.1f, -0.2f, 0.3f, -0.4f});
-  g.nodes = {Node{"conv", "Conv", "", {"x", "w", "b"}, {"c"}, {{"pads", testing::ints({1, 1, 1, 1})}, {"strides", testing::ints({2, 2})}}},
+  g.nodes = {Node{"conv",
+                  "Conv",
+                  "",
+                  {"x", "w", "b"},
+                  {"c"},
+                  {{"pads", testing::ints({1, 1, 1, 1})}, {"strides", testing::ints({2, 2})}}},
              Node{"act", "LeakyRelu", "", {"c"}, {"y"}, {{"alpha", testing::f32(0.25f)}}}};
   g.outputs = {"y"};
   const std::string bytes = serialize_onnx(g);

@@ -16,8 +16,9 @@ Graph conv_relu() {
   g.value("x").type = TensorType{DType::f32, {-1, 2, 4, 4}};
   g.value("w").initializer = testing::filled({3, 2, 3, 3}, 0.5f);
   g.value("b").initializer = Tensor::from_values<float>({3}, {-1, 0, 1});
-  g.nodes = {Node{"conv", "Conv", "", {"x", "w", "b"}, {"c"}, {{"pads", testing::ints({1, 1, 1, 1})}}},
-             Node{"relu", "Relu", "", {"c"}, {"y"}}};
+  g.nodes = {
+      Node{"conv", "Conv", "", {"x", "w", "b"}, {"c"}, {{"pads", testing::ints({1, 1, 1, 1})}}},
+      Node{"relu", "Relu", "", {"c"}, {"y"}}};
   g.outputs = {"y"};
   return g;
 }
@@ -40,12 +41,14 @@ TEST(Session, WrongShapeDtypeOrNameIsReportedAgainstTheInput) {
   Session s(conv_relu());
   const Error shape = capture_error([&] { s.run({{"x", testing::filled({1, 3, 4, 4}, 1)}}); });
   EXPECT_EQ(shape.kind(), ErrorKind::invalid_argument);
-  EXPECT_NE(std::string(shape.what()).find("input 'x': has shape [1, 3, 4, 4], the model expects [?, 2, 4, 4]"),
+  EXPECT_NE(std::string(shape.what())
+                .find("input 'x': has shape [1, 3, 4, 4], the model expects [?, 2, 4, 4]"),
             std::string::npos);
   const Error dtype = capture_error([&] { s.run({{"x", Tensor(DType::i32, {1, 2, 4, 4})}}); });
   EXPECT_NE(std::string(dtype.what()).find("has type int32"), std::string::npos);
   EXPECT_THROW(s.run({}), Error);
-  EXPECT_THROW(s.run({{"x", testing::filled({1, 2, 4, 4}, 1)}, {"z", testing::filled({1}, 1)}}), Error);
+  EXPECT_THROW(s.run({{"x", testing::filled({1, 2, 4, 4}, 1)}, {"z", testing::filled({1}, 1)}}),
+               Error);
 }
 
 TEST(Session, UnsupportedOperatorFailsAtPrepareNamingNode) {
@@ -73,7 +76,8 @@ TEST(Session, ConstantSubgraphsAreFoldedOnce) {
   g.nodes = {Node{"k", "Mul", "", {"a", "b"}, {"k"}}, Node{"y", "Add", "", {"x", "k"}, {"y"}}};
   g.outputs = {"y"};
   Session s(g);
-  EXPECT_EQ(s.run({{"x", Tensor::from_values<float>({2}, {1, 1})}}).at("y").to_doubles(), (std::vector<double>{11, 41}));
+  EXPECT_EQ(s.run({{"x", Tensor::from_values<float>({2}, {1, 1})}}).at("y").to_doubles(),
+            (std::vector<double>{11, 41}));
   ASSERT_EQ(s.last_timings().size(), 1u);  // only the Add runs
   EXPECT_EQ(s.last_timings()[0].op_type, "Add");
 }

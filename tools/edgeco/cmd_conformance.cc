@@ -1,7 +1,7 @@
+#include <unistd.h>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "commands.h"
 #include "edgeco/conformance.h"
@@ -34,10 +34,11 @@ int run_conformance(const ConformanceOptions& o) {
                             {"detail", r.detail},
                             {"max_abs_error", r.max_abs_error},
                             {"seconds", r.seconds}});
-      if (progress) std::fprintf(stderr, "\r[%zu/%zu] %-60.60s", i + 1, cases.size(), r.name.c_str());
+      if (progress)
+        std::fprintf(stderr, "\r[%zu/%zu] %-60.60s", i + 1, cases.size(), r.name.c_str());
     } else if (!o.quiet || r.status != CaseStatus::passed) {
-      std::printf("%-8s %s%s%s\n", std::string(to_string(r.status)).c_str(), r.name.c_str(), r.detail.empty() ? "" : ": ",
-                  r.detail.c_str());
+      std::printf("%-8s %s%s%s\n", std::string(to_string(r.status)).c_str(), r.name.c_str(),
+                  r.detail.empty() ? "" : ": ", r.detail.c_str());
       std::fflush(stdout);
     }
   }
@@ -58,13 +59,16 @@ int run_conformance(const ConformanceOptions& o) {
 }  // namespace
 
 void add_conformance_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "conformance",
-      "Run ONNX backend test folders (model.onnx + test_data_set_*/input_*.pb, output_*.pb) and compare outputs.\n"
-      "A test is skipped when it uses an operator edgeco does not register; it fails on any other error or\n"
-      "mismatch. Exits 1 when any test fails.");
+  auto* cmd = app.add_subcommand("conformance",
+                                 "Run ONNX backend test folders (model.onnx + "
+                                 "test_data_set_*/input_*.pb, output_*.pb) and compare outputs.\n"
+                                 "A test is skipped when it uses an operator edgeco does not "
+                                 "register; it fails on any other error or\n"
+                                 "mismatch. Exits 1 when any test fails.");
   auto o = std::make_shared<ConformanceOptions>();
-  cmd->add_option("DIR", o->dirs, "a test folder, or a folder of test folders (e.g. /usr/share/libonnx-testdata/data/node)")
+  cmd->add_option(
+         "DIR", o->dirs,
+         "a test folder, or a folder of test folders (e.g. /usr/share/libonnx-testdata/data/node)")
       ->required()
       ->check(CLI::ExistingDirectory);
   cmd->add_flag("--json", o->json, "print one JSON object with every test and the counts");

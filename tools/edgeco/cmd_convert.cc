@@ -7,9 +7,10 @@
 namespace edgeco::cli {
 
 void add_convert_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("convert",
-                                 "Read an ONNX model into edgeco's IR and write it back out (Constant nodes become "
-                                 "initializers, Identity nodes are removed, external data is stored inline)");
+  auto* cmd = app.add_subcommand(
+      "convert",
+      "Read an ONNX model into edgeco's IR and write it back out (Constant nodes become "
+      "initializers, Identity nodes are removed, external data is stored inline)");
   auto in = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   cmd->add_option("MODEL", *in, "ONNX model file")->required()->check(CLI::ExistingFile);

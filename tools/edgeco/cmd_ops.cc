@@ -8,7 +8,8 @@
 namespace edgeco::cli {
 
 void add_ops_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("ops", "List the operators edgeco registers (and so can import, analyse and run)");
+  auto* cmd = app.add_subcommand(
+      "ops", "List the operators edgeco registers (and so can import, analyse and run)");
   auto json = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "print a JSON array");
   cmd->callback([json] {

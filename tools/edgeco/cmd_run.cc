@@ -39,7 +39,8 @@ Tensor random_input(const TensorType& type, std::mt19937& rng) {
   Tensor t(type.dtype, dims);
   std::uniform_real_distribution<double> uniform(-1.0, 1.0);
   std::vector<double> values(size_t(t.numel()));
-  for (auto& v : values) v = is_float(type.dtype) ? uniform(rng) : std::floor((uniform(rng) + 1.0) * 5.0);
+  for (auto& v : values)
+    v = is_float(type.dtype) ? uniform(rng) : std::floor((uniform(rng) + 1.0) * 5.0);
   return Tensor::from_values<double>(dims, std::span<const double>(values)).cast(type.dtype);
 }
 
@@ -70,7 +71,8 @@ void run(const RunOptions& o) {
   Session session(std::move(graph), SessionOptions{o.threads});
   const auto start = std::chrono::steady_clock::now();
   const TensorMap outputs = session.run(inputs);
-  const double total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const double total_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 
   nlohmann::json j;
   j["model"] = o.model;
@@ -79,7 +81,8 @@ void run(const RunOptions& o) {
   j["random_inputs"] = random_names;
   if (!o.output_dir.empty()) std::filesystem::create_directories(o.output_dir);
   for (const auto& [name, t] : outputs) {
-    nlohmann::json out{{"name", name}, {"dtype", std::string(to_string(t.dtype()))}, {"shape", t.dims()}};
+    nlohmann::json out{
+        {"name", name}, {"dtype", std::string(to_string(t.dtype()))}, {"shape", t.dims()}};
     if (t.numel() > 0) {
       const auto v = t.to_doubles();
       const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
@@ -98,34 +101,38 @@ void run(const RunOptions& o) {
     j["outputs"].push_back(out);
   }
   std::vector<NodeTiming> slowest = session.last_timings();
-  std::sort(slowest.begin(), slowest.end(), [](const auto& a, const auto& b) { return a.ms > b.ms; });
+  std::sort(slowest.begin(), slowest.end(),
+            [](const auto& a, const auto& b) { return a.ms > b.ms; });
   for (size_t i = 0; i < std::min<size_t>(5, slowest.size()); ++i)
-    j["slowest_nodes"].push_back({{"node", slowest[i].node}, {"op", slowest[i].op_type}, {"ms", slowest[i].ms}});
+    j["slowest_nodes"].push_back(
+        {{"node", slowest[i].node}, {"op", slowest[i].op_type}, {"ms", slowest[i].ms}});
   if (o.json) {
     std::cout << j.dump(2) << "\n";
     return;
   }
-  std::printf("ran %s in %.2f ms (measured, reference kernels, %d thread%s)\n", o.model.c_str(), total_ms, o.threads,
-              o.threads == 1 ? "" : "s");
+  std::printf("ran %s in %.2f ms (measured, reference kernels, %d thread%s)\n", o.model.c_str(),
+              total_ms, o.threads, o.threads == 1 ? "" : "s");
   if (!random_names.empty()) {
     std::printf("random inputs (seed %u, symbolic dims = 1):", o.seed);
     for (const auto& n : random_names) std::printf(" %s", n.c_str());
     std::printf("\n");
   }
   for (const auto& out : j["outputs"]) {
-    std::printf("output %s: %s%s", out["name"].get<std::string>().c_str(), out["dtype"].get<std::string>().c_str(),
+    std::printf("output %s: %s%s", out["name"].get<std::string>().c_str(),
+                out["dtype"].get<std::string>().c_str(),
                 dims_to_string(out["shape"].get<Dims>()).c_str());
     if (out.contains("min"))
-      std::printf("  min %.6g  max %.6g  mean %.6g  argmax %lld", out["min"].get<double>(), out["max"].get<double>(),
-                  out["mean"].get<double>(), out["argmax"].get<long long>());
+      std::printf("  min %.6g  max %.6g  mean %.6g  argmax %lld", out["min"].get<double>(),
+                  out["max"].get<double>(), out["mean"].get<double>(),
+                  out["argmax"].get<long long>());
     if (out.contains("file")) std::printf("  -> %s", out["file"].get<std::string>().c_str());
     std::printf("\n");
   }
   if (j.contains("slowest_nodes")) {
     std::printf("slowest nodes:");
     for (const auto& n : j["slowest_nodes"])
-      std::printf("  %s (%s) %.2f ms", n["node"].get<std::string>().c_str(), n["op"].get<std::string>().c_str(),
-                  n["ms"].get<double>());
+      std::printf("  %s (%s) %.2f ms", n["node"].get<std::string>().c_str(),
+                  n["op"].get<std::string>().c_str(), n["ms"].get<double>());
     std::printf("\n");
   }
 }
@@ -137,10 +144,12 @@ void add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   cmd->add_option("MODEL", o->model, "ONNX model file")->required()->check(CLI::ExistingFile);
   cmd->add_option("--input", o->inputs,
-                  "NAME=FILE: an input as .npy or ONNX TensorProto .pb (repeatable); inputs not given get deterministic "
+                  "NAME=FILE: an input as .npy or ONNX TensorProto .pb (repeatable); inputs not "
+                  "given get deterministic "
                   "random values");
   cmd->add_option("--output-dir", o->output_dir, "write each output to DIR/<output name>.npy");
-  cmd->add_option("--threads", o->threads, "worker threads for convolutions")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", o->threads, "worker threads for convolutions")
+      ->check(CLI::Range(1, 256));
   cmd->add_option("--seed", o->seed, "seed of the random inputs");
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->callback([o] { run(*o); });

@@ -7,7 +7,8 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "edgeco: hardware-software co-design for power-efficient edge-AI inference.\n"
-      "Loads ONNX models, runs them with edgeco's reference runtime, and checks them against the ONNX\n"
+      "Loads ONNX models, runs them with edgeco's reference runtime, and checks them against the "
+      "ONNX\n"
       "conformance suite. Every command takes --help."};
   app.require_subcommand(1);
   app.set_version_flag("--version", "edgeco 0.1.0");

@@ -14,26 +14,42 @@ namespace edgeco::kernels::ref {
 template <class F>
 void dispatch_float(DType dtype, const KernelArgs& args, F&& f) {
   switch (dtype) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    default: args.fail("type " + std::string(to_string(dtype)) + " is not supported here", ErrorKind::unsupported);
+    case DType::f32:
+      return f(float{});
+    case DType::f64:
+      return f(double{});
+    default:
+      args.fail("type " + std::string(to_string(dtype)) + " is not supported here",
+                ErrorKind::unsupported);
   }
 }
 
 template <class F>
 void dispatch_numeric(DType dtype, const KernelArgs& args, F&& f) {
   switch (dtype) {
-    case DType::f32: return f(float{});
-    case DType::f64: return f(double{});
-    case DType::i8: return f(int8_t{});
-    case DType::u8: return f(uint8_t{});
-    case DType::i16: return f(int16_t{});
-    case DType::u16: return f(uint16_t{});
-    case DType::i32: return f(int32_t{});
-    case DType::u32: return f(uint32_t{});
-    case DType::i64: return f(int64_t{});
-    case DType::u64: return f(uint64_t{});
-    default: args.fail("type " + std::string(to_string(dtype)) + " is not supported here", ErrorKind::unsupported);
+    case DType::f32:
+      return f(float{});
+    case DType::f64:
+      return f(double{});
+    case DType::i8:
+      return f(int8_t{});
+    case DType::u8:
+      return f(uint8_t{});
+    case DType::i16:
+      return f(int16_t{});
+    case DType::u16:
+      return f(uint16_t{});
+    case DType::i32:
+      return f(int32_t{});
+    case DType::u32:
+      return f(uint32_t{});
+    case DType::i64:
+      return f(int64_t{});
+    case DType::u64:
+      return f(uint64_t{});
+    default:
+      args.fail("type " + std::string(to_string(dtype)) + " is not supported here",
+                ErrorKind::unsupported);
   }
 }
 
@@ -96,11 +112,14 @@ void parallel_for(int64_t count, int threads, F&& f) {
 }
 
 // Round half to even, as ONNX quantization does.
-inline double round_half_even(double v) { return std::nearbyint(v); }
+inline double round_half_even(double v) {
+  return std::nearbyint(v);
+}
 
 template <class T>
 T saturate(double v) {
-  const double lo = double(std::numeric_limits<T>::lowest()), hi = double(std::numeric_limits<T>::max());
+  const double lo = double(std::numeric_limits<T>::lowest()),
+               hi = double(std::numeric_limits<T>::max());
   return static_cast<T>(std::clamp(v, lo, hi));
 }
 

@@ -12,7 +12,8 @@ void conv(const KernelArgs& args) {
   dispatch_float(x.dtype(), args, [&](auto tag) {
     using T = decltype(tag);
     const double zero = 0;
-    auto acc = conv3d_accumulate<double, T, T>(g, x.data<T>(), w.data<T>(), 0.0, std::span(&zero, 1), args.threads);
+    auto acc = conv3d_accumulate<double, T, T>(g, x.data<T>(), w.data<T>(), 0.0,
+                                               std::span(&zero, 1), args.threads);
     const int64_t plane = g.out[0] * g.out[1] * g.out[2];
     auto py = y.data<T>();
     const T* bias = args.has(2) ? args.in(2).data<T>().data() : nullptr;
@@ -48,7 +49,8 @@ void conv_transpose(const KernelArgs& args) {
           for (int64_t id = 0; id < g.in[0]; ++id)
             for (int64_t ih = 0; ih < g.in[1]; ++ih)
               for (int64_t iw = 0; iw < g.in[2]; ++iw) {
-                const double xv = double(px[size_t((n * g.c + c) * in_plane + (id * g.in[1] + ih) * g.in[2] + iw)]);
+                const double xv = double(
+                    px[size_t((n * g.c + c) * in_plane + (id * g.in[1] + ih) * g.in[2] + iw)]);
                 for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
                   const int64_t od = id * g.stride[0] + kd * g.dilation[0] - g.pad[0];
                   if (od < 0 || od >= g.out[0]) continue;

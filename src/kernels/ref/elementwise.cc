@@ -57,8 +57,10 @@ struct DivOp {
 struct PowOp {
   template <class A, class B>
   auto operator()(A a, B b) const {
-    if constexpr (std::is_integral_v<A> && std::is_integral_v<B>) return integer_pow<A>(a, static_cast<A>(b));
-    else return std::pow(double(a), double(b));
+    if constexpr (std::is_integral_v<A> && std::is_integral_v<B>)
+      return integer_pow<A>(a, static_cast<A>(b));
+    else
+      return std::pow(double(a), double(b));
   }
 };
 
@@ -74,7 +76,8 @@ KernelFn variadic(Fold fold, bool mean) {
         auto px = x.data<T>();
         // Broadcast x into y, folding with what is there.
         for_each_broadcast<2>(y.dims(), {y.dims(), x.dims()}, [&](int64_t i, const auto& off) {
-          py[size_t(i)] = k == 0 ? px[size_t(off[1])] : static_cast<T>(fold(py[size_t(i)], px[size_t(off[1])]));
+          py[size_t(i)] =
+              k == 0 ? px[size_t(off[1])] : static_cast<T>(fold(py[size_t(i)], px[size_t(off[1])]));
         });
       }
       if (mean)
@@ -135,8 +138,10 @@ void softmax(const KernelArgs& args, bool log) {
   const Tensor& x = args.in(0);
   Tensor& y = args.out(0);
   const int64_t rank = int64_t(x.rank());
-  const int64_t axis = normalize_axis(args.node.attr_int("axis", args.opset >= 13 ? -1 : 1), rank, "axis");
-  // Before opset 13 the input is coerced to 2-D at `axis`; from 13 on softmax runs along `axis` only.
+  const int64_t axis =
+      normalize_axis(args.node.attr_int("axis", args.opset >= 13 ? -1 : 1), rank, "axis");
+  // Before opset 13 the input is coerced to 2-D at `axis`; from 13 on softmax runs along `axis`
+  // only.
   const int64_t outer = product(x.dims(), 0, size_t(axis));
   const int64_t inner = args.opset >= 13 ? product(x.dims(), size_t(axis) + 1) : 1;
   const int64_t length = args.opset >= 13 ? x.dim(size_t(axis)) : product(x.dims(), size_t(axis));
@@ -148,12 +153,15 @@ void softmax(const KernelArgs& args, bool log) {
       for (int64_t in = 0; in < inner; ++in) {
         const int64_t base = o * length * inner + in;
         double max_v = -INFINITY;
-        for (int64_t k = 0; k < length; ++k) max_v = std::max(max_v, double(px[size_t(base + k * inner)]));
+        for (int64_t k = 0; k < length; ++k)
+          max_v = std::max(max_v, double(px[size_t(base + k * inner)]));
         double sum = 0;
-        for (int64_t k = 0; k < length; ++k) sum += std::exp(double(px[size_t(base + k * inner)]) - max_v);
+        for (int64_t k = 0; k < length; ++k)
+          sum += std::exp(double(px[size_t(base + k * inner)]) - max_v);
         for (int64_t k = 0; k < length; ++k) {
           const double shifted = double(px[size_t(base + k * inner)]) - max_v;
-          py[size_t(base + k * inner)] = static_cast<T>(log ? shifted - std::log(sum) : std::exp(shifted) / sum);
+          py[size_t(base + k * inner)] =
+              static_cast<T>(log ? shifted - std::log(sum) : std::exp(shifted) / sum);
         }
       }
   });
@@ -163,7 +171,8 @@ void softmax(const KernelArgs& args, bool log) {
 void hardmax(const KernelArgs& args) {
   const Tensor& x = args.in(0);
   Tensor& y = args.out(0);
-  const int64_t axis = normalize_axis(args.node.attr_int("axis", args.opset >= 13 ? -1 : 1), int64_t(x.rank()), "axis");
+  const int64_t axis = normalize_axis(args.node.attr_int("axis", args.opset >= 13 ? -1 : 1),
+                                      int64_t(x.rank()), "axis");
   const int64_t outer = product(x.dims(), 0, size_t(axis));
   const int64_t inner = args.opset >= 13 ? product(x.dims(), size_t(axis) + 1) : 1;
   const int64_t length = args.opset >= 13 ? x.dim(size_t(axis)) : product(x.dims(), size_t(axis));
@@ -185,7 +194,8 @@ void hardmax(const KernelArgs& args) {
 void prelu(const KernelArgs& args) {
   const Tensor& x = args.in(0);
   Tensor slope = args.in(1);
-  if (args.opset < 7 && slope.rank() == 1 && x.rank() >= 2 && slope.numel() == x.dim(1) && slope.numel() != 1) {
+  if (args.opset < 7 && slope.rank() == 1 && x.rank() >= 2 && slope.numel() == x.dim(1) &&
+      slope.numel() != 1) {
     Dims per_channel(x.rank() - 1, 1);
     per_channel[0] = slope.numel();
     slope = slope.reshaped(per_channel);
@@ -215,10 +225,14 @@ KernelFn compare(Op op) {
       auto pa = a.data<T>();
       auto pb = b.data<T>();
       for_each_broadcast<2>(args.out(0).dims(), {a.dims(), b.dims()},
-                            [&](int64_t i, const auto& off) { py[size_t(i)] = op(pa[size_t(off[0])], pb[size_t(off[1])]); });
+                            [&](int64_t i, const auto& off) {
+                              py[size_t(i)] = op(pa[size_t(off[0])], pb[size_t(off[1])]);
+                            });
     };
-    if (a.dtype() == DType::boolean) run(bool{});
-    else dispatch_numeric(a.dtype(), args, run);
+    if (a.dtype() == DType::boolean)
+      run(bool{});
+    else
+      dispatch_numeric(a.dtype(), args, run);
   };
 }
 
@@ -229,11 +243,13 @@ void where(const KernelArgs& args) {
   Tensor& y = args.out(0);
   const size_t elem = dtype_size(y.dtype());
   auto pc = cond.data<bool>();
-  for_each_broadcast<3>(y.dims(), {cond.dims(), a.dims(), b.dims()}, [&](int64_t i, const auto& off) {
-    const Tensor& src = pc[size_t(off[0])] ? a : b;
-    const int64_t at = pc[size_t(off[0])] ? off[1] : off[2];
-    std::memcpy(y.bytes().data() + size_t(i) * elem, src.bytes().data() + size_t(at) * elem, elem);
-  });
+  for_each_broadcast<3>(y.dims(), {cond.dims(), a.dims(), b.dims()},
+                        [&](int64_t i, const auto& off) {
+                          const Tensor& src = pc[size_t(off[0])] ? a : b;
+                          const int64_t at = pc[size_t(off[0])] ? off[1] : off[2];
+                          std::memcpy(y.bytes().data() + size_t(i) * elem,
+                                      src.bytes().data() + size_t(at) * elem, elem);
+                        });
 }
 
 struct ModOp {
@@ -268,8 +284,10 @@ void register_elementwise(KernelRegistry& r) {
 
   r.add("Relu", unary_numeric([](auto v) { return v > 0 ? v : decltype(v){0}; }));
   r.add("Abs", unary_numeric([](auto v) {
-          if constexpr (std::is_unsigned_v<decltype(v)>) return v;
-          else return static_cast<decltype(v)>(v < 0 ? -v : v);
+          if constexpr (std::is_unsigned_v<decltype(v)>)
+            return v;
+          else
+            return static_cast<decltype(v)>(v < 0 ? -v : v);
         }));
   r.add("Neg", unary_numeric([](auto v) { return static_cast<decltype(v)>(-v); }));
   r.add("Sigmoid", unary_float([](double v, const Node&) { return 1.0 / (1.0 + std::exp(-v)); }));
@@ -281,9 +299,14 @@ void register_elementwise(KernelRegistry& r) {
   r.add("Reciprocal", unary_float([](double v, const Node&) { return 1.0 / v; }));
   r.add("Floor", unary_float([](double v, const Node&) { return std::floor(v); }));
   r.add("Ceil", unary_float([](double v, const Node&) { return std::ceil(v); }));
-  r.add("HardSwish", unary_float([](double v, const Node&) { return v * std::clamp(v / 6.0 + 0.5, 0.0, 1.0); }));
-  r.add("LeakyRelu", unary_float([](double v, const Node& n) { return v < 0 ? v * n.attr_float("alpha", 0.01f) : v; }));
-  r.add("Elu", unary_float([](double v, const Node& n) { return v < 0 ? n.attr_float("alpha", 1.0f) * (std::exp(v) - 1) : v; }));
+  r.add("HardSwish",
+        unary_float([](double v, const Node&) { return v * std::clamp(v / 6.0 + 0.5, 0.0, 1.0); }));
+  r.add("LeakyRelu", unary_float([](double v, const Node& n) {
+          return v < 0 ? v * n.attr_float("alpha", 0.01f) : v;
+        }));
+  r.add("Elu", unary_float([](double v, const Node& n) {
+          return v < 0 ? n.attr_float("alpha", 1.0f) * (std::exp(v) - 1) : v;
+        }));
   r.add("HardSigmoid", unary_float([](double v, const Node& n) {
           return std::clamp(n.attr_float("alpha", 0.2f) * v + n.attr_float("beta", 0.5f), 0.0, 1.0);
         }));
@@ -300,18 +323,22 @@ void register_elementwise(KernelRegistry& r) {
   r.add("Atanh", unary_float([](double v, const Node&) { return std::atanh(v); }));
   r.add("Softplus", unary_float([](double v, const Node&) { return std::log1p(std::exp(v)); }));
   r.add("Softsign", unary_float([](double v, const Node&) { return v / (1 + std::abs(v)); }));
-  r.add("Round", unary_float([](double v, const Node&) { return std::nearbyint(v); }));  // half to even
+  r.add("Round",
+        unary_float([](double v, const Node&) { return std::nearbyint(v); }));  // half to even
   r.add("Selu", unary_float([](double v, const Node& n) {
           const double alpha = n.attr_float("alpha", 1.67326319217681884765625f);
           const double gamma = n.attr_float("gamma", 1.05070102214813232421875f);
           return v > 0 ? gamma * v : gamma * alpha * (std::exp(v) - 1);
         }));
-  r.add("ThresholdedRelu", unary_float([](double v, const Node& n) { return v > n.attr_float("alpha", 1.0f) ? v : 0.0; }));
+  r.add("ThresholdedRelu", unary_float([](double v, const Node& n) {
+          return v > n.attr_float("alpha", 1.0f) ? v : 0.0;
+        }));
   r.add("Celu", unary_float([](double v, const Node& n) {
           const double alpha = n.attr_float("alpha", 1.0f);
           return std::max(0.0, v) + std::min(0.0, alpha * (std::exp(v / alpha) - 1));
         }));
-  r.add("Sign", unary_numeric([](auto v) { return static_cast<decltype(v)>(v > 0 ? 1 : (v < 0 ? -1 : 0)); }));
+  r.add("Sign", unary_numeric(
+                    [](auto v) { return static_cast<decltype(v)>(v > 0 ? 1 : (v < 0 ? -1 : 0)); }));
   r.add("Mod", [](const KernelArgs& a) { binary(ModOp{a.node.attr_int("fmod", 0) != 0})(a); });
   r.add("Equal", compare([](auto x, auto y) { return x == y; }));
   r.add("Less", compare([](auto x, auto y) { return x < y; }));
@@ -321,31 +348,47 @@ void register_elementwise(KernelRegistry& r) {
   r.add("And", compare([](auto x, auto y) { return bool(x) && bool(y); }), false);
   r.add("Or", compare([](auto x, auto y) { return bool(x) || bool(y); }), false);
   r.add("Xor", compare([](auto x, auto y) { return bool(x) != bool(y); }), false);
-  r.add("Not", [](const KernelArgs& a) {
-          auto px = a.in(0).data<bool>();
-          auto py = a.out(0).data<bool>();
-          for (size_t i = 0; i < px.size(); ++i) py[i] = !px[i];
-        }, false);
+  r.add(
+      "Not",
+      [](const KernelArgs& a) {
+        auto px = a.in(0).data<bool>();
+        auto py = a.out(0).data<bool>();
+        for (size_t i = 0; i < px.size(); ++i) py[i] = !px[i];
+      },
+      false);
   r.add("Where", where, false);
   r.add("PRelu", prelu);
   r.add("Clip", clip);
-  r.add("IsNaN", [](const KernelArgs& a) {
-          const auto v = a.in(0).to_doubles();
-          auto py = a.out(0).data<bool>();
-          for (size_t i = 0; i < v.size(); ++i) py[i] = std::isnan(v[i]);
-        }, false);
-  r.add("IsInf", [](const KernelArgs& a) {
-          const bool neg = a.node.attr_int("detect_negative", 1) != 0, pos = a.node.attr_int("detect_positive", 1) != 0;
-          const auto v = a.in(0).to_doubles();
-          auto py = a.out(0).data<bool>();
-          for (size_t i = 0; i < v.size(); ++i) py[i] = std::isinf(v[i]) && ((v[i] > 0 && pos) || (v[i] < 0 && neg));
-        }, false);
-  r.add("CastLike", [](const KernelArgs& a) { a.outputs[0] = a.in(0).cast(a.output_types[0].dtype); }, false);
+  r.add(
+      "IsNaN",
+      [](const KernelArgs& a) {
+        const auto v = a.in(0).to_doubles();
+        auto py = a.out(0).data<bool>();
+        for (size_t i = 0; i < v.size(); ++i) py[i] = std::isnan(v[i]);
+      },
+      false);
+  r.add(
+      "IsInf",
+      [](const KernelArgs& a) {
+        const bool neg = a.node.attr_int("detect_negative", 1) != 0,
+                   pos = a.node.attr_int("detect_positive", 1) != 0;
+        const auto v = a.in(0).to_doubles();
+        auto py = a.out(0).data<bool>();
+        for (size_t i = 0; i < v.size(); ++i)
+          py[i] = std::isinf(v[i]) && ((v[i] > 0 && pos) || (v[i] < 0 && neg));
+      },
+      false);
+  r.add(
+      "CastLike", [](const KernelArgs& a) { a.outputs[0] = a.in(0).cast(a.output_types[0].dtype); },
+      false);
   r.add("Hardmax", hardmax);
   r.add("Softmax", [](const KernelArgs& a) { softmax(a, false); });
   r.add("LogSoftmax", [](const KernelArgs& a) { softmax(a, true); });
-  r.add("Identity", [](const KernelArgs& a) { a.outputs[0] = a.in(0); }, false);
-  r.add("Cast", [](const KernelArgs& a) { a.outputs[0] = a.in(0).cast(a.output_types[0].dtype); }, false);
+  r.add(
+      "Identity", [](const KernelArgs& a) { a.outputs[0] = a.in(0); }, false);
+  r.add(
+      "Cast", [](const KernelArgs& a) { a.outputs[0] = a.in(0).cast(a.output_types[0].dtype); },
+      false);
 }
 
 }  // namespace edgeco::kernels::ref

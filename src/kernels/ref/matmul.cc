@@ -23,7 +23,8 @@ void gemm(const KernelArgs& args) {
   const Tensor& b = args.in(1);
   Tensor& y = args.out(0);
   const bool ta = args.node.attr_int("transA", 0) != 0, tb = args.node.attr_int("transB", 0) != 0;
-  const double alpha = args.node.attr_float("alpha", 1.0f), beta = args.node.attr_float("beta", 1.0f);
+  const double alpha = args.node.attr_float("alpha", 1.0f),
+               beta = args.node.attr_float("beta", 1.0f);
   const int64_t m = y.dim(0), n = y.dim(1), k = a.dim(ta ? 0 : 1);
   dispatch_numeric(a.dtype(), args, [&](auto tag) {
     using T = decltype(tag);
@@ -34,7 +35,8 @@ void gemm(const KernelArgs& args) {
     for (int64_t i = 0; i < m; ++i)
       for (int64_t p = 0; p < k; ++p) {
         const double av = double(pa[size_t(ta ? p * m + i : i * k + p)]);
-        for (int64_t j = 0; j < n; ++j) acc[size_t(i * n + j)] += av * double(pb[size_t(tb ? j * k + p : p * n + j)]);
+        for (int64_t j = 0; j < n; ++j)
+          acc[size_t(i * n + j)] += av * double(pb[size_t(tb ? j * k + p : p * n + j)]);
       }
     if (args.has(2)) {
       const Tensor& c = args.in(2);

@@ -10,8 +10,8 @@ namespace edgeco::kernels::ref {
 // acc[batch][i][j] = sum_k (a[i][k] - a_zero) * (b[k][j] - b_zero[j]), with numpy broadcasting of
 // the batch dims and 1-D promotion. `out_dims` is the inferred output shape.
 template <class Acc, class TA, class TB>
-std::vector<Acc> matmul_accumulate(const Tensor& a, const Tensor& b, const Dims& out_dims, Acc a_zero,
-                                   std::span<const Acc> b_zero) {
+std::vector<Acc> matmul_accumulate(const Tensor& a, const Tensor& b, const Dims& out_dims,
+                                   Acc a_zero, std::span<const Acc> b_zero) {
   Dims ad = a.dims(), bd = b.dims();
   if (ad.size() == 1) ad.insert(ad.begin(), 1);
   if (bd.size() == 1) bd.push_back(1);
@@ -30,7 +30,8 @@ std::vector<Acc> matmul_accumulate(const Tensor& a, const Tensor& b, const Dims&
       for (int64_t p = 0; p < k; ++p) {
         const Acc av = Acc(am[i * k + p]) - a_zero;
         for (int64_t j = 0; j < n; ++j)
-          out[i * n + j] += av * (Acc(bm[p * n + j]) - (b_zero.size() == 1 ? b_zero[0] : b_zero[size_t(j)]));
+          out[i * n + j] +=
+              av * (Acc(bm[p * n + j]) - (b_zero.size() == 1 ? b_zero[0] : b_zero[size_t(j)]));
       }
   });
   (void)out_dims;

@@ -20,7 +20,8 @@ void batch_norm(const KernelArgs& args) {
     auto bias = args.in(2).data<T>();
     std::vector<double> mean(static_cast<size_t>(channels)), var(static_cast<size_t>(channels));
     for (int64_t c = 0; c < channels; ++c)
-      mean[size_t(c)] = double(args.in(3).data<T>()[size_t(c)]), var[size_t(c)] = double(args.in(4).data<T>()[size_t(c)]);
+      mean[size_t(c)] = double(args.in(3).data<T>()[size_t(c)]),
+      var[size_t(c)] = double(args.in(4).data<T>()[size_t(c)]);
     if (training) {
       // Normalise with the batch's statistics (population variance) and update the running ones.
       const double momentum = args.node.attr_float("momentum", 0.9f);
@@ -34,9 +35,11 @@ void batch_norm(const KernelArgs& args) {
           }
         const double batch_mean = sum / count, batch_var = sq / count - batch_mean * batch_mean;
         if (args.outputs.size() > 1 && !args.node.outputs[1].empty())
-          args.out(1).data<T>()[size_t(c)] = static_cast<T>(mean[size_t(c)] * momentum + batch_mean * (1 - momentum));
+          args.out(1).data<T>()[size_t(c)] =
+              static_cast<T>(mean[size_t(c)] * momentum + batch_mean * (1 - momentum));
         if (args.outputs.size() > 2 && !args.node.outputs[2].empty())
-          args.out(2).data<T>()[size_t(c)] = static_cast<T>(var[size_t(c)] * momentum + batch_var * (1 - momentum));
+          args.out(2).data<T>()[size_t(c)] =
+              static_cast<T>(var[size_t(c)] * momentum + batch_var * (1 - momentum));
         mean[size_t(c)] = batch_mean, var[size_t(c)] = batch_var;
       }
     }
@@ -45,7 +48,8 @@ void batch_norm(const KernelArgs& args) {
         const double s = double(scale[size_t(c)]) / std::sqrt(var[size_t(c)] + epsilon);
         const double shift = double(bias[size_t(c)]) - mean[size_t(c)] * s;
         const size_t base = size_t((n * channels + c) * inner);
-        for (int64_t i = 0; i < inner; ++i) py[base + size_t(i)] = static_cast<T>(double(px[base + size_t(i)]) * s + shift);
+        for (int64_t i = 0; i < inner; ++i)
+          py[base + size_t(i)] = static_cast<T>(double(px[base + size_t(i)]) * s + shift);
       }
   });
 }
@@ -59,8 +63,10 @@ void reduce(const KernelArgs& args, Reduce kind) {
   // Which axes are reduced: the output keeps 1 there (keepdims) or drops them.
   std::vector<bool> reduced(rank, false);
   Dims axes;
-  if (args.node.has_attr("axes")) axes = args.node.attr_ints("axes");
-  else if (args.has(1)) axes = args.in(1).to_int64s();
+  if (args.node.has_attr("axes"))
+    axes = args.node.attr_ints("axes");
+  else if (args.has(1))
+    axes = args.in(1).to_int64s();
   if (axes.empty()) {
     if (args.node.attr_int("noop_with_empty_axes", 0) != 0) {
       args.outputs[0] = x;
@@ -95,15 +101,31 @@ void reduce(const KernelArgs& args, Reduce kind) {
       double& a = acc[size_t(out)];
       switch (kind) {
         case Reduce::mean:
-        case Reduce::sum: a += v; break;
-        case Reduce::max: a = std::max(a, v); break;
-        case Reduce::min: a = std::min(a, v); break;
-        case Reduce::prod: a *= v; break;
-        case Reduce::l1: a += std::abs(v); break;
+        case Reduce::sum:
+          a += v;
+          break;
+        case Reduce::max:
+          a = std::max(a, v);
+          break;
+        case Reduce::min:
+          a = std::min(a, v);
+          break;
+        case Reduce::prod:
+          a *= v;
+          break;
+        case Reduce::l1:
+          a += std::abs(v);
+          break;
         case Reduce::l2:
-        case Reduce::sum_square: a += v * v; break;
-        case Reduce::log_sum: a += v; break;
-        case Reduce::log_sum_exp: a += std::exp(v); break;
+        case Reduce::sum_square:
+          a += v * v;
+          break;
+        case Reduce::log_sum:
+          a += v;
+          break;
+        case Reduce::log_sum_exp:
+          a += std::exp(v);
+          break;
       }
       for (size_t d = rank; d-- > 0;) {
         out += strides[d];
@@ -117,17 +139,21 @@ void reduce(const KernelArgs& args, Reduce kind) {
       if (kind == Reduce::mean) v /= double(count);
       if (kind == Reduce::l2) v = std::sqrt(v);
       if (kind == Reduce::log_sum || kind == Reduce::log_sum_exp) v = std::log(v);
-      if constexpr (std::is_integral_v<T>) py[i] = saturate<T>(v);
-      else py[i] = static_cast<T>(v);
+      if constexpr (std::is_integral_v<T>)
+        py[i] = saturate<T>(v);
+      else
+        py[i] = static_cast<T>(v);
     }
   });
 }
 
 void arg_extreme(const KernelArgs& args, bool max) {
   const Tensor& x = args.in(0);
-  const size_t axis = size_t(normalize_axis(args.node.attr_int("axis", 0), int64_t(x.rank()), "axis"));
+  const size_t axis =
+      size_t(normalize_axis(args.node.attr_int("axis", 0), int64_t(x.rank()), "axis"));
   const bool last = args.node.attr_int("select_last_index", 0) != 0;
-  const int64_t outer = product(x.dims(), 0, axis), extent = x.dim(axis), inner = product(x.dims(), axis + 1);
+  const int64_t outer = product(x.dims(), 0, axis), extent = x.dim(axis),
+                inner = product(x.dims(), axis + 1);
   if (extent == 0) args.fail("cannot take ArgMax/ArgMin over an empty axis");
   auto py = args.out(0).data<int64_t>();
   dispatch_numeric(x.dtype(), args, [&](auto tag) {
@@ -137,7 +163,8 @@ void arg_extreme(const KernelArgs& args, bool max) {
       for (int64_t i = 0; i < inner; ++i) {
         int64_t best = 0;
         for (int64_t k = 1; k < extent; ++k) {
-          const T v = px[size_t((o * extent + k) * inner + i)], b = px[size_t((o * extent + best) * inner + i)];
+          const T v = px[size_t((o * extent + k) * inner + i)],
+                  b = px[size_t((o * extent + best) * inner + i)];
           if ((max ? v > b : v < b) || (last && v == b)) best = k;
         }
         py[size_t(o * inner + i)] = best;
@@ -148,7 +175,8 @@ void arg_extreme(const KernelArgs& args, bool max) {
 // y = (x - mean) / sqrt(var + epsilon) * scale + bias over the axes from `axis` on.
 void layer_norm(const KernelArgs& args) {
   const Tensor& x = args.in(0);
-  const size_t axis = size_t(normalize_axis(args.node.attr_int("axis", -1), int64_t(x.rank()), "axis"));
+  const size_t axis =
+      size_t(normalize_axis(args.node.attr_int("axis", -1), int64_t(x.rank()), "axis"));
   const double epsilon = args.node.attr_float("epsilon", 1e-5f);
   const int64_t outer = product(x.dims(), 0, axis), inner = product(x.dims(), axis);
   const auto xs = x.to_doubles();
@@ -158,41 +186,51 @@ void layer_norm(const KernelArgs& args) {
   const std::vector<double> bias = args.has(2) ? args.in(2).to_doubles() : std::vector<double>{};
   // Scale and bias broadcast over the normalised dims.
   const Dims scale_strides = broadcast_strides(scale_t.dims(), norm_dims);
-  const Dims bias_strides = args.has(2) ? broadcast_strides(args.in(2).dims(), norm_dims) : Dims(norm_dims.size(), 0);
-  std::vector<double> y(xs.size()), means(static_cast<size_t>(outer)), inv_std(static_cast<size_t>(outer));
+  const Dims bias_strides =
+      args.has(2) ? broadcast_strides(args.in(2).dims(), norm_dims) : Dims(norm_dims.size(), 0);
+  std::vector<double> y(xs.size()), means(static_cast<size_t>(outer)),
+      inv_std(static_cast<size_t>(outer));
   for (int64_t o = 0; o < outer; ++o) {
     double sum = 0, sq = 0;
     for (int64_t i = 0; i < inner; ++i) sum += xs[size_t(o * inner + i)];
     const double mean = sum / double(inner);
-    for (int64_t i = 0; i < inner; ++i) sq += (xs[size_t(o * inner + i)] - mean) * (xs[size_t(o * inner + i)] - mean);
+    for (int64_t i = 0; i < inner; ++i)
+      sq += (xs[size_t(o * inner + i)] - mean) * (xs[size_t(o * inner + i)] - mean);
     const double inv = 1.0 / std::sqrt(sq / double(inner) + epsilon);
     means[size_t(o)] = mean, inv_std[size_t(o)] = inv;
     Dims index(norm_dims.size(), 0);
     for (int64_t i = 0; i < inner; ++i) {
       int64_t s = 0, b = 0;
-      for (size_t d = 0; d < index.size(); ++d) s += index[d] * scale_strides[d], b += index[d] * bias_strides[d];
-      y[size_t(o * inner + i)] = (xs[size_t(o * inner + i)] - mean) * inv * scale[size_t(s)] + (bias.empty() ? 0.0 : bias[size_t(b)]);
+      for (size_t d = 0; d < index.size(); ++d)
+        s += index[d] * scale_strides[d], b += index[d] * bias_strides[d];
+      y[size_t(o * inner + i)] = (xs[size_t(o * inner + i)] - mean) * inv * scale[size_t(s)] +
+                                 (bias.empty() ? 0.0 : bias[size_t(b)]);
       for (size_t d = index.size(); d-- > 0;) {
         if (++index[d] < norm_dims[d]) break;
         index[d] = 0;
       }
     }
   }
-  args.outputs[0] = Tensor::from_values<double>(x.dims(), std::span<const double>(y)).cast(args.output_types[0].dtype);
+  args.outputs[0] = Tensor::from_values<double>(x.dims(), std::span<const double>(y))
+                        .cast(args.output_types[0].dtype);
   for (size_t k = 1; k < 3 && k < args.outputs.size(); ++k)
     if (!args.node.outputs[k].empty()) {
       const auto& stats = k == 1 ? means : inv_std;
-      args.outputs[k] = Tensor::from_values<double>(args.output_types[k].dims, std::span<const double>(stats))
-                            .cast(args.output_types[k].dtype);
+      args.outputs[k] =
+          Tensor::from_values<double>(args.output_types[k].dims, std::span<const double>(stats))
+              .cast(args.output_types[k].dtype);
     }
 }
 
 void cumsum(const KernelArgs& args) {
   const Tensor& x = args.in(0);
   Tensor& y = args.out(0);
-  const size_t axis = size_t(normalize_axis(args.in(1).to_int64s().at(0), int64_t(x.rank()), "axis"));
-  const bool exclusive = args.node.attr_int("exclusive", 0) != 0, reverse = args.node.attr_int("reverse", 0) != 0;
-  const int64_t outer = product(x.dims(), 0, axis), extent = x.dim(axis), inner = product(x.dims(), axis + 1);
+  const size_t axis =
+      size_t(normalize_axis(args.in(1).to_int64s().at(0), int64_t(x.rank()), "axis"));
+  const bool exclusive = args.node.attr_int("exclusive", 0) != 0,
+             reverse = args.node.attr_int("reverse", 0) != 0;
+  const int64_t outer = product(x.dims(), 0, axis), extent = x.dim(axis),
+                inner = product(x.dims(), axis + 1);
   dispatch_numeric(x.dtype(), args, [&](auto tag) {
     using T = decltype(tag);
     auto px = x.data<T>();
@@ -203,8 +241,10 @@ void cumsum(const KernelArgs& args) {
         for (int64_t step = 0; step < extent; ++step) {
           const int64_t k = reverse ? extent - 1 - step : step;
           const size_t at = size_t((o * extent + k) * inner + i);
-          if (exclusive) py[at] = running, running = static_cast<T>(running + px[at]);
-          else running = static_cast<T>(running + px[at]), py[at] = running;
+          if (exclusive)
+            py[at] = running, running = static_cast<T>(running + px[at]);
+          else
+            running = static_cast<T>(running + px[at]), py[at] = running;
         }
       }
   });

@@ -12,17 +12,21 @@ void for_each_window(const Conv3d& g, Visit visit) {
     for (int64_t od = 0; od < g.out[0]; ++od)
       for (int64_t oh = 0; oh < g.out[1]; ++oh)
         for (int64_t ow = 0; ow < g.out[2]; ++ow)
-          visit(nc, std::array<int64_t, 3>{od * g.stride[0] - g.pad[0], oh * g.stride[1] - g.pad[1],
-                                           ow * g.stride[2] - g.pad[2]},
+          visit(nc,
+                std::array<int64_t, 3>{od * g.stride[0] - g.pad[0], oh * g.stride[1] - g.pad[1],
+                                       ow * g.stride[2] - g.pad[2]},
                 ((nc * g.out[0] + od) * g.out[1] + oh) * g.out[2] + ow);
 }
 
 void max_pool(const KernelArgs& args) {
   const Tensor& x = args.in(0);
-  const Conv3d g = window3d_geometry(args, x.dims(), args.node.attr_ints("kernel_shape"), WindowKind::pool);
+  const Conv3d g =
+      window3d_geometry(args, x.dims(), args.node.attr_ints("kernel_shape"), WindowKind::pool);
   Tensor& y = args.out(0);
   const bool column_major = args.node.attr_int("storage_order", 0) != 0;
-  int64_t* indices = args.outputs.size() > 1 && !args.node.outputs[1].empty() ? args.out(1).data<int64_t>().data() : nullptr;
+  int64_t* indices = args.outputs.size() > 1 && !args.node.outputs[1].empty()
+                         ? args.out(1).data<int64_t>().data()
+                         : nullptr;
   auto run = [&](auto tag) {
     using T = decltype(tag);
     auto px = x.data<T>();
@@ -54,15 +58,21 @@ void max_pool(const KernelArgs& args) {
     });
   };
   switch (x.dtype()) {
-    case DType::i8: run(int8_t{}); break;
-    case DType::u8: run(uint8_t{}); break;
-    default: dispatch_float(x.dtype(), args, run);
+    case DType::i8:
+      run(int8_t{});
+      break;
+    case DType::u8:
+      run(uint8_t{});
+      break;
+    default:
+      dispatch_float(x.dtype(), args, run);
   }
 }
 
 void average_pool(const KernelArgs& args) {
   const Tensor& x = args.in(0);
-  const Conv3d g = window3d_geometry(args, x.dims(), args.node.attr_ints("kernel_shape"), WindowKind::pool);
+  const Conv3d g =
+      window3d_geometry(args, x.dims(), args.node.attr_ints("kernel_shape"), WindowKind::pool);
   const bool include_pad = args.node.attr_int("count_include_pad", 0) != 0;
   Tensor& y = args.out(0);
   dispatch_float(x.dtype(), args, [&](auto tag) {
@@ -83,7 +93,8 @@ void average_pool(const KernelArgs& args) {
             const int64_t iw = start[2] + kw * g.dilation[2];
             if (iw >= g.in[2] + g.pad_end[2]) continue;
             ++padded_count;  // inside the padded input (ceil_mode windows may reach past it)
-            if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || iw < 0 || iw >= g.in[2]) continue;
+            if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1] || iw < 0 || iw >= g.in[2])
+              continue;
             sum += double(px[size_t(nc * plane + (id * g.in[1] + ih) * g.in[2] + iw)]);
             ++count;
           }

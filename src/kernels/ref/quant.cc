@@ -17,9 +17,11 @@ struct AxisIndexer {
 AxisIndexer axis_indexer(const KernelArgs& args, const Dims& dims, const Tensor& scale) {
   AxisIndexer ix;
   if (scale.numel() <= 1 && scale.rank() <= 1) return ix;
-  const size_t axis = size_t(normalize_axis(args.node.attr_int("axis", 1), int64_t(dims.size()), "axis"));
+  const size_t axis =
+      size_t(normalize_axis(args.node.attr_int("axis", 1), int64_t(dims.size()), "axis"));
   if (scale.numel() != dims[axis])
-    args.fail("scale has " + std::to_string(scale.numel()) + " entries for axis of size " + std::to_string(dims[axis]));
+    args.fail("scale has " + std::to_string(scale.numel()) + " entries for axis of size " +
+              std::to_string(dims[axis]));
   ix.per_axis = true;
   ix.extent = dims[axis];
   ix.inner = product(dims, axis + 1);
@@ -51,8 +53,10 @@ void quantize_linear(const KernelArgs& args) {
       py[i] = saturate<T>(round_half_even(q) + zps[zps.size() == 1 ? 0 : size_t(k)]);
     }
   };
-  if (y.dtype() == DType::i8) store(int8_t{});
-  else store(uint8_t{});
+  if (y.dtype() == DType::i8)
+    store(int8_t{});
+  else
+    store(uint8_t{});
 }
 
 void dequantize_linear(const KernelArgs& args) {
@@ -68,7 +72,8 @@ void dequantize_linear(const KernelArgs& args) {
     auto py = y.data<T>();
     for (size_t i = 0; i < xs.size(); ++i) {
       const int64_t k = ix(int64_t(i));
-      py[i] = static_cast<T>(float(xs[i] - zps[zps.size() == 1 ? 0 : size_t(k)]) * float(scales[size_t(k)]));
+      py[i] = static_cast<T>(float(xs[i] - zps[zps.size() == 1 ? 0 : size_t(k)]) *
+                             float(scales[size_t(k)]));
     }
   });
 }
@@ -82,45 +87,47 @@ void dispatch_u8_i8(DType dtype, const KernelArgs& args, F&& f) {
 
 // int32 accumulators of the integer convolution of inputs (x, w) with zero points at x_zp_index
 // and w_zp_index.
-std::vector<int32_t> integer_conv(const KernelArgs& args, size_t x_index, size_t w_index, size_t x_zp_index,
-                                  size_t w_zp_index, Conv3d& geometry) {
+std::vector<int32_t> integer_conv(const KernelArgs& args, size_t x_index, size_t w_index,
+                                  size_t x_zp_index, size_t w_zp_index, Conv3d& geometry) {
   const Tensor& x = args.in(x_index);
   const Tensor& w = args.in(w_index);
   geometry = conv3d_geometry(args, x.dims(), w.dims(), WindowKind::conv);
   const int32_t x_zero = zero_points(args, x_zp_index)[0];
   const auto w_zero = zero_points(args, w_zp_index);
   if (w_zero.size() != 1 && int64_t(w_zero.size()) != geometry.m)
-    args.fail("weight zero point has " + std::to_string(w_zero.size()) + " entries for " + std::to_string(geometry.m) +
-              " output channels");
+    args.fail("weight zero point has " + std::to_string(w_zero.size()) + " entries for " +
+              std::to_string(geometry.m) + " output channels");
   std::vector<int32_t> acc;
   dispatch_u8_i8(x.dtype(), args, [&](auto xt) {
     dispatch_u8_i8(w.dtype(), args, [&](auto wt) {
-      acc = conv3d_accumulate<int32_t, decltype(xt), decltype(wt)>(geometry, x.data<decltype(xt)>(), w.data<decltype(wt)>(),
-                                                                    x_zero, w_zero, args.threads);
+      acc = conv3d_accumulate<int32_t, decltype(xt), decltype(wt)>(
+          geometry, x.data<decltype(xt)>(), w.data<decltype(wt)>(), x_zero, w_zero, args.threads);
     });
   });
   return acc;
 }
 
-std::vector<int32_t> integer_matmul(const KernelArgs& args, size_t a_index, size_t b_index, size_t a_zp_index,
-                                    size_t b_zp_index, const Dims& out_dims) {
+std::vector<int32_t> integer_matmul(const KernelArgs& args, size_t a_index, size_t b_index,
+                                    size_t a_zp_index, size_t b_zp_index, const Dims& out_dims) {
   const Tensor& a = args.in(a_index);
   const Tensor& b = args.in(b_index);
   const auto a_zero = zero_points(args, a_zp_index);
-  if (a_zero.size() != 1) args.fail("per-row zero points for A are not supported", ErrorKind::unsupported);
+  if (a_zero.size() != 1)
+    args.fail("per-row zero points for A are not supported", ErrorKind::unsupported);
   const auto b_zero = zero_points(args, b_zp_index);
   std::vector<int32_t> acc;
   dispatch_u8_i8(a.dtype(), args, [&](auto at) {
     dispatch_u8_i8(b.dtype(), args, [&](auto bt) {
-      acc = matmul_accumulate<int32_t, decltype(at), decltype(bt)>(a, b, out_dims, a_zero[0], b_zero);
+      acc =
+          matmul_accumulate<int32_t, decltype(at), decltype(bt)>(a, b, out_dims, a_zero[0], b_zero);
     });
   });
   return acc;
 }
 
 // y = saturate(round(acc * multiplier[channel]) + y_zero), the requantization step.
-void requantize(const KernelArgs& args, std::span<const int32_t> acc, std::span<const double> multiplier,
-                const AxisIndexer& channel, int32_t y_zero) {
+void requantize(const KernelArgs& args, std::span<const int32_t> acc,
+                std::span<const double> multiplier, const AxisIndexer& channel, int32_t y_zero) {
   Tensor& y = args.out(0);
   dispatch_u8_i8(y.dtype(), args, [&](auto tag) {
     using T = decltype(tag);
@@ -142,7 +149,8 @@ void qlinear_conv(const KernelArgs& args) {
   }
   const double x_scale = args.in(1).to_doubles()[0], y_scale = args.in(6).to_doubles()[0];
   std::vector<double> multiplier;
-  for (double ws : args.in(4).to_doubles()) multiplier.push_back(double(float(x_scale) * float(ws)) / y_scale);
+  for (double ws : args.in(4).to_doubles())
+    multiplier.push_back(double(float(x_scale) * float(ws)) / y_scale);
   AxisIndexer channel{g.out[0] * g.out[1] * g.out[2], g.m, multiplier.size() > 1};
   requantize(args, acc, multiplier, channel, zero_points(args, 7)[0]);
 }
@@ -151,7 +159,8 @@ void qlinear_matmul(const KernelArgs& args) {
   auto acc = integer_matmul(args, 0, 3, 2, 5, args.output_types[0].dims);
   const double a_scale = args.in(1).to_doubles()[0], y_scale = args.in(6).to_doubles()[0];
   std::vector<double> multiplier;
-  for (double bs : args.in(4).to_doubles()) multiplier.push_back(double(float(a_scale) * float(bs)) / y_scale);
+  for (double bs : args.in(4).to_doubles())
+    multiplier.push_back(double(float(a_scale) * float(bs)) / y_scale);
   const Dims& dims = args.output_types[0].dims;
   AxisIndexer column{1, dims.empty() ? 1 : dims.back(), multiplier.size() > 1};
   requantize(args, acc, multiplier, column, zero_points(args, 7)[0]);

@@ -11,12 +11,15 @@ const Tensor& KernelArgs::in(size_t i) const {
 }
 
 Tensor& KernelArgs::out(size_t i) const {
-  if (i >= outputs.size()) fail("output " + std::to_string(i) + " does not exist", ErrorKind::internal);
+  if (i >= outputs.size())
+    fail("output " + std::to_string(i) + " does not exist", ErrorKind::internal);
   if (outputs[i].empty_handle()) outputs[i] = Tensor(output_types[i].dtype, output_types[i].dims);
   return outputs[i];
 }
 
-void KernelArgs::fail(const std::string& message, ErrorKind kind) const { throw Error(kind, message, node.label()); }
+void KernelArgs::fail(const std::string& message, ErrorKind kind) const {
+  throw Error(kind, message, node.label());
+}
 
 const KernelRegistry& KernelRegistry::reference() {
   static const KernelRegistry registry = [] {
@@ -46,7 +49,8 @@ const KernelEntry* KernelRegistry::find(std::string_view domain, std::string_vie
 
 void KernelRegistry::run(const KernelArgs& args) const {
   const KernelEntry* entry = find(args.node.domain, args.node.op_type);
-  if (!entry) args.fail("no kernel for operator '" + args.node.op_type + "'", ErrorKind::unsupported);
+  if (!entry)
+    args.fail("no kernel for operator '" + args.node.op_type + "'", ErrorKind::unsupported);
   bool any_f16 = false;
   for (const Tensor* t : args.inputs) any_f16 = any_f16 || (t && t->dtype() == DType::f16);
   for (const TensorType& t : args.output_types) any_f16 = any_f16 || t.dtype == DType::f16;
@@ -65,7 +69,8 @@ void KernelRegistry::run(const KernelArgs& args) const {
   entry->run(KernelArgs{args.node, args.opset, inputs, types, outputs, args.threads});
   for (size_t i = 0; i < outputs.size(); ++i) {
     if (outputs[i].empty_handle()) continue;
-    args.outputs[i] = args.output_types[i].dtype == DType::f16 ? outputs[i].cast(DType::f16) : outputs[i];
+    args.outputs[i] =
+        args.output_types[i].dtype == DType::f16 ? outputs[i].cast(DType::f16) : outputs[i];
   }
 }
 

@@ -15,13 +15,15 @@ struct AxisTaps {
   std::vector<bool> outside;
 };
 
-AxisTaps axis_taps(const KernelArgs& args, int64_t in_len, int64_t out_len, double scale, double roi_start,
-                   double roi_end) {
+AxisTaps axis_taps(const KernelArgs& args, int64_t in_len, int64_t out_len, double scale,
+                   double roi_start, double roi_end) {
   const Node& node = args.node;
   const bool opset10 = args.opset < 11;
   const std::string mode = node.attr_string("mode", "nearest");
-  const std::string transform = opset10 ? "asymmetric" : node.attr_string("coordinate_transformation_mode", "half_pixel");
-  const std::string nearest_mode = opset10 ? "floor" : node.attr_string("nearest_mode", "round_prefer_floor");
+  const std::string transform =
+      opset10 ? "asymmetric" : node.attr_string("coordinate_transformation_mode", "half_pixel");
+  const std::string nearest_mode =
+      opset10 ? "floor" : node.attr_string("nearest_mode", "round_prefer_floor");
   const double cubic_a = node.attr_float("cubic_coeff_a", -0.75f);
   const bool exclude_outside = node.attr_int("exclude_outside", 0) != 0;
   AxisTaps result;
@@ -32,20 +34,27 @@ AxisTaps axis_taps(const KernelArgs& args, int64_t in_len, int64_t out_len, doub
   for (int64_t o = 0; o < out_len; ++o) {
     double x;
     const double xo = double(o);
-    if (transform == "half_pixel") x = (xo + 0.5) / scale - 0.5;
-    else if (transform == "pytorch_half_pixel") x = resized > 1 ? (xo + 0.5) / scale - 0.5 : 0.0;
-    else if (transform == "align_corners") x = resized == 1 ? 0.0 : xo * double(in_len - 1) / (resized - 1);
-    else if (transform == "asymmetric") x = xo / scale;
-    else if (transform == "tf_half_pixel_for_nn") x = (xo + 0.5) / scale;
+    if (transform == "half_pixel")
+      x = (xo + 0.5) / scale - 0.5;
+    else if (transform == "pytorch_half_pixel")
+      x = resized > 1 ? (xo + 0.5) / scale - 0.5 : 0.0;
+    else if (transform == "align_corners")
+      x = resized == 1 ? 0.0 : xo * double(in_len - 1) / (resized - 1);
+    else if (transform == "asymmetric")
+      x = xo / scale;
+    else if (transform == "tf_half_pixel_for_nn")
+      x = (xo + 0.5) / scale;
     else if (transform == "tf_crop_and_resize") {
-      x = resized > 1 ? roi_start * double(in_len - 1) + xo * (roi_end - roi_start) * double(in_len - 1) / (resized - 1)
+      x = resized > 1 ? roi_start * double(in_len - 1) +
+                            xo * (roi_end - roi_start) * double(in_len - 1) / (resized - 1)
                       : 0.5 * (roi_start + roi_end) * double(in_len - 1);
       if (x < 0 || x > double(in_len - 1)) {
         result.outside[size_t(o)] = true;
         continue;
       }
     } else {
-      args.fail("coordinate_transformation_mode '" + transform + "' is not supported", ErrorKind::unsupported);
+      args.fail("coordinate_transformation_mode '" + transform + "' is not supported",
+                ErrorKind::unsupported);
     }
     auto clamp_index = [in_len](int64_t i) { return std::clamp<int64_t>(i, 0, in_len - 1); };
     const double base = std::floor(x);
@@ -53,12 +62,18 @@ AxisTaps axis_taps(const KernelArgs& args, int64_t in_len, int64_t out_len, doub
     auto& taps = result.taps[size_t(o)];
     if (mode == "nearest") {
       int64_t pick;
-      if (ratio == 0) pick = int64_t(base);
-      else if (nearest_mode == "round_prefer_floor") pick = int64_t(base) + (ratio > 0.5 ? 1 : 0);
-      else if (nearest_mode == "round_prefer_ceil") pick = int64_t(base) + (ratio >= 0.5 ? 1 : 0);
-      else if (nearest_mode == "floor") pick = int64_t(base);
-      else if (nearest_mode == "ceil") pick = int64_t(base) + 1;
-      else args.fail("nearest_mode '" + nearest_mode + "' is not supported", ErrorKind::unsupported);
+      if (ratio == 0)
+        pick = int64_t(base);
+      else if (nearest_mode == "round_prefer_floor")
+        pick = int64_t(base) + (ratio > 0.5 ? 1 : 0);
+      else if (nearest_mode == "round_prefer_ceil")
+        pick = int64_t(base) + (ratio >= 0.5 ? 1 : 0);
+      else if (nearest_mode == "floor")
+        pick = int64_t(base);
+      else if (nearest_mode == "ceil")
+        pick = int64_t(base) + 1;
+      else
+        args.fail("nearest_mode '" + nearest_mode + "' is not supported", ErrorKind::unsupported);
       taps.push_back({clamp_index(pick), 1.0});
     } else if (mode == "linear") {
       taps.push_back({clamp_index(int64_t(base)), 1.0 - ratio});
@@ -99,10 +114,12 @@ void resize(const KernelArgs& args) {
   } else if (args.has(scales_index)) {
     scales = args.in(scales_index).to_doubles();
   }
-  if (!opset10 && args.has(1) && args.in(1).numel() == int64_t(2 * rank)) roi = args.in(1).to_doubles();
+  if (!opset10 && args.has(1) && args.in(1).numel() == int64_t(2 * rank))
+    roi = args.in(1).to_doubles();
 
   std::vector<AxisTaps> taps;
-  for (size_t d = 0; d < rank; ++d) taps.push_back(axis_taps(args, x.dim(d), y.dim(d), scales[d], roi[d], roi[rank + d]));
+  for (size_t d = 0; d < rank; ++d)
+    taps.push_back(axis_taps(args, x.dim(d), y.dim(d), scales[d], roi[d], roi[rank + d]));
   const double extrapolation = args.node.attr_float("extrapolation_value", 0.0f);
   Dims in_strides(rank, 1);
   for (size_t d = rank; d-- > 1;) in_strides[d - 1] = in_strides[d] * x.dim(d);
@@ -137,8 +154,10 @@ void resize(const KernelArgs& args) {
           if (d == SIZE_MAX) break;
         }
       }
-      if constexpr (std::is_integral_v<T>) py[size_t(i)] = saturate<T>(std::nearbyint(value));
-      else py[size_t(i)] = static_cast<T>(value);
+      if constexpr (std::is_integral_v<T>)
+        py[size_t(i)] = saturate<T>(std::nearbyint(value));
+      else
+        py[size_t(i)] = static_cast<T>(value);
       for (size_t d = rank; d-- > 0;) {
         if (++index[d] < y.dim(d)) break;
         index[d] = 0;
@@ -146,14 +165,21 @@ void resize(const KernelArgs& args) {
     }
   };
   switch (x.dtype()) {
-    case DType::u8: run(uint8_t{}); break;
-    case DType::i8: run(int8_t{}); break;
-    default: dispatch_float(x.dtype(), args, run);
+    case DType::u8:
+      run(uint8_t{});
+      break;
+    case DType::i8:
+      run(int8_t{});
+      break;
+    default:
+      dispatch_float(x.dtype(), args, run);
   }
 }
 
 }  // namespace
 
-void register_resize(KernelRegistry& r) { r.add("Resize", resize); }
+void register_resize(KernelRegistry& r) {
+  r.add("Resize", resize);
+}
 
 }  // namespace edgeco::kernels::ref

@@ -7,7 +7,9 @@
 namespace edgeco::kernels::ref {
 namespace {
 
-void view(const KernelArgs& args) { args.outputs[0] = args.in(0).reshaped(args.output_types[0].dims); }
+void view(const KernelArgs& args) {
+  args.outputs[0] = args.in(0).reshaped(args.output_types[0].dims);
+}
 
 // Visits every element of `dims` in row-major order with its multi-index.
 template <class F>
@@ -57,7 +59,8 @@ void concat(const KernelArgs& args) {
     const Tensor& x = args.in(k);
     const size_t row = size_t(product(x.dims(), axis)) * elem;
     for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(y.bytes().data() + size_t(o) * out_row + offset, x.bytes().data() + size_t(o) * row, row);
+      std::memcpy(y.bytes().data() + size_t(o) * out_row + offset,
+                  x.bytes().data() + size_t(o) * row, row);
     offset += row;
   }
 }
@@ -81,8 +84,10 @@ void slice(const KernelArgs& args) {
   const size_t elem = dtype_size(x.dtype());
   for_each_index(y.dims(), [&](int64_t i, const Dims& index) {
     int64_t offset = 0;
-    for (size_t d = 0; d < index.size(); ++d) offset += (ranges[d].start + index[d] * ranges[d].step) * in_strides[d];
-    std::memcpy(y.bytes().data() + size_t(i) * elem, x.bytes().data() + size_t(offset) * elem, elem);
+    for (size_t d = 0; d < index.size(); ++d)
+      offset += (ranges[d].start + index[d] * ranges[d].step) * in_strides[d];
+    std::memcpy(y.bytes().data() + size_t(i) * elem, x.bytes().data() + size_t(offset) * elem,
+                elem);
   });
 }
 
@@ -114,7 +119,8 @@ void pad(const KernelArgs& args) {
           offset = -1;
           break;
         }
-        if (mode == "edge") v = std::clamp<int64_t>(v, 0, n - 1);
+        if (mode == "edge")
+          v = std::clamp<int64_t>(v, 0, n - 1);
         else {  // reflect, repeating the mirror for pads longer than the axis
           const int64_t period = std::max<int64_t>(1, 2 * (n - 1));
           v = ((v % period) + period) % period;
@@ -123,7 +129,8 @@ void pad(const KernelArgs& args) {
       }
       offset += v * in_strides[d];
     }
-    const std::byte* src = offset < 0 ? fill.bytes().data() : x.bytes().data() + size_t(offset) * elem;
+    const std::byte* src =
+        offset < 0 ? fill.bytes().data() : x.bytes().data() + size_t(offset) * elem;
     std::memcpy(y.bytes().data() + size_t(i) * elem, src, elem);
   });
 }
@@ -132,7 +139,8 @@ void gather(const KernelArgs& args) {
   const Tensor& data = args.in(0);
   const Tensor& indices_tensor = args.in(1);
   Tensor& y = args.out(0);
-  const size_t axis = size_t(normalize_axis(args.node.attr_int("axis", 0), int64_t(data.rank()), "axis"));
+  const size_t axis =
+      size_t(normalize_axis(args.node.attr_int("axis", 0), int64_t(data.rank()), "axis"));
   const int64_t outer = product(data.dims(), 0, axis);
   const int64_t extent = data.dim(axis);
   const size_t inner_bytes = size_t(product(data.dims(), axis + 1)) * dtype_size(data.dtype());
@@ -142,7 +150,8 @@ void gather(const KernelArgs& args) {
     for (int64_t idx : indices) {
       const int64_t i = idx < 0 ? idx + extent : idx;
       if (i < 0 || i >= extent)
-        args.fail("index " + std::to_string(idx) + " is out of range for axis of size " + std::to_string(extent));
+        args.fail("index " + std::to_string(idx) + " is out of range for axis of size " +
+                  std::to_string(extent));
       std::memcpy(dst, data.bytes().data() + size_t(o * extent + i) * inner_bytes, inner_bytes);
       dst += inner_bytes;
     }
@@ -152,7 +161,8 @@ void shape(const KernelArgs& args) {
   const Tensor& x = args.in(0);
   const int64_t rank = int64_t(x.rank());
   auto clamp = [rank](int64_t v) { return std::clamp(v < 0 ? v + rank : v, int64_t{0}, rank); };
-  const int64_t start = clamp(args.node.attr_int("start", 0)), end = clamp(args.node.attr_int("end", rank));
+  const int64_t start = clamp(args.node.attr_int("start", 0)),
+                end = clamp(args.node.attr_int("end", rank));
   auto out = args.out(0).data<int64_t>();
   for (int64_t i = start; i < end; ++i) out[size_t(i - start)] = x.dim(size_t(i));
 }
@@ -163,12 +173,14 @@ void constant_of_shape(const KernelArgs& args) {
   const Tensor& value = args.node.attr_tensor("value");
   if (value.numel() != 1) args.fail("value must hold one element", ErrorKind::invalid_model);
   const size_t elem = dtype_size(y.dtype());
-  for (int64_t i = 0; i < y.numel(); ++i) std::memcpy(y.bytes().data() + size_t(i) * elem, value.bytes().data(), elem);
+  for (int64_t i = 0; i < y.numel(); ++i)
+    std::memcpy(y.bytes().data() + size_t(i) * elem, value.bytes().data(), elem);
 }
 
 void split(const KernelArgs& args) {
   const Tensor& x = args.in(0);
-  const size_t axis = size_t(normalize_axis(args.node.attr_int("axis", 0), int64_t(x.rank()), "axis"));
+  const size_t axis =
+      size_t(normalize_axis(args.node.attr_int("axis", 0), int64_t(x.rank()), "axis"));
   const int64_t outer = product(x.dims(), 0, axis);
   const size_t elem = dtype_size(x.dtype());
   const size_t in_row = size_t(product(x.dims(), axis)) * elem;
@@ -181,7 +193,8 @@ void split(const KernelArgs& args) {
     }
     Tensor& y = args.out(k);
     for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(y.bytes().data() + size_t(o) * row, x.bytes().data() + size_t(o) * in_row + offset, row);
+      std::memcpy(y.bytes().data() + size_t(o) * row,
+                  x.bytes().data() + size_t(o) * in_row + offset, row);
     offset += row;
   }
 }
@@ -196,7 +209,8 @@ void gather_by_index(const KernelArgs& args, MapIndex map) {
   for_each_index(y.dims(), [&](int64_t i, const Dims& index) {
     int64_t offset = 0;
     for (size_t d = 0; d < index.size(); ++d) offset += map(d, index[d]) * in_strides[d];
-    std::memcpy(y.bytes().data() + size_t(i) * elem, x.bytes().data() + size_t(offset) * elem, elem);
+    std::memcpy(y.bytes().data() + size_t(i) * elem, x.bytes().data() + size_t(offset) * elem,
+                elem);
   });
 }
 
@@ -209,7 +223,8 @@ void expand(const KernelArgs& args) {
   }());
   // Run on the input lifted to the output's rank with leading unit dims.
   const Tensor* in[] = {&reshaped};
-  const KernelArgs with_rank{args.node, args.opset, in, args.output_types, args.outputs, args.threads};
+  const KernelArgs with_rank{args.node,         args.opset,   in,
+                             args.output_types, args.outputs, args.threads};
   gather_by_index(with_rank, [&](size_t d, int64_t i) { return reshaped.dim(d) == 1 ? 0 : i; });
 }
 
@@ -222,7 +237,8 @@ void gather_elements(const KernelArgs& args) {
   const Tensor& data = args.in(0);
   const std::vector<int64_t> indices = args.in(1).to_int64s();
   Tensor& y = args.out(0);
-  const size_t axis = size_t(normalize_axis(args.node.attr_int("axis", 0), int64_t(data.rank()), "axis"));
+  const size_t axis =
+      size_t(normalize_axis(args.node.attr_int("axis", 0), int64_t(data.rank()), "axis"));
   const Dims strides = strides_of(data.dims());
   const size_t elem = dtype_size(data.dtype());
   for_each_index(y.dims(), [&](int64_t i, const Dims& index) {
@@ -233,14 +249,16 @@ void gather_elements(const KernelArgs& args) {
         v = indices[size_t(i)];
         if (v < 0) v += data.dim(d);
         if (v < 0 || v >= data.dim(d))
-          args.fail("index " + std::to_string(indices[size_t(i)]) + " is out of range for axis of size " +
-                    std::to_string(data.dim(d)));
+          args.fail("index " + std::to_string(indices[size_t(i)]) +
+                    " is out of range for axis of size " + std::to_string(data.dim(d)));
       } else if (v >= data.dim(d)) {
-        args.fail("indices shape " + dims_to_string(y.dims()) + " exceeds data shape " + dims_to_string(data.dims()));
+        args.fail("indices shape " + dims_to_string(y.dims()) + " exceeds data shape " +
+                  dims_to_string(data.dims()));
       }
       offset += v * strides[d];
     }
-    std::memcpy(y.bytes().data() + size_t(i) * elem, data.bytes().data() + size_t(offset) * elem, elem);
+    std::memcpy(y.bytes().data() + size_t(i) * elem, data.bytes().data() + size_t(offset) * elem,
+                elem);
   });
 }
 
@@ -277,8 +295,10 @@ void depth_space(const KernelArgs& args, bool to_depth) {
           const int64_t dc = crd ? (ic * b + bh) * b + bw : (bh * b + bw) * c + ic;
           const int64_t space_index = ((in * c + ic) * h + ih) * w + iw;
           const int64_t depth_index = ((in * depth_c + dc) * dh + ih / b) * dw + iw / b;
-          const int64_t from = to_depth ? space_index : depth_index, to = to_depth ? depth_index : space_index;
-          std::memcpy(y.bytes().data() + size_t(to) * elem, x.bytes().data() + size_t(from) * elem, elem);
+          const int64_t from = to_depth ? space_index : depth_index,
+                        to = to_depth ? depth_index : space_index;
+          std::memcpy(y.bytes().data() + size_t(to) * elem, x.bytes().data() + size_t(from) * elem,
+                      elem);
         }
 }
 
@@ -288,21 +308,25 @@ void range(const KernelArgs& args) {
     using T = decltype(tag);
     const T start = args.in(0).data<T>()[0], delta = args.in(2).data<T>()[0];
     auto py = y.data<T>();
-    for (size_t i = 0; i < py.size(); ++i) py[i] = static_cast<T>(start + static_cast<T>(i) * delta);
+    for (size_t i = 0; i < py.size(); ++i)
+      py[i] = static_cast<T>(start + static_cast<T>(i) * delta);
   });
 }
 
 }  // namespace
 
 void register_shape_ops(KernelRegistry& r) {
-  r.add("Size", [](const KernelArgs& a) { a.out(0).data<int64_t>()[0] = a.in(0).numel(); }, false);
+  r.add(
+      "Size", [](const KernelArgs& a) { a.out(0).data<int64_t>()[0] = a.in(0).numel(); }, false);
   r.add("Expand", expand, false);
   r.add("Tile", tile, false);
   r.add("Range", range);
   r.add("GatherElements", gather_elements, false);
   r.add("Trilu", trilu, false);
-  r.add("SpaceToDepth", [](const KernelArgs& a) { depth_space(a, true); }, false);
-  r.add("DepthToSpace", [](const KernelArgs& a) { depth_space(a, false); }, false);
+  r.add(
+      "SpaceToDepth", [](const KernelArgs& a) { depth_space(a, true); }, false);
+  r.add(
+      "DepthToSpace", [](const KernelArgs& a) { depth_space(a, false); }, false);
   r.add("Split", split, false);
   for (const char* op : {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}) r.add(op, view, false);
   r.add("Transpose", transpose, false);
