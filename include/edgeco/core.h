@@ -96,6 +96,38 @@ constexpr DType dtype_of() {
     static_assert(sizeof(T) == 0, "not an edgeco element type");
 }
 
+// Calls f with a value of the C++ type stored for `dtype` (Half for f16, bool for boolean).
+template <class F>
+decltype(auto) visit_dtype(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::f32:
+      return f(float{});
+    case DType::f16:
+      return f(Half{});
+    case DType::f64:
+      return f(double{});
+    case DType::i8:
+      return f(int8_t{});
+    case DType::u8:
+      return f(uint8_t{});
+    case DType::i16:
+      return f(int16_t{});
+    case DType::u16:
+      return f(uint16_t{});
+    case DType::i32:
+      return f(int32_t{});
+    case DType::u32:
+      return f(uint32_t{});
+    case DType::i64:
+      return f(int64_t{});
+    case DType::u64:
+      return f(uint64_t{});
+    case DType::boolean:
+      return f(bool{});
+  }
+  return f(float{});  // unreachable: every enumerator is handled above
+}
+
 using Dims = std::vector<int64_t>;
 
 std::string dims_to_string(std::span<const int64_t> dims);

@@ -237,37 +237,6 @@ Tensor Tensor::clone() const {
 
 namespace {
 
-template <class F>
-decltype(auto) visit_dtype(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::f32:
-      return f(float{});
-    case DType::f16:
-      return f(Half{});
-    case DType::f64:
-      return f(double{});
-    case DType::i8:
-      return f(int8_t{});
-    case DType::u8:
-      return f(uint8_t{});
-    case DType::i16:
-      return f(int16_t{});
-    case DType::u16:
-      return f(uint16_t{});
-    case DType::i32:
-      return f(int32_t{});
-    case DType::u32:
-      return f(uint32_t{});
-    case DType::i64:
-      return f(int64_t{});
-    case DType::u64:
-      return f(uint64_t{});
-    case DType::boolean:
-      return f(bool{});
-  }
-  throw Error(ErrorKind::internal, "bad dtype");
-}
-
 template <class T>
 double load_as_double(T v) {
   if constexpr (std::is_same_v<T, Half>)

@@ -24,33 +24,16 @@ void dispatch_float(DType dtype, const KernelArgs& args, F&& f) {
   }
 }
 
+// Numeric types: every stored type but float16 (computed as float32 around the kernel) and bool.
 template <class F>
 void dispatch_numeric(DType dtype, const KernelArgs& args, F&& f) {
-  switch (dtype) {
-    case DType::f32:
-      return f(float{});
-    case DType::f64:
-      return f(double{});
-    case DType::i8:
-      return f(int8_t{});
-    case DType::u8:
-      return f(uint8_t{});
-    case DType::i16:
-      return f(int16_t{});
-    case DType::u16:
-      return f(uint16_t{});
-    case DType::i32:
-      return f(int32_t{});
-    case DType::u32:
-      return f(uint32_t{});
-    case DType::i64:
-      return f(int64_t{});
-    case DType::u64:
-      return f(uint64_t{});
-    default:
-      args.fail("type " + std::string(to_string(dtype)) + " is not supported here",
-                ErrorKind::unsupported);
-  }
+  if (dtype == DType::f16 || dtype == DType::boolean)
+    args.fail("type " + std::string(to_string(dtype)) + " is not supported here",
+              ErrorKind::unsupported);
+  visit_dtype(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (!std::is_same_v<T, Half> && !std::is_same_v<T, bool>) f(tag);
+  });
 }
 
 inline int64_t product(std::span<const int64_t> dims, size_t begin = 0, size_t end = SIZE_MAX) {

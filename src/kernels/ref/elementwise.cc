@@ -134,60 +134,54 @@ void clip(const KernelArgs& args) {
   });
 }
 
-void softmax(const KernelArgs& args, bool log) {
-  const Tensor& x = args.in(0);
-  Tensor& y = args.out(0);
-  const int64_t rank = int64_t(x.rank());
-  const int64_t axis =
-      normalize_axis(args.node.attr_int("axis", args.opset >= 13 ? -1 : 1), rank, "axis");
-  // Before opset 13 the input is coerced to 2-D at `axis`; from 13 on softmax runs along `axis`
-  // only.
-  const int64_t outer = product(x.dims(), 0, size_t(axis));
-  const int64_t inner = args.opset >= 13 ? product(x.dims(), size_t(axis) + 1) : 1;
-  const int64_t length = args.opset >= 13 ? x.dim(size_t(axis)) : product(x.dims(), size_t(axis));
-  dispatch_float(x.dtype(), args, [&](auto tag) {
-    using T = decltype(tag);
-    auto px = x.data<T>();
-    auto py = y.data<T>();
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t in = 0; in < inner; ++in) {
-        const int64_t base = o * length * inner + in;
-        double max_v = -INFINITY;
-        for (int64_t k = 0; k < length; ++k)
-          max_v = std::max(max_v, double(px[size_t(base + k * inner)]));
-        double sum = 0;
-        for (int64_t k = 0; k < length; ++k)
-          sum += std::exp(double(px[size_t(base + k * inner)]) - max_v);
-        for (int64_t k = 0; k < length; ++k) {
-          const double shifted = double(px[size_t(base + k * inner)]) - max_v;
-          py[size_t(base + k * inner)] =
-              static_cast<T>(log ? shifted - std::log(sum) : std::exp(shifted) / sum);
-        }
-      }
-  });
-}
-
-// 1 at the first maximum along the axis (coerced to 2-D before opset 13, as Softmax), 0 elsewhere.
-void hardmax(const KernelArgs& args) {
-  const Tensor& x = args.in(0);
-  Tensor& y = args.out(0);
+// The Softmax family runs along `axis`; before opset 13 the input is coerced to 2-D at `axis`
+// instead. Calls row(base, length, stride) for each row: elements base + k * stride, k < length.
+template <class Row>
+void for_each_softmax_row(const KernelArgs& args, const Tensor& x, Row row) {
   const int64_t axis = normalize_axis(args.node.attr_int("axis", args.opset >= 13 ? -1 : 1),
                                       int64_t(x.rank()), "axis");
   const int64_t outer = product(x.dims(), 0, size_t(axis));
   const int64_t inner = args.opset >= 13 ? product(x.dims(), size_t(axis) + 1) : 1;
   const int64_t length = args.opset >= 13 ? x.dim(size_t(axis)) : product(x.dims(), size_t(axis));
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t in = 0; in < inner; ++in) row(o * length * inner + in, length, inner);
+}
+
+void softmax(const KernelArgs& args, bool log) {
+  const Tensor& x = args.in(0);
+  Tensor& y = args.out(0);
   dispatch_float(x.dtype(), args, [&](auto tag) {
     using T = decltype(tag);
     auto px = x.data<T>();
     auto py = y.data<T>();
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t in = 0; in < inner; ++in) {
-        const int64_t base = o * length * inner + in;
-        int64_t best = 0;
-        for (int64_t k = 1; k < length; ++k)
-          if (px[size_t(base + k * inner)] > px[size_t(base + best * inner)]) best = k;
-        if (length > 0) py[size_t(base + best * inner)] = T{1};
+    for_each_softmax_row(args, x, [&](int64_t base, int64_t length, int64_t stride) {
+      auto at = [&](int64_t k) { return size_t(base + k * stride); };
+      double max_v = -INFINITY;
+      for (int64_t k = 0; k < length; ++k) max_v = std::max(max_v, double(px[at(k)]));
+      double sum = 0;
+      for (int64_t k = 0; k < length; ++k) sum += std::exp(double(px[at(k)]) - max_v);
+      for (int64_t k = 0; k < length; ++k) {
+        const double shifted = double(px[at(k)]) - max_v;
+        py[at(k)] = static_cast<T>(log ? shifted - std::log(sum) : std::exp(shifted) / sum);
       }
+    });
+  });
+}
+
+// 1 at the first maximum of each row, 0 elsewhere.
+void hardmax(const KernelArgs& args) {
+  const Tensor& x = args.in(0);
+  Tensor& y = args.out(0);
+  dispatch_float(x.dtype(), args, [&](auto tag) {
+    using T = decltype(tag);
+    auto px = x.data<T>();
+    auto py = y.data<T>();
+    for_each_softmax_row(args, x, [&](int64_t base, int64_t length, int64_t stride) {
+      int64_t best = 0;
+      for (int64_t k = 1; k < length; ++k)
+        if (px[size_t(base + k * stride)] > px[size_t(base + best * stride)]) best = k;
+      if (length > 0) py[size_t(base + best * stride)] = T{1};
+    });
   });
 }
 
