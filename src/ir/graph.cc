@@ -302,12 +302,16 @@ InferenceResult infer_types(Graph& graph, const OpRegistry& registry,
       all_constant = all_constant && constants.back();
     }
     InferContext ctx(node, graph.opset, types, constants);
-    schema->infer(ctx);
-    if (schema->macs) result.node_macs[node.name] = schema->macs(ctx);
-
     std::vector<Tensor> folded;
-    if (all_constant && evaluate && !node.inputs.empty())
-      folded = evaluate(node, graph.opset, constants);
+    try {
+      schema->infer(ctx);
+      if (schema->macs) result.node_macs[node.name] = schema->macs(ctx);
+      if (all_constant && evaluate && !node.inputs.empty()) folded = evaluate(node, graph.opset, constants);
+    } catch (const Error& e) {
+      // Helpers (axis checks, broadcasting) do not know the node; name it here.
+      if (e.where().find(node.label()) == std::string::npos) throw e.within(node.label());
+      throw;
+    }
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       if (node.outputs[i].empty()) continue;
       const auto& inferred = ctx.output_types()[i];

@@ -64,6 +64,11 @@ TEST(Inference, ChannelMismatchNamesTheNode) {
   EXPECT_NE(std::string(e.what()).find("3 channels"), std::string::npos);
 }
 
+TEST(Inference, ErrorsFromSharedHelpersStillNameTheNode) {
+  const Error e = capture_error([] { infer_one("Softmax", {{DType::f32, {2, 3}}}, {{"axis", i64(5)}}); });
+  EXPECT_EQ(std::string(e.what()), "node 'n0' (Softmax): axis 5 is out of range for rank 2");
+}
+
 TEST(Inference, BroadcastAndTypeMismatchAreErrors) {
   EXPECT_EQ(infer_one("Add", {{DType::f32, {2, 1, 4}}, {DType::f32, {3, 1}}}).dims,
             (Dims{2, 3, 4}));
