@@ -60,11 +60,13 @@ struct Node {
   int64_t attr_int(std::string_view name, std::optional<int64_t> fallback = std::nullopt) const;
   float attr_float(std::string_view name, std::optional<float> fallback = std::nullopt) const;
   std::string attr_string(std::string_view name,
-                          std::optional<std::string> fallback = std::nullopt) const;
-  std::vector<int64_t> attr_ints(std::string_view name,
-                                 std::optional<std::vector<int64_t>> fallback = std::nullopt) const;
-  std::vector<float> attr_floats(std::string_view name,
-                                 std::optional<std::vector<float>> fallback = std::nullopt) const;
+                          const std::optional<std::string>& fallback = std::nullopt) const;
+  std::vector<int64_t> attr_ints(
+      std::string_view name,
+      const std::optional<std::vector<int64_t>>& fallback = std::nullopt) const;
+  std::vector<float> attr_floats(
+      std::string_view name,
+      const std::optional<std::vector<float>>& fallback = std::nullopt) const;
   const Tensor& attr_tensor(std::string_view name) const;
 
  private:

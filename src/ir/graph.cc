@@ -60,15 +60,15 @@ int64_t Node::attr_int(std::string_view n, std::optional<int64_t> fb) const {
 float Node::attr_float(std::string_view n, std::optional<float> fb) const {
   return attr_or(*this, find_attr(n, AttrType::f), n, fb);
 }
-std::string Node::attr_string(std::string_view n, std::optional<std::string> fb) const {
+std::string Node::attr_string(std::string_view n, const std::optional<std::string>& fb) const {
   return attr_or(*this, find_attr(n, AttrType::s), n, fb);
 }
 std::vector<int64_t> Node::attr_ints(std::string_view n,
-                                     std::optional<std::vector<int64_t>> fb) const {
+                                     const std::optional<std::vector<int64_t>>& fb) const {
   return attr_or(*this, find_attr(n, AttrType::ints), n, fb);
 }
 std::vector<float> Node::attr_floats(std::string_view n,
-                                     std::optional<std::vector<float>> fb) const {
+                                     const std::optional<std::vector<float>>& fb) const {
   return attr_or(*this, find_attr(n, AttrType::floats), n, fb);
 }
 const Tensor& Node::attr_tensor(std::string_view n) const {
@@ -306,7 +306,8 @@ InferenceResult infer_types(Graph& graph, const OpRegistry& registry,
     try {
       schema->infer(ctx);
       if (schema->macs) result.node_macs[node.name] = schema->macs(ctx);
-      if (all_constant && evaluate && !node.inputs.empty()) folded = evaluate(node, graph.opset, constants);
+      if (all_constant && evaluate && !node.inputs.empty())
+        folded = evaluate(node, graph.opset, constants);
     } catch (const Error& e) {
       // Helpers (axis checks, broadcasting) do not know the node; name it here.
       if (e.where().find(node.label()) == std::string::npos) throw e.within(node.label());

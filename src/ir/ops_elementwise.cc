@@ -23,7 +23,7 @@ TensorType broadcast_inputs(InferContext& ctx, size_t count) {
 }
 
 Infer binary(DTypes allowed, bool same_type = true) {
-  return [allowed, same_type](InferContext& ctx) {
+  return [allowed = std::move(allowed), same_type](InferContext& ctx) {
     require_dtype_in(ctx, 0, allowed);
     if (same_type) require_same_dtype(ctx, 0, 1);
     ctx.set_output(0, broadcast_inputs(ctx, 2));
@@ -31,7 +31,7 @@ Infer binary(DTypes allowed, bool same_type = true) {
 }
 
 Infer variadic(DTypes allowed) {
-  return [allowed](InferContext& ctx) {
+  return [allowed = std::move(allowed)](InferContext& ctx) {
     require_dtype_in(ctx, 0, allowed);
     for (size_t i = 1; i < ctx.num_inputs(); ++i) require_same_dtype(ctx, 0, i);
     ctx.set_output(0, broadcast_inputs(ctx, ctx.num_inputs()));
@@ -39,7 +39,7 @@ Infer variadic(DTypes allowed) {
 }
 
 Infer unary(DTypes allowed) {
-  return [allowed](InferContext& ctx) {
+  return [allowed = std::move(allowed)](InferContext& ctx) {
     require_dtype_in(ctx, 0, allowed);
     ctx.set_output(0, ctx.input_type(0));
   };
@@ -108,7 +108,7 @@ void register_elementwise_ops(OpRegistry& r) {
 
   // Comparisons and logic produce bool.
   auto to_bool = [](DTypes allowed) {
-    return [allowed](InferContext& ctx) {
+    return [allowed = std::move(allowed)](InferContext& ctx) {
       require_dtype_in(ctx, 0, allowed);
       require_same_dtype(ctx, 0, 1);
       TensorType t = broadcast_inputs(ctx, 2);

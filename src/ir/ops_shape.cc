@@ -177,9 +177,10 @@ void infer_slice(InferContext& ctx) {
     starts = *s, ends = *e, axes = *a, steps = *st;
   }
   Dims dims = x.dims;
-  Dims unknown;
+  // Unknown dims get a placeholder extent so the other axes can be clamped; their result stays
+  // unknown.
   for (auto& d : dims)
-    if (d < 0) d = std::numeric_limits<int32_t>::max();  // placeholder extent for clamping
+    if (d < 0) d = std::numeric_limits<int32_t>::max();
   std::vector<SliceRange> ranges;
   try {
     ranges = slice_ranges(dims, starts, ends, axes, steps);
@@ -187,10 +188,7 @@ void infer_slice(InferContext& ctx) {
     ctx.fail(e.message());
   }
   Dims out(x.dims.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    const bool touched = ranges[i].count != dims[i] || ranges[i].start != 0 || ranges[i].step != 1;
-    out[i] = x.dims[i] < 0 ? (touched ? -1 : -1) : ranges[i].count;
-  }
+  for (size_t i = 0; i < out.size(); ++i) out[i] = x.dims[i] < 0 ? -1 : ranges[i].count;
   ctx.set_output(0, TensorType{x.dtype, out});
 }
 

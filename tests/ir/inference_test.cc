@@ -65,7 +65,9 @@ TEST(Inference, ChannelMismatchNamesTheNode) {
 }
 
 TEST(Inference, ErrorsFromSharedHelpersStillNameTheNode) {
-  const Error e = capture_error([] { infer_one("Softmax", {{DType::f32, {2, 3}}}, {{"axis", i64(5)}}); });
+  const Error e = capture_error([] {
+    infer_one("Softmax", {{DType::f32, {2, 3}}}, {{"axis", i64(5)}});
+  });
   EXPECT_EQ(std::string(e.what()), "node 'n0' (Softmax): axis 5 is out of range for rank 2");
 }
 
