@@ -11,7 +11,8 @@
 namespace edgeco {
 
 struct SessionOptions {
-  int threads = 1;  // worker threads for the heavy kernels (convolution)
+  int threads = 1;        // worker threads for the heavy kernels (convolution)
+  bool optimize = false;  // run the compiler's passes (BN folding, Conv fusion) at prepare
 };
 
 struct NodeTiming {
@@ -34,6 +35,8 @@ class Session {
   TensorMap run(const TensorMap& inputs);
   // Per-node wall time of the last run, in execution order.
   const std::vector<NodeTiming>& last_timings() const { return timings_; }
+  // What the optimizing passes changed at prepare (empty without SessionOptions::optimize).
+  const std::vector<std::string>& pass_log() const { return pass_log_; }
 
  private:
   void check_input(const std::string& name, const Tensor& t) const;
@@ -44,6 +47,7 @@ class Session {
   std::vector<const Node*> schedule_;       // nodes left after constant folding
   std::map<std::string, size_t> last_use_;  // value -> index in schedule_ of its last reader
   std::vector<NodeTiming> timings_;
+  std::vector<std::string> pass_log_;
 };
 
 // Runs one node on the given inputs with the reference kernels (types inferred from the inputs).

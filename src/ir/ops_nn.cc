@@ -231,6 +231,30 @@ void register_nn_ops(OpRegistry& r) {
   auto ct_attrs = conv_attrs;
   ct_attrs.push_back({"output_padding", AttrType::ints});
   ct_attrs.push_back({"output_shape", AttrType::ints});
+  // edgeco.FusedConv: Conv (+ Z, a residual of the output's shape) then an activation, as the
+  // compiler's fusion pass emits it. activation is "" or one of Relu, Clip, LeakyRelu, HardSigmoid,
+  // HardSwish, Sigmoid, Tanh; activation_alpha/beta carry Clip's bounds or the slope/offset.
+  auto fused_attrs = conv_attrs;
+  fused_attrs.push_back({"activation", AttrType::s});
+  fused_attrs.push_back({"activation_alpha", AttrType::f});
+  fused_attrs.push_back({"activation_beta", AttrType::f});
+  OpSchema fused = schema("FusedConv", 2, 4, fused_attrs, [](InferContext& ctx) {
+    require_dtype_in(ctx, 0, kFloats);
+    require_same_dtype(ctx, 0, 1);
+    infer_conv(ctx, WindowKind::conv, 0, 1, 2, ctx.input_type(0).dtype);
+    if (ctx.has_input(3)) {
+      require_same_dtype(ctx, 0, 3);
+      const auto& y = ctx.output_types()[0];
+      const TensorType& z = ctx.input_type(3);
+      if (y && y->fully_known() && z.fully_known() && z.dims != y->dims)
+        ctx.fail("residual input " + dims_to_string(z.dims) + " does not match the output " +
+                 dims_to_string(y->dims));
+    }
+  });
+  fused.domain = "edgeco";
+  fused.macs = conv_macs;
+  r.add(fused);
+
   OpSchema conv_t = schema("ConvTranspose", 2, 3, ct_attrs, [](InferContext& ctx) {
     require_dtype_in(ctx, 0, kFloats);
     require_same_dtype(ctx, 0, 1);

@@ -1,6 +1,7 @@
 #include <chrono>
 #include <set>
 
+#include "edgeco/compiler.h"
 #include "edgeco/runtime.h"
 #include "kernels/kernel.h"
 
@@ -54,6 +55,7 @@ Session::Session(Graph graph, SessionOptions options)
   auto evaluate = [](const Node& node, int64_t opset, std::span<const Tensor* const> inputs) {
     return run_node(node, opset, inputs);
   };
+  if (options_.optimize) pass_log_ = optimize(graph_, evaluate).lines;
   InferenceResult inferred = infer_types(graph_, OpRegistry::builtin(), evaluate);
   constants_ = std::move(inferred.constants);
   // Nodes whose outputs are all known constants need not run again.

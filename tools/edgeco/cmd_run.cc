@@ -10,6 +10,7 @@
 #include "edgeco/data.h"
 #include "edgeco/onnx.h"
 #include "edgeco/runtime.h"
+#include "inputs.h"
 
 namespace edgeco::cli {
 namespace {
@@ -21,28 +22,8 @@ struct RunOptions {
   int threads = 1;
   uint32_t seed = 0;
   bool json = false;
+  bool reference = false;
 };
-
-Tensor load_input_file(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error(ErrorKind::io, "cannot open input file", file);
-  char magic[6] = {};
-  in.read(magic, 6);
-  if (std::string_view(magic, 6) == "\x93NUMPY") return load_npy(file);
-  return load_tensor_proto(file).tensor;
-}
-
-// Deterministic inputs: uniform in [-1, 1) for floats, [0, 10) for integers, symbolic dims as 1.
-Tensor random_input(const TensorType& type, std::mt19937& rng) {
-  Dims dims = type.dims;
-  for (auto& d : dims) d = d < 0 ? 1 : d;
-  Tensor t(type.dtype, dims);
-  std::uniform_real_distribution<double> uniform(-1.0, 1.0);
-  std::vector<double> values(size_t(t.numel()));
-  for (auto& v : values)
-    v = is_float(type.dtype) ? uniform(rng) : std::floor((uniform(rng) + 1.0) * 5.0);
-  return Tensor::from_values<double>(dims, std::span<const double>(values)).cast(type.dtype);
-}
 
 // Output names may hold '/', ':' and the like; file names keep [A-Za-z0-9._-].
 std::string file_name_for(const std::string& name) {
@@ -54,21 +35,10 @@ std::string file_name_for(const std::string& name) {
 
 void run(const RunOptions& o) {
   Graph graph = load_onnx(o.model);
-  std::mt19937 rng(o.seed);
-  TensorMap inputs;
-  std::vector<std::string> random_names;
-  for (const auto& spec : o.inputs) {
-    const auto eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw Error(ErrorKind::invalid_argument, "expected NAME=FILE", "--input " + spec);
-    inputs[spec.substr(0, eq)] = load_input_file(spec.substr(eq + 1));
-  }
-  for (const auto& name : graph.inputs)
-    if (!inputs.count(name)) {
-      inputs[name] = random_input(*graph.value(name).type, rng);
-      random_names.push_back(name);
-    }
-  Session session(std::move(graph), SessionOptions{o.threads});
+  PreparedInputs prepared = prepare_inputs(graph, o.inputs, o.seed);
+  const TensorMap& inputs = prepared.tensors;
+  const std::vector<std::string>& random_names = prepared.random_names;
+  Session session(std::move(graph), SessionOptions{o.threads, !o.reference});
   const auto start = std::chrono::steady_clock::now();
   const TensorMap outputs = session.run(inputs);
   const double total_ms =
@@ -152,6 +122,8 @@ void add_run_command(CLI::App& app) {
       ->check(CLI::Range(1, 256));
   cmd->add_option("--seed", o->seed, "seed of the random inputs");
   cmd->add_flag("--json", o->json, "print one JSON object");
+  cmd->add_flag("--reference", o->reference,
+                "run the graph as written, without the optimizing passes");
   cmd->callback([o] { run(*o); });
 }
 

@@ -1,14 +1,64 @@
 // Conv and ConvTranspose (float). The integer forms live in quant.cc.
+#include <map>
+
 #include "conv_core.h"
 
 namespace edgeco::kernels::ref {
 namespace {
+
+// The activation FusedConv applies (ONNX semantics), resolved once per node.
+struct Activation {
+  enum Kind { none, relu, clip, leaky_relu, hard_sigmoid, hard_swish, sigmoid, tanh } kind = none;
+  double alpha = 0, beta = 0;
+
+  static Activation of(const KernelArgs& args) {
+    if (args.node.op_type != "FusedConv") return {};
+    static const std::map<std::string, Kind> kinds = {{"", none},
+                                                      {"Relu", relu},
+                                                      {"Clip", clip},
+                                                      {"LeakyRelu", leaky_relu},
+                                                      {"HardSigmoid", hard_sigmoid},
+                                                      {"HardSwish", hard_swish},
+                                                      {"Sigmoid", sigmoid},
+                                                      {"Tanh", tanh}};
+    const std::string name = args.node.attr_string("activation", "");
+    auto it = kinds.find(name);
+    if (it == kinds.end())
+      args.fail("FusedConv activation '" + name + "' is not supported", ErrorKind::unsupported);
+    return {it->second, args.node.attr_float("activation_alpha", 0.0f),
+            args.node.attr_float("activation_beta", 0.0f)};
+  }
+
+  double operator()(double v) const {
+    switch (kind) {
+      case none:
+        return v;
+      case relu:
+        return v > 0 ? v : 0;
+      case clip:
+        return std::min(std::max(v, alpha), beta);
+      case leaky_relu:
+        return v < 0 ? v * alpha : v;
+      case hard_sigmoid:
+        return std::clamp(alpha * v + beta, 0.0, 1.0);
+      case hard_swish:
+        return v * std::clamp(v / 6.0 + 0.5, 0.0, 1.0);
+      case sigmoid:
+        return 1.0 / (1.0 + std::exp(-v));
+      case tanh:
+        return std::tanh(v);
+    }
+    return v;
+  }
+};
 
 void conv(const KernelArgs& args) {
   const Tensor& x = args.in(0);
   const Tensor& w = args.in(1);
   Tensor& y = args.out(0);
   const Conv3d g = conv3d_geometry(args, x.dims(), w.dims(), WindowKind::conv);
+  const bool fused = args.node.op_type == "FusedConv";
+  const Activation activation = Activation::of(args);
   dispatch_float(x.dtype(), args, [&](auto tag) {
     using T = decltype(tag);
     const double zero = 0;
@@ -17,9 +67,12 @@ void conv(const KernelArgs& args) {
     const int64_t plane = g.out[0] * g.out[1] * g.out[2];
     auto py = y.data<T>();
     const T* bias = args.has(2) ? args.in(2).data<T>().data() : nullptr;
+    const T* residual = fused && args.has(3) ? args.in(3).data<T>().data() : nullptr;
     for (size_t i = 0; i < acc.size(); ++i) {
       const int64_t m = (int64_t(i) / plane) % g.m;
-      py[i] = static_cast<T>(acc[i] + (bias ? double(bias[m]) : 0.0));
+      double v = acc[i] + (bias ? double(bias[m]) : 0.0);
+      if (residual) v += double(residual[i]);
+      py[i] = static_cast<T>(activation(v));
     }
   });
 }
@@ -79,6 +132,7 @@ void conv_transpose(const KernelArgs& args) {
 
 void register_conv(KernelRegistry& r) {
   r.add("Conv", conv);
+  r.add("edgeco.FusedConv", conv);
   r.add("ConvTranspose", conv_transpose);
 }
 

@@ -42,8 +42,9 @@ void KernelRegistry::add(std::string op_type, KernelFn run, bool f16_via_f32) {
 }
 
 const KernelEntry* KernelRegistry::find(std::string_view domain, std::string_view op_type) const {
-  if (!domain.empty() && domain != "ai.onnx") return nullptr;
-  auto it = kernels_.find(op_type);
+  if (domain == "ai.onnx") domain = "";
+  auto it = kernels_.find(domain.empty() ? std::string(op_type)
+                                         : std::string(domain) + "." + std::string(op_type));
   return it == kernels_.end() ? nullptr : &it->second;
 }
 

@@ -1,0 +1,32 @@
+// Graph passes that rewrite a model for faster execution without changing its outputs (beyond
+// float rounding): shared by the runtime and the co-design compiler.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "edgeco/ir.h"
+
+namespace edgeco {
+
+// What a pass changed, one line per rewrite, for `edgeco info`/profiles ("fold BN 'bn1' into 'conv1'").
+struct PassLog {
+  std::vector<std::string> lines;
+};
+
+// Conv followed by an inference BatchNormalization, with constant weights and BN parameters and
+// no other reader of the Conv's output, becomes one Conv with scaled weights and a new bias.
+int fold_batch_norm(Graph& graph, PassLog* log = nullptr);
+
+// Conv [+ Add of a same-shaped residual] [+ activation] becomes one edgeco.FusedConv, when each
+// intermediate has a single reader and is not a graph output. Activations: Relu, Clip (constant
+// bounds), LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Tanh.
+int fuse_conv(Graph& graph, PassLog* log = nullptr);
+
+// Removes nodes none of whose outputs reach a graph output, and initializers nothing reads.
+int remove_dead_nodes(Graph& graph, PassLog* log = nullptr);
+
+// The passes above, in order, after type inference (with `evaluate` to see through shape arithmetic).
+PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate = nullptr);
+
+}  // namespace edgeco

@@ -1,0 +1,150 @@
+// The optimizing passes must not change outputs: every rewrite is checked by running the
+// original and the rewritten graph on the reference runtime.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "../test_util.h"
+#include "edgeco/compiler.h"
+
+namespace edgeco {
+namespace {
+
+using testing::ints;
+
+Tensor random_tensor(Dims dims, uint32_t seed, float lo = -1, float hi = 1) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(size_t(checked_numel(dims)));
+  for (auto& x : v) x = u(rng);
+  return Tensor::from_values<float>(dims, std::span<const float>(v));
+}
+
+// x -> Conv(w1, b1) -> BN -> [Add(x)] -> activation -> Conv(w2) -> y, with x of shape [N, 4, 6, 6].
+Graph block(const std::string& activation, bool residual) {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {-1, 4, 6, 6}};
+  g.value("w1").initializer = random_tensor({4, 4, 3, 3}, 1);
+  g.value("b1").initializer = random_tensor({4}, 2);
+  g.value("scale").initializer = random_tensor({4}, 3, 0.5f, 1.5f);
+  g.value("shift").initializer = random_tensor({4}, 4);
+  g.value("mean").initializer = random_tensor({4}, 5);
+  g.value("var").initializer = random_tensor({4}, 6, 0.5f, 1.5f);
+  g.value("w2").initializer = random_tensor({2, 4, 1, 1}, 7);
+  g.value("lo").initializer = Tensor::scalar<float>(0.0f);
+  g.value("hi").initializer = Tensor::scalar<float>(0.5f);
+  g.nodes.push_back(Node{"conv1", "Conv", "", {"x", "w1", "b1"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}}});
+  g.nodes.push_back(Node{"bn", "BatchNormalization", "", {"c1", "scale", "shift", "mean", "var"}, {"n1"}});
+  std::string tail = "n1";
+  if (residual) {
+    g.nodes.push_back(Node{"add", "Add", "", {"x", tail}, {"s1"}});
+    tail = "s1";
+  }
+  if (activation == "Clip") g.nodes.push_back(Node{"act", "Clip", "", {tail, "lo", "hi"}, {"a1"}});
+  else g.nodes.push_back(Node{"act", activation, "", {tail}, {"a1"}});
+  g.nodes.push_back(Node{"conv2", "Conv", "", {"a1", "w2"}, {"y"}});
+  g.outputs = {"y"};
+  return g;
+}
+
+std::vector<double> run(const Graph& g, bool optimize, std::vector<std::string>* log = nullptr) {
+  Session s(g, SessionOptions{1, optimize});
+  if (log) *log = s.pass_log();
+  return s.run({{"x", random_tensor({2, 4, 6, 6}, 9)}}).at("y").to_doubles();
+}
+
+void expect_same_outputs(const std::vector<double>& a, const std::vector<double>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  double scale = 0;
+  for (double v : b) scale = std::max(scale, std::abs(v));
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * scale) << "element " << i;
+}
+
+class FusionPreservesOutputs : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};
+
+TEST_P(FusionPreservesOutputs, ConvBnResidualActivation) {
+  const auto [activation, residual] = GetParam();
+  const Graph g = block(activation, residual);
+  std::vector<std::string> log;
+  expect_same_outputs(run(g, true, &log), run(g, false));
+  // BN folded, then Conv + [Add +] activation fused; conv2 stays a plain Conv.
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0], "fold BatchNormalization 'bn' into Conv 'conv1'");
+  EXPECT_EQ(log[1], "fuse Conv 'conv1'" + std::string(residual ? " + Add 'add'" : "") + " + " + activation + " 'act'");
+}
+
+INSTANTIATE_TEST_SUITE_P(Activations, FusionPreservesOutputs,
+                         ::testing::Combine(::testing::Values("Relu", "Clip", "HardSwish", "Sigmoid", "LeakyRelu",
+                                                              "HardSigmoid", "Tanh"),
+                                            ::testing::Bool()));
+
+TEST(Passes, OptimizedGraphHasOneFusedNodePerBlock) {
+  Graph g = block("Relu", true);
+  optimize(g);
+  ASSERT_EQ(g.nodes.size(), 2u);
+  EXPECT_EQ(g.nodes[0].op_type, "FusedConv");
+  EXPECT_EQ(g.nodes[0].domain, "edgeco");
+  EXPECT_EQ(g.nodes[0].inputs.size(), 4u);  // x, folded weight, folded bias, residual
+  EXPECT_EQ(g.nodes[0].inputs[3], "x");
+  EXPECT_EQ(g.nodes[0].attr_string("activation"), "Relu");
+  EXPECT_EQ(g.nodes[1].op_type, "Conv");
+  EXPECT_FALSE(g.find_value("w1"));  // the original weights are dead once folded
+}
+
+TEST(Passes, AddOfTwoConvsIsFusedIntoOneOfThem) {
+  // ResNet's downsampling block: Relu(Conv_a(x) + Conv_b(x)); each Conv's sole reader is the Add.
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, 4, 6, 6}};
+  g.value("wa").initializer = random_tensor({4, 4, 3, 3}, 11);
+  g.value("wb").initializer = random_tensor({4, 4, 1, 1}, 12);
+  g.nodes = {Node{"conv_a", "Conv", "", {"x", "wa"}, {"a"}, {{"pads", ints({1, 1, 1, 1})}}},
+             Node{"conv_b", "Conv", "", {"x", "wb"}, {"b"}},
+             Node{"add", "Add", "", {"a", "b"}, {"s"}},
+             Node{"relu", "Relu", "", {"s"}, {"y"}}};
+  g.outputs = {"y"};
+  Graph optimized = g;
+  optimize(optimized);
+  ASSERT_EQ(optimized.nodes.size(), 2u);
+  EXPECT_EQ(optimized.nodes[0].op_type, "Conv");  // conv_b runs first, unfused
+  EXPECT_EQ(optimized.nodes[1].op_type, "FusedConv");
+  EXPECT_EQ(optimized.nodes[1].inputs[3], "b");
+  const Tensor x = random_tensor({1, 4, 6, 6}, 13);
+  Session a(g), b(optimized);
+  expect_same_outputs(b.run({{"x", x}}).at("y").to_doubles(), a.run({{"x", x}}).at("y").to_doubles());
+}
+
+TEST(Passes, IntermediateThatIsAGraphOutputIsNotFused) {
+  Graph g = block("Relu", false);
+  g.outputs.push_back("n1");  // BN's output is visible: Conv+BN folds, but Relu must stay separate
+  optimize(g);
+  int relus = 0;
+  for (const auto& n : g.nodes) relus += n.op_type == "Relu";
+  EXPECT_EQ(relus, 1);
+}
+
+TEST(Passes, ClipWithRuntimeBoundsIsNotFused) {
+  Graph g = block("Clip", false);
+  g.value("hi").initializer.reset();
+  g.inputs.push_back("hi");
+  g.value("hi").type = TensorType{DType::f32, {}};
+  optimize(g);
+  bool has_clip = false;
+  for (const auto& n : g.nodes) has_clip = has_clip || n.op_type == "Clip";
+  EXPECT_TRUE(has_clip);
+}
+
+TEST(Passes, DeadNodesAndUnusedInitializersAreRemoved) {
+  Graph g = block("Relu", false);
+  g.value("unused").initializer = Tensor(DType::f32, {1000});
+  g.nodes.push_back(Node{"dead", "Relu", "", {"x"}, {"nobody"}});
+  PassLog log;
+  EXPECT_EQ(remove_dead_nodes(g, &log), 1);
+  EXPECT_EQ(log.lines[0], "remove dead node 'dead'");
+  EXPECT_FALSE(g.find_value("unused"));
+  EXPECT_TRUE(g.find_value("w2"));
+}
+
+}  // namespace
+}  // namespace edgeco
