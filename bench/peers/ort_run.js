@@ -50,17 +50,18 @@ function writeNpy(file, tensor) {
 async function main() {
   const args = process.argv.slice(2);
   if (args.length === 0 || args.includes('--help')) {
-    console.log('usage: ort_run.js MODEL --input NAME=FILE.npy ... --output-dir DIR [--threads N] [--iters N]');
+    console.log('usage: ort_run.js MODEL --input NAME=FILE.npy ... [--output-dir DIR] [--threads N] [--iters N] [--warmup N]');
     process.exit(args.length === 0 ? 2 : 0);
   }
   const model = args[0];
   const inputs = {};
-  let outDir = null, threads = 1, iters = 1;
+  let outDir = null, threads = 1, iters = 1, warmup = 0;
   for (let i = 1; i < args.length; i++) {
     if (args[i] === '--input') { const [n, f] = args[++i].split('='); inputs[n] = f; }
     else if (args[i] === '--output-dir') outDir = args[++i];
     else if (args[i] === '--threads') threads = Number(args[++i]);
     else if (args[i] === '--iters') iters = Number(args[++i]);
+    else if (args[i] === '--warmup') warmup = Number(args[++i]);
     else throw new Error(`unknown argument ${args[i]}`);
   }
   const ort = loadOrt();
@@ -71,6 +72,7 @@ async function main() {
     feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
   }
   let results;
+  for (let i = 0; i < warmup; i++) await session.run(feeds);
   const times = [];
   for (let i = 0; i < iters; i++) {
     const t0 = process.hrtime.bigint();

@@ -9,7 +9,8 @@
 
 namespace edgeco {
 
-// What a pass changed, one line per rewrite, for `edgeco info`/profiles ("fold BN 'bn1' into 'conv1'").
+// What a pass changed, one line per rewrite, for `edgeco info`/profiles ("fold BN 'bn1' into
+// 'conv1'").
 struct PassLog {
   std::vector<std::string> lines;
 };
@@ -26,7 +27,8 @@ int fuse_conv(Graph& graph, PassLog* log = nullptr);
 // Removes nodes none of whose outputs reach a graph output, and initializers nothing reads.
 int remove_dead_nodes(Graph& graph, PassLog* log = nullptr);
 
-// The passes above, in order, after type inference (with `evaluate` to see through shape arithmetic).
+// The passes above, in order, after type inference (with `evaluate` to see through shape
+// arithmetic).
 PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate = nullptr);
 
 }  // namespace edgeco

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,14 +11,20 @@
 
 namespace edgeco {
 
+namespace kernels {
+class PreparedKernel;
+}
+
 struct SessionOptions {
-  int threads = 1;        // worker threads for the heavy kernels (convolution)
-  bool optimize = false;  // run the compiler's passes (BN folding, Conv fusion) at prepare
+  int threads = 1;            // worker threads for the heavy kernels (convolution)
+  bool optimize = false;      // run the compiler's passes (BN folding, Conv fusion) at prepare
+  bool fast_kernels = false;  // use optimized kernels (oneDNN) where they cover a node
 };
 
 struct NodeTiming {
   std::string node;
   std::string op_type;
+  std::string kernel;  // which implementation ran it: "reference", "onednn", ...
   double ms = 0;
 };
 
@@ -28,6 +35,9 @@ class Session {
   // Prepares the graph: throws Error naming the node for an unsupported op, a malformed graph or a
   // type/shape conflict, before anything runs.
   explicit Session(Graph graph, SessionOptions options = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
 
   const Graph& graph() const { return graph_; }
   // Runs the graph. Every graph input must be given, with its declared type and shape (unknown
@@ -44,7 +54,9 @@ class Session {
   Graph graph_;
   SessionOptions options_;
   TensorMap constants_;
-  std::vector<const Node*> schedule_;       // nodes left after constant folding
+  std::vector<const Node*> schedule_;  // nodes left after constant folding
+  // Per scheduled node: its prepared fast kernel, or null where the reference kernel runs it.
+  std::vector<std::unique_ptr<kernels::PreparedKernel>> prepared_;
   std::map<std::string, size_t> last_use_;  // value -> index in schedule_ of its last reader
   std::vector<NodeTiming> timings_;
   std::vector<std::string> pass_log_;

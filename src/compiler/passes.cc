@@ -32,7 +32,9 @@ const Tensor* constant(const Graph& g, const Node& n, size_t i) {
   return v && v->initializer ? &*v->initializer : nullptr;
 }
 
-bool is_plain_conv(const Node& n) { return n.domain.empty() && n.op_type == "Conv"; }
+bool is_plain_conv(const Node& n) {
+  return n.domain.empty() && n.op_type == "Conv";
+}
 
 void note(PassLog* log, std::string line) {
   if (log) log->lines.push_back(std::move(line));
@@ -50,7 +52,9 @@ void erase_marked(Graph& g, const std::vector<bool>& removed) {
 std::optional<std::map<std::string, Attribute>> activation_of(const Graph& g, const Node& n) {
   if (!n.domain.empty()) return std::nullopt;
   std::map<std::string, Attribute> a{{"activation", Attribute{n.op_type}}};
-  if (n.op_type == "Relu" || n.op_type == "HardSwish" || n.op_type == "Sigmoid" || n.op_type == "Tanh") return a;
+  if (n.op_type == "Relu" || n.op_type == "HardSwish" || n.op_type == "Sigmoid" ||
+      n.op_type == "Tanh")
+    return a;
   if (n.op_type == "LeakyRelu") {
     a["activation_alpha"] = Attribute{n.attr_float("alpha", 0.01f)};
     return a;
@@ -94,13 +98,17 @@ int fold_batch_norm(Graph& g, PassLog* log) {
       continue;
     const Tensor* w = constant(g, conv, 1);
     const Tensor* b = constant(g, conv, 2);
-    const Tensor *scale = constant(g, bn, 1), *shift = constant(g, bn, 2), *mean = constant(g, bn, 3),
-                 *var = constant(g, bn, 4);
-    if (!w || (conv.has_input(2) && !b) || !scale || !shift || !mean || !var || !is_float(w->dtype())) continue;
+    const Tensor *scale = constant(g, bn, 1), *shift = constant(g, bn, 2),
+                 *mean = constant(g, bn, 3), *var = constant(g, bn, 4);
+    if (!w || (conv.has_input(2) && !b) || !scale || !shift || !mean || !var ||
+        !is_float(w->dtype()))
+      continue;
     const int64_t m = w->dim(0);
-    if (scale->numel() != m || shift->numel() != m || mean->numel() != m || var->numel() != m) continue;
+    if (scale->numel() != m || shift->numel() != m || mean->numel() != m || var->numel() != m)
+      continue;
     const double eps = bn.attr_float("epsilon", 1e-5f);
-    const auto sv = scale->to_doubles(), bv = shift->to_doubles(), mv = mean->to_doubles(), vv = var->to_doubles();
+    const auto sv = scale->to_doubles(), bv = shift->to_doubles(), mv = mean->to_doubles(),
+               vv = var->to_doubles();
     std::vector<double> weights = w->to_doubles();
     std::vector<double> bias = b ? b->to_doubles() : std::vector<double>(size_t(m), 0.0);
     const size_t per_channel = weights.size() / size_t(m);
@@ -111,8 +119,10 @@ int fold_batch_norm(Graph& g, PassLog* log) {
     }
     // New initializers, so weights shared with other nodes stay untouched.
     const std::string w_name = conv.name + ".folded_weight", b_name = conv.name + ".folded_bias";
-    g.value(w_name).initializer = Tensor::from_values<double>(w->dims(), std::span<const double>(weights)).cast(w->dtype());
-    g.value(b_name).initializer = Tensor::from_values<double>({m}, std::span<const double>(bias)).cast(w->dtype());
+    g.value(w_name).initializer =
+        Tensor::from_values<double>(w->dims(), std::span<const double>(weights)).cast(w->dtype());
+    g.value(b_name).initializer =
+        Tensor::from_values<double>({m}, std::span<const double>(bias)).cast(w->dtype());
     conv.inputs = {conv.inputs[0], w_name, b_name};
     g.values.erase(conv.outputs[0]);
     conv.outputs[0] = bn.outputs[0];
@@ -145,12 +155,14 @@ int fuse_conv(Graph& g, PassLog* log) {
     // Residual: Add(conv, z) or Add(z, conv) with z of the same shape.
     if (auto r = uses.sole_reader(tail); r && !claimed[*r]) {
       const Node& add = g.nodes[*r];
-      if (add.domain.empty() && add.op_type == "Add" && add.inputs.size() == 2 && add.inputs[0] != add.inputs[1]) {
+      if (add.domain.empty() && add.op_type == "Add" && add.inputs.size() == 2 &&
+          add.inputs[0] != add.inputs[1]) {
         const std::string& z = add.inputs[0] == tail ? add.inputs[1] : add.inputs[0];
         const Value* zv = g.find_value(z);
         const Value* sum = g.find_value(add.outputs[0]);
         if (zv && zv->type && zv->type->rank_known && zv->type->dims == out->type->dims &&
-            zv->type->dtype == out->type->dtype && sum && sum->type && sum->type->dims == out->type->dims) {
+            zv->type->dtype == out->type->dtype && sum && sum->type &&
+            sum->type->dims == out->type->dims) {
           while (result.inputs.size() < 3) result.inputs.push_back("");
           result.inputs.push_back(z);
           absorbed.push_back(*r);
@@ -209,8 +221,10 @@ int remove_dead_nodes(Graph& g, PassLog* log) {
   erase_marked(g, removed);
   std::set<std::string> inputs(g.inputs.begin(), g.inputs.end());
   for (auto it = g.values.begin(); it != g.values.end();) {
-    if (it->second.initializer && !live.count(it->first) && !inputs.count(it->first)) it = g.values.erase(it);
-    else ++it;
+    if (it->second.initializer && !live.count(it->first) && !inputs.count(it->first))
+      it = g.values.erase(it);
+    else
+      ++it;
   }
   return count;
 }

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -47,6 +48,40 @@ class KernelRegistry {
 
  private:
   std::map<std::string, KernelEntry, std::less<>> kernels_;
+};
+
+// A kernel with per-node state (packed weights, prepared primitives), made once when the session
+// is prepared: Prepare once, run many times.
+class PreparedKernel {
+ public:
+  virtual ~PreparedKernel() = default;
+  virtual void run(const KernelArgs& args) = 0;
+  // Which implementation runs ("onednn", ...), for profiles.
+  virtual std::string_view name() const = 0;
+};
+
+// What a fast kernel factory sees of a node: input types (shapes may hold unknown dims) and the
+// values of constant inputs (weights), nullptr where not constant or absent.
+struct PrepareArgs {
+  const Node& node;
+  int64_t opset;
+  std::span<const TensorType* const> input_types;
+  std::span<const Tensor* const> constants;
+};
+
+// Returns nullptr when it does not handle this node; the reference kernel then runs it.
+using KernelFactory = std::function<std::unique_ptr<PreparedKernel>(const PrepareArgs&)>;
+
+// Optimized kernels, tried before the reference ones.
+class FastKernelRegistry {
+ public:
+  static const FastKernelRegistry& instance();
+
+  void add(std::string key, KernelFactory factory);  // key: "Conv" or "edgeco.FusedConv"
+  std::unique_ptr<PreparedKernel> prepare(const PrepareArgs& args) const;
+
+ private:
+  std::map<std::string, std::vector<KernelFactory>, std::less<>> factories_;
 };
 
 }  // namespace edgeco::kernels

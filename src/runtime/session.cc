@@ -7,8 +7,13 @@
 
 namespace edgeco {
 
-std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Tensor* const> inputs,
-                             int threads) {
+namespace {
+
+// Infers the node's output types from its actual inputs, then runs the prepared fast kernel if
+// there is one, else the reference kernel.
+std::vector<Tensor> execute_node(const Node& node, int64_t opset,
+                                 std::span<const Tensor* const> inputs, int threads,
+                                 kernels::PreparedKernel* prepared) {
   const OpSchema* schema = OpRegistry::builtin().find(node.domain, node.op_type);
   if (!schema)
     throw Error(ErrorKind::unsupported, "operator '" + node.op_type + "' is not supported",
@@ -36,12 +41,22 @@ std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Te
     out_types.push_back(*t);
   }
   std::vector<Tensor> outputs(node.outputs.size());
-  kernels::KernelRegistry::reference().run(
-      kernels::KernelArgs{node, opset, inputs, out_types, outputs, threads});
+  const kernels::KernelArgs args{node, opset, inputs, out_types, outputs, threads};
+  if (prepared)
+    prepared->run(args);
+  else
+    kernels::KernelRegistry::reference().run(args);
   for (size_t i = 0; i < outputs.size(); ++i)
     if (outputs[i].empty_handle() && !node.outputs[i].empty())
       outputs[i] = Tensor(out_types[i].dtype, out_types[i].dims);
   return outputs;
+}
+
+}  // namespace
+
+std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Tensor* const> inputs,
+                             int threads) {
+  return execute_node(node, opset, inputs, threads, nullptr);
 }
 
 Session::Session(Graph graph, SessionOptions options)
@@ -64,11 +79,30 @@ Session::Session(Graph graph, SessionOptions options)
     for (const auto& out : node.outputs) folded = folded && (out.empty() || constants_.count(out));
     if (!folded) schedule_.push_back(&node);
   }
+  prepared_.resize(schedule_.size());
+  if (options_.fast_kernels)
+    for (size_t i = 0; i < schedule_.size(); ++i) {
+      const Node& node = *schedule_[i];
+      std::vector<const TensorType*> types;
+      std::vector<const Tensor*> constant_inputs;
+      for (const auto& in : node.inputs) {
+        const Value* v = in.empty() ? nullptr : graph_.find_value(in);
+        types.push_back(v && v->type ? &*v->type : nullptr);
+        auto c = in.empty() ? constants_.end() : constants_.find(in);
+        constant_inputs.push_back(c == constants_.end() ? nullptr : &c->second);
+      }
+      prepared_[i] = kernels::FastKernelRegistry::instance().prepare(
+          {node, graph_.opset, types, constant_inputs});
+    }
   std::set<std::string> graph_outputs(graph_.outputs.begin(), graph_.outputs.end());
   for (size_t i = 0; i < schedule_.size(); ++i)
     for (const auto& in : schedule_[i]->inputs)
       if (!in.empty() && !graph_outputs.count(in)) last_use_[in] = i;
 }
+
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
 
 void Session::check_input(const std::string& name, const Tensor& t) const {
   const Value& v = graph_.value(name);
@@ -124,7 +158,7 @@ TensorMap Session::run(const TensorMap& inputs) {
     const auto start = std::chrono::steady_clock::now();
     std::vector<Tensor> outs;
     try {
-      outs = run_node(node, graph_.opset, args, options_.threads);
+      outs = execute_node(node, graph_.opset, args, options_.threads, prepared_[step].get());
     } catch (const Error& e) {
       if (e.where().find(node.label()) == std::string::npos) throw e.within(node.label());
       throw;
@@ -132,8 +166,9 @@ TensorMap Session::run(const TensorMap& inputs) {
       throw Error(ErrorKind::out_of_memory, "ran out of memory", node.label());
     }
     const auto stop = std::chrono::steady_clock::now();
-    timings_.push_back(
-        {node.name, node.op_type, std::chrono::duration<double, std::milli>(stop - start).count()});
+    const kernels::PreparedKernel* fast = prepared_[step].get();
+    timings_.push_back({node.name, node.op_type, fast ? std::string(fast->name()) : "reference",
+                        std::chrono::duration<double, std::milli>(stop - start).count()});
     for (size_t i = 0; i < outs.size(); ++i)
       if (!node.outputs[i].empty()) env[node.outputs[i]] = std::move(outs[i]);
     // Free what no later node reads.

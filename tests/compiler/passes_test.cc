@@ -34,15 +34,19 @@ Graph block(const std::string& activation, bool residual) {
   g.value("w2").initializer = random_tensor({2, 4, 1, 1}, 7);
   g.value("lo").initializer = Tensor::scalar<float>(0.0f);
   g.value("hi").initializer = Tensor::scalar<float>(0.5f);
-  g.nodes.push_back(Node{"conv1", "Conv", "", {"x", "w1", "b1"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}}});
-  g.nodes.push_back(Node{"bn", "BatchNormalization", "", {"c1", "scale", "shift", "mean", "var"}, {"n1"}});
+  g.nodes.push_back(
+      Node{"conv1", "Conv", "", {"x", "w1", "b1"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}}});
+  g.nodes.push_back(
+      Node{"bn", "BatchNormalization", "", {"c1", "scale", "shift", "mean", "var"}, {"n1"}});
   std::string tail = "n1";
   if (residual) {
     g.nodes.push_back(Node{"add", "Add", "", {"x", tail}, {"s1"}});
     tail = "s1";
   }
-  if (activation == "Clip") g.nodes.push_back(Node{"act", "Clip", "", {tail, "lo", "hi"}, {"a1"}});
-  else g.nodes.push_back(Node{"act", activation, "", {tail}, {"a1"}});
+  if (activation == "Clip")
+    g.nodes.push_back(Node{"act", "Clip", "", {tail, "lo", "hi"}, {"a1"}});
+  else
+    g.nodes.push_back(Node{"act", activation, "", {tail}, {"a1"}});
   g.nodes.push_back(Node{"conv2", "Conv", "", {"a1", "w2"}, {"y"}});
   g.outputs = {"y"};
   return g;
@@ -71,12 +75,14 @@ TEST_P(FusionPreservesOutputs, ConvBnResidualActivation) {
   // BN folded, then Conv + [Add +] activation fused; conv2 stays a plain Conv.
   ASSERT_EQ(log.size(), 2u);
   EXPECT_EQ(log[0], "fold BatchNormalization 'bn' into Conv 'conv1'");
-  EXPECT_EQ(log[1], "fuse Conv 'conv1'" + std::string(residual ? " + Add 'add'" : "") + " + " + activation + " 'act'");
+  EXPECT_EQ(log[1], "fuse Conv 'conv1'" + std::string(residual ? " + Add 'add'" : "") + " + " +
+                        activation + " 'act'");
 }
 
 INSTANTIATE_TEST_SUITE_P(Activations, FusionPreservesOutputs,
-                         ::testing::Combine(::testing::Values("Relu", "Clip", "HardSwish", "Sigmoid", "LeakyRelu",
-                                                              "HardSigmoid", "Tanh"),
+                         ::testing::Combine(::testing::Values("Relu", "Clip", "HardSwish",
+                                                              "Sigmoid", "LeakyRelu", "HardSigmoid",
+                                                              "Tanh"),
                                             ::testing::Bool()));
 
 TEST(Passes, OptimizedGraphHasOneFusedNodePerBlock) {
@@ -101,8 +107,7 @@ TEST(Passes, AddOfTwoConvsIsFusedIntoOneOfThem) {
   g.value("wb").initializer = random_tensor({4, 4, 1, 1}, 12);
   g.nodes = {Node{"conv_a", "Conv", "", {"x", "wa"}, {"a"}, {{"pads", ints({1, 1, 1, 1})}}},
              Node{"conv_b", "Conv", "", {"x", "wb"}, {"b"}},
-             Node{"add", "Add", "", {"a", "b"}, {"s"}},
-             Node{"relu", "Relu", "", {"s"}, {"y"}}};
+             Node{"add", "Add", "", {"a", "b"}, {"s"}}, Node{"relu", "Relu", "", {"s"}, {"y"}}};
   g.outputs = {"y"};
   Graph optimized = g;
   optimize(optimized);
@@ -112,7 +117,8 @@ TEST(Passes, AddOfTwoConvsIsFusedIntoOneOfThem) {
   EXPECT_EQ(optimized.nodes[1].inputs[3], "b");
   const Tensor x = random_tensor({1, 4, 6, 6}, 13);
   Session a(g), b(optimized);
-  expect_same_outputs(b.run({{"x", x}}).at("y").to_doubles(), a.run({{"x", x}}).at("y").to_doubles());
+  expect_same_outputs(b.run({{"x", x}}).at("y").to_doubles(),
+                      a.run({{"x", x}}).at("y").to_doubles());
 }
 
 TEST(Passes, IntermediateThatIsAGraphOutputIsNotFused) {

@@ -44,18 +44,20 @@ double peak_rss_mb() {
 void bench(const BenchOptions& o) {
   Graph graph = load_onnx(o.model);
   const PreparedInputs inputs = prepare_inputs(graph, o.inputs, 0);
-  Session session(std::move(graph), SessionOptions{o.threads, !o.reference});
+  Session session(std::move(graph), SessionOptions{o.threads, !o.reference, !o.reference});
   for (int i = 0; i < o.warmup; ++i) session.run(inputs.tensors);
   std::vector<double> latencies;
   std::map<std::string, std::vector<double>> node_ms;
-  std::vector<std::pair<std::string, std::string>> node_order;
+  std::vector<NodeTiming> node_order;
   const bool progress = !o.json && isatty(STDERR_FILENO);
   for (int i = 0; i < o.iters; ++i) {
     const auto start = std::chrono::steady_clock::now();
     session.run(inputs.tensors);
-    latencies.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    latencies.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
     for (const auto& t : session.last_timings()) {
-      if (i == 0) node_order.emplace_back(t.node, t.op_type);
+      if (i == 0) node_order.push_back(t);
       node_ms[t.node].push_back(t.ms);
     }
     if (progress) std::fprintf(stderr, "\r[%d/%d] %.2f ms", i + 1, o.iters, latencies.back());
@@ -78,43 +80,61 @@ void bench(const BenchOptions& o) {
                    {"measured", true},
                    {"passes", session.pass_log()}};
   std::vector<nlohmann::json> nodes;
-  for (const auto& [name, op] : node_order) {
-    const double ms = percentile(node_ms[name], 0.5);
-    nodes.push_back({{"node", name}, {"op", op}, {"median_ms", ms}, {"share", median > 0 ? ms / median : 0.0}});
+  std::map<std::string, int> kernel_counts;
+  for (const auto& t : node_order) {
+    const double ms = percentile(node_ms[t.node], 0.5);
+    ++kernel_counts[t.kernel];
+    nodes.push_back({{"node", t.node},
+                     {"op", t.op_type},
+                     {"kernel", t.kernel},
+                     {"median_ms", ms},
+                     {"share", median > 0 ? ms / median : 0.0}});
   }
+  j["nodes_by_kernel"] = kernel_counts;
   if (o.profile) j["profile"] = nodes;
   if (o.json) {
     std::cout << j.dump(2) << "\n";
     return;
   }
-  std::printf("%s: median %.3f ms, p90 %.3f ms, min %.3f ms, %.1f inferences/s, peak RSS %.1f MB\n", o.model.c_str(),
-              median, j["p90_ms"].get<double>(), j["min_ms"].get<double>(), j["throughput_per_s"].get<double>(),
-              j["peak_rss_mb"].get<double>());
-  std::printf("measured over %d runs after %d warm-up, %d thread%s, %s, %zu passes applied\n", o.iters, o.warmup,
-              o.threads, o.threads == 1 ? "" : "s", o.reference ? "graph as written" : "optimized graph",
-              session.pass_log().size());
+  std::printf("%s: median %.3f ms, p90 %.3f ms, min %.3f ms, %.1f inferences/s, peak RSS %.1f MB\n",
+              o.model.c_str(), median, j["p90_ms"].get<double>(), j["min_ms"].get<double>(),
+              j["throughput_per_s"].get<double>(), j["peak_rss_mb"].get<double>());
+  std::printf(
+      "measured over %d runs after %d warm-up, %d thread%s, %s, %zu passes applied; nodes by "
+      "kernel:",
+      o.iters, o.warmup, o.threads, o.threads == 1 ? "" : "s",
+      o.reference ? "graph as written" : "optimized graph", session.pass_log().size());
+  for (const auto& [kernel, count] : kernel_counts) std::printf(" %s %d", kernel.c_str(), count);
+  std::printf("\n");
   if (!o.profile) return;
-  std::sort(nodes.begin(), nodes.end(),
-            [](const auto& a, const auto& b) { return a["median_ms"].template get<double>() > b["median_ms"].template get<double>(); });
-  std::printf("\n%-48s %-18s %10s %7s\n", "node", "op", "median ms", "share");
+  std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) {
+    return a["median_ms"].template get<double>() > b["median_ms"].template get<double>();
+  });
+  std::printf("\n%-48s %-18s %-10s %10s %7s\n", "node", "op", "kernel", "median ms", "share");
   for (const auto& n : nodes)
-    std::printf("%-48.48s %-18.18s %10.3f %6.1f%%\n", n["node"].get<std::string>().c_str(), n["op"].get<std::string>().c_str(),
+    std::printf("%-48.48s %-18.18s %-10.10s %10.3f %6.1f%%\n", n["node"].get<std::string>().c_str(),
+                n["op"].get<std::string>().c_str(), n["kernel"].get<std::string>().c_str(),
                 n["median_ms"].get<double>(), 100.0 * n["share"].get<double>());
 }
 
 }  // namespace
 
 void add_bench_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "Measure a model's latency (median, p90, min), throughput and peak memory");
+  auto* cmd = app.add_subcommand(
+      "bench", "Measure a model's latency (median, p90, min), throughput and peak memory");
   auto o = std::make_shared<BenchOptions>();
   cmd->add_option("MODEL", o->model, "ONNX model file")->required()->check(CLI::ExistingFile);
-  cmd->add_option("--input", o->inputs, "NAME=FILE (.npy or .pb); other inputs get deterministic random values");
+  cmd->add_option("--input", o->inputs,
+                  "NAME=FILE (.npy or .pb); other inputs get deterministic random values");
   cmd->add_option("--threads", o->threads, "worker threads")->check(CLI::Range(1, 256));
   cmd->add_option("--iters", o->iters, "timed runs (default 20)")->check(CLI::Range(1, 1000000));
-  cmd->add_option("--warmup", o->warmup, "untimed runs first (default 3)")->check(CLI::Range(0, 1000000));
-  cmd->add_flag("--json", o->json, "print one JSON object (median_ms, p90_ms, min_ms, peak_rss_mb, ...)");
+  cmd->add_option("--warmup", o->warmup, "untimed runs first (default 3)")
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_flag("--json", o->json,
+                "print one JSON object (median_ms, p90_ms, min_ms, peak_rss_mb, ...)");
   cmd->add_flag("--profile", o->profile, "per-node median time");
-  cmd->add_flag("--reference", o->reference, "run the graph as written, without the optimizing passes");
+  cmd->add_flag("--reference", o->reference,
+                "run the graph as written, without the optimizing passes");
   cmd->callback([o] { bench(*o); });
 }
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -38,7 +39,7 @@ void run(const RunOptions& o) {
   PreparedInputs prepared = prepare_inputs(graph, o.inputs, o.seed);
   const TensorMap& inputs = prepared.tensors;
   const std::vector<std::string>& random_names = prepared.random_names;
-  Session session(std::move(graph), SessionOptions{o.threads, !o.reference});
+  Session session(std::move(graph), SessionOptions{o.threads, !o.reference, !o.reference});
   const auto start = std::chrono::steady_clock::now();
   const TensorMap outputs = session.run(inputs);
   const double total_ms =
@@ -80,8 +81,13 @@ void run(const RunOptions& o) {
     std::cout << j.dump(2) << "\n";
     return;
   }
-  std::printf("ran %s in %.2f ms (measured, reference kernels, %d thread%s)\n", o.model.c_str(),
-              total_ms, o.threads, o.threads == 1 ? "" : "s");
+  std::map<std::string, int> kernels;
+  for (const auto& t : session.last_timings()) ++kernels[t.kernel];
+  std::printf("ran %s in %.2f ms (measured, %d thread%s, %s; nodes by kernel:", o.model.c_str(),
+              total_ms, o.threads, o.threads == 1 ? "" : "s",
+              o.reference ? "graph as written" : "optimized graph");
+  for (const auto& [kernel, count] : kernels) std::printf(" %s %d", kernel.c_str(), count);
+  std::printf(")\n");
   if (!random_names.empty()) {
     std::printf("random inputs (seed %u, symbolic dims = 1):", o.seed);
     for (const auto& n : random_names) std::printf(" %s", n.c_str());

@@ -25,17 +25,20 @@ Tensor random_input(const TensorType& type, std::mt19937& rng) {
   Tensor t(type.dtype, dims);
   std::uniform_real_distribution<double> uniform(-1.0, 1.0);
   std::vector<double> values(size_t(t.numel()));
-  for (auto& v : values) v = is_float(type.dtype) ? uniform(rng) : std::floor((uniform(rng) + 1.0) * 5.0);
+  for (auto& v : values)
+    v = is_float(type.dtype) ? uniform(rng) : std::floor((uniform(rng) + 1.0) * 5.0);
   return Tensor::from_values<double>(dims, std::span<const double>(values)).cast(type.dtype);
 }
 
 }  // namespace
 
-PreparedInputs prepare_inputs(const Graph& graph, const std::vector<std::string>& specs, uint32_t seed) {
+PreparedInputs prepare_inputs(const Graph& graph, const std::vector<std::string>& specs,
+                              uint32_t seed) {
   PreparedInputs out;
   for (const auto& spec : specs) {
     const auto eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0) throw Error(ErrorKind::invalid_argument, "expected NAME=FILE", "--input " + spec);
+    if (eq == std::string::npos || eq == 0)
+      throw Error(ErrorKind::invalid_argument, "expected NAME=FILE", "--input " + spec);
     out.tensors[spec.substr(0, eq)] = load_input_file(spec.substr(eq + 1));
   }
   std::mt19937 rng(seed);

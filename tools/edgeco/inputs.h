@@ -16,6 +16,7 @@ struct PreparedInputs {
 
 // Inputs not named in `specs` get uniform values in [-1, 1) (floats) or [0, 10) (integers),
 // from `seed`, with symbolic dims set to 1.
-PreparedInputs prepare_inputs(const Graph& graph, const std::vector<std::string>& specs, uint32_t seed);
+PreparedInputs prepare_inputs(const Graph& graph, const std::vector<std::string>& specs,
+                              uint32_t seed);
 
 }  // namespace edgeco::cli

@@ -1,0 +1,27 @@
+#include "kernels/fast/onednn.h"
+#include "kernels/kernel.h"
+
+namespace edgeco::kernels {
+
+const FastKernelRegistry& FastKernelRegistry::instance() {
+  static const FastKernelRegistry registry = [] {
+    FastKernelRegistry r;
+    fast::register_onednn(r);
+    fast::register_onednn_gemm(r);
+    return r;
+  }();
+  return registry;
+}
+
+void FastKernelRegistry::add(std::string key, KernelFactory factory) { factories_[std::move(key)].push_back(std::move(factory)); }
+
+std::unique_ptr<PreparedKernel> FastKernelRegistry::prepare(const PrepareArgs& args) const {
+  const std::string key = args.node.domain.empty() ? args.node.op_type : args.node.domain + "." + args.node.op_type;
+  auto it = factories_.find(key);
+  if (it == factories_.end()) return nullptr;
+  for (const auto& factory : it->second)
+    if (auto kernel = factory(args)) return kernel;
+  return nullptr;
+}
+
+}  // namespace edgeco::kernels

@@ -1,0 +1,124 @@
+// Every fast kernel against the reference kernel (the oracle), through one shared helper: same
+// node, same random inputs; the fast path must run and agree within 1e-4 relative (FP32).
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "../test_util.h"
+
+namespace edgeco {
+namespace {
+
+using testing::f32;
+using testing::i64;
+using testing::ints;
+using testing::str;
+
+Tensor random_tensor(Dims dims, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> v(size_t(checked_numel(dims)));
+  for (auto& x : v) x = u(rng);
+  return Tensor::from_values<float>(dims, std::span<const float>(v));
+}
+
+struct FastCase {
+  std::string name;
+  std::string op;        // "Conv", "FusedConv" (domain edgeco) or "Gemm"
+  std::vector<Dims> inputs;  // input 0 is the graph input; the others become initializers
+  std::map<std::string, Attribute> attrs;
+  std::string expected_kernel = "onednn";
+};
+
+// Runs the case on the reference and the fast path; returns the kernel the fast path used.
+void expect_fast_matches_reference(const FastCase& c) {
+  Graph g;
+  Node n{"node", c.op, c.op == "FusedConv" ? "edgeco" : "", {}, {"y"}, c.attrs};
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    const std::string name = "in" + std::to_string(i);
+    if (c.inputs[i].empty()) {  // omitted optional input
+      n.inputs.push_back("");
+      continue;
+    }
+    n.inputs.push_back(name);
+    if (i == 0) {
+      g.inputs.push_back(name);
+      g.value(name).type = TensorType{DType::f32, c.inputs[i]};
+    } else {
+      g.value(name).initializer = random_tensor(c.inputs[i], uint32_t(100 + i));
+    }
+  }
+  g.nodes.push_back(n);
+  g.outputs = {"y"};
+  const TensorMap feed{{"in0", random_tensor(c.inputs[0], 7)}};
+  Session reference(g, SessionOptions{1, false, false});
+  Session fast(g, SessionOptions{2, false, true});
+  const auto expected = reference.run(feed).at("y").to_doubles();
+  const auto actual = fast.run(feed).at("y").to_doubles();
+  ASSERT_EQ(fast.last_timings().size(), 1u);
+  EXPECT_EQ(fast.last_timings()[0].kernel, c.expected_kernel);
+  ASSERT_EQ(actual.size(), expected.size());
+  double scale = 0;
+  for (double v : expected) scale = std::max(scale, std::abs(v));
+  for (size_t i = 0; i < actual.size(); ++i) ASSERT_NEAR(actual[i], expected[i], 1e-4 * scale) << "element " << i;
+}
+
+std::map<std::string, Attribute> fused(std::string activation, float alpha = 0, float beta = 0,
+                                       std::map<std::string, Attribute> extra = {}) {
+  extra["activation"] = str(std::move(activation));
+  extra["activation_alpha"] = f32(alpha);
+  extra["activation_beta"] = f32(beta);
+  return extra;
+}
+
+std::vector<FastCase> cases() {
+  return {
+      {"conv3x3_bias", "Conv", {{1, 16, 14, 14}, {32, 16, 3, 3}, {32}}, {{"pads", ints({1, 1, 1, 1})}}},
+      {"conv_no_bias_batch2", "Conv", {{2, 8, 9, 7}, {4, 8, 3, 3}}, {}},
+      {"stem_7x7_stride2_leaky", "FusedConv", {{1, 3, 33, 33}, {16, 3, 7, 7}, {16}},
+       fused("LeakyRelu", 0.1f, 0, {{"strides", ints({2, 2})}, {"pads", ints({3, 3, 3, 3})}})},
+      {"depthwise_stride2_relu6", "FusedConv", {{1, 32, 15, 15}, {32, 1, 3, 3}, {32}},
+       fused("Clip", 0, 6, {{"group", i64(32)}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}})},
+      {"grouped_asymmetric_pads_sigmoid", "FusedConv", {{1, 8, 10, 10}, {8, 2, 3, 3}, {8}},
+       fused("Sigmoid", 0, 0, {{"group", i64(4)}, {"pads", ints({0, 1, 1, 0})}})},
+      {"dilated_residual_hardswish", "FusedConv", {{2, 8, 9, 7}, {8, 8, 5, 5}, {8}, {2, 8, 9, 7}},
+       fused("HardSwish", 0, 0, {{"dilations", ints({2, 2})}, {"pads", ints({4, 4, 4, 4})}})},
+      {"pointwise_residual_no_activation", "FusedConv", {{1, 64, 7, 7}, {16, 64, 1, 1}, {}, {1, 16, 7, 7}}, fused("")},
+      {"hardsigmoid", "FusedConv", {{1, 4, 6, 6}, {4, 4, 3, 3}, {4}}, fused("HardSigmoid", 0.2f, 0.5f)},
+      {"tanh_same_upper", "FusedConv", {{1, 4, 7, 7}, {4, 4, 3, 3}, {4}},
+       fused("Tanh", 0, 0, {{"auto_pad", str("SAME_UPPER")}, {"strides", ints({2, 2})}})},
+      {"gemm_transB_bias", "Gemm", {{3, 40}, {10, 40}, {10}}, {{"transB", i64(1)}}},
+      {"gemm_transA_alpha_beta", "Gemm", {{40, 3}, {40, 10}, {1, 10}},
+       {{"transA", i64(1)}, {"alpha", f32(0.5f)}, {"beta", f32(2.0f)}}},
+      {"gemm_no_bias", "Gemm", {{2, 16}, {16, 5}}, {}},
+      {"gemm_full_c_stays_reference", "Gemm", {{2, 16}, {16, 5}, {2, 5}}, {}, "reference"},
+      {"conv1d_stays_reference", "Conv", {{1, 4, 10}, {4, 4, 3}}, {}, "reference"},
+  };
+}
+
+class FastKernel : public ::testing::TestWithParam<FastCase> {};
+
+TEST_P(FastKernel, MatchesReference) { expect_fast_matches_reference(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(OneDnn, FastKernel, ::testing::ValuesIn(cases()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(FastKernel, DynamicBatchRebuildsForEachShape) {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {-1, 4, 5, 5}};
+  g.value("w").initializer = random_tensor({6, 4, 3, 3}, 1);
+  g.nodes = {Node{"conv", "Conv", "", {"x", "w"}, {"y"}}};
+  g.outputs = {"y"};
+  Session reference(g), fast(g, SessionOptions{1, false, true});
+  for (int64_t batch : {1, 3, 2}) {
+    const TensorMap feed{{"x", random_tensor({batch, 4, 5, 5}, uint32_t(batch))}};
+    const auto e = reference.run(feed).at("y").to_doubles();
+    const auto a = fast.run(feed).at("y").to_doubles();
+    ASSERT_EQ(a.size(), e.size());
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], e[i], 1e-4) << "batch " << batch;
+  }
+}
+
+}  // namespace
+}  // namespace edgeco
