@@ -21,7 +21,8 @@ int fold_batch_norm(Graph& graph, PassLog* log = nullptr);
 
 // Conv [+ Add of a same-shaped residual] [+ activation] becomes one edgeco.FusedConv, when each
 // intermediate has a single reader and is not a graph output. Activations: Relu, Clip (constant
-// bounds), LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Tanh.
+// bounds), LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Tanh, and the gated forms PyTorch
+// exports: x * HardSigmoid(x) (hardswish before opset 14) and x * Sigmoid(x) (SiLU/Swish).
 int fuse_conv(Graph& graph, PassLog* log = nullptr);
 
 // Removes nodes none of whose outputs reach a graph output, and initializers nothing reads.

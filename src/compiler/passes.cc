@@ -81,6 +81,40 @@ std::optional<std::map<std::string, Attribute>> activation_of(const Graph& g, co
   return std::nullopt;
 }
 
+// x * gate(x) where x has exactly the gate and the Mul as readers and the gate only the Mul.
+struct Gated {
+  std::string activation;  // "HardSwish" or "Swish"
+  size_t gate, mul;
+};
+
+std::optional<Gated> gated_activation(const Graph& g, const Uses& uses, const std::string& x,
+                                      const std::vector<bool>& claimed) {
+  if (uses.graph_outputs.count(x)) return std::nullopt;
+  auto it = uses.readers.find(x);
+  if (it == uses.readers.end() || it->second.size() != 2) return std::nullopt;
+  for (int first = 0; first < 2; ++first) {
+    const size_t gate = it->second[size_t(first)], mul = it->second[size_t(1 - first)];
+    if (claimed[gate] || claimed[mul]) continue;
+    const Node& gn = g.nodes[gate];
+    const Node& mn = g.nodes[mul];
+    if (!gn.domain.empty() || !mn.domain.empty() || mn.op_type != "Mul" || gn.inputs.size() != 1 ||
+        gn.inputs[0] != x)
+      continue;
+    const auto gate_reader = uses.sole_reader(gn.outputs[0]);
+    if (!gate_reader || *gate_reader != mul) continue;
+    const bool pairs = (mn.inputs[0] == x && mn.inputs[1] == gn.outputs[0]) ||
+                       (mn.inputs[1] == x && mn.inputs[0] == gn.outputs[0]);
+    if (!pairs) continue;
+    if (gn.op_type == "Sigmoid") return Gated{"Swish", gate, mul};
+    // hardswish(x) = x * clip(x / 6 + 1/2, 0, 1)
+    if (gn.op_type == "HardSigmoid" &&
+        std::abs(gn.attr_float("alpha", 0.2f) - 1.0f / 6.0f) < 1e-6f &&
+        gn.attr_float("beta", 0.5f) == 0.5f)
+      return Gated{"HardSwish", gate, mul};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int fold_batch_norm(Graph& g, PassLog* log) {
@@ -172,7 +206,17 @@ int fuse_conv(Graph& g, PassLog* log) {
         }
       }
     }
-    if (auto r = uses.sole_reader(tail); r && !claimed[*r]) {
+    if (auto gated = gated_activation(g, uses, tail, claimed)) {
+      // x * HardSigmoid(x) (PyTorch's hardswish before opset 14) or x * Sigmoid(x) (SiLU).
+      result.attributes["activation"] = Attribute{gated->activation};
+      for (size_t a : {gated->gate, gated->mul}) {
+        absorbed.push_back(a);
+        last = std::max(last, a);
+      }
+      tail = g.nodes[gated->mul].outputs[0];
+      what += " + " + gated->activation + " ('" + g.nodes[gated->gate].name + "', '" +
+              g.nodes[gated->mul].name + "')";
+    } else if (auto r = uses.sole_reader(tail); r && !claimed[*r]) {
       const Node& act = g.nodes[*r];
       if (auto attrs = activation_of(g, act); attrs && act.inputs[0] == tail) {
         for (auto& [k, v] : *attrs) result.attributes[k] = v;

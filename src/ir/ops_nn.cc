@@ -233,7 +233,8 @@ void register_nn_ops(OpRegistry& r) {
   ct_attrs.push_back({"output_shape", AttrType::ints});
   // edgeco.FusedConv: Conv (+ Z, a residual of the output's shape) then an activation, as the
   // compiler's fusion pass emits it. activation is "" or one of Relu, Clip, LeakyRelu, HardSigmoid,
-  // HardSwish, Sigmoid, Tanh; activation_alpha/beta carry Clip's bounds or the slope/offset.
+  // HardSwish, Sigmoid, Tanh, Swish (x * sigmoid(x)); activation_alpha/beta carry Clip's bounds or
+  // the slope/offset.
   auto fused_attrs = conv_attrs;
   fused_attrs.push_back({"activation", AttrType::s});
   fused_attrs.push_back({"activation_alpha", AttrType::f});

@@ -121,6 +121,47 @@ TEST(Passes, AddOfTwoConvsIsFusedIntoOneOfThem) {
                       a.run({{"x", x}}).at("y").to_doubles());
 }
 
+// Conv -> x * gate(x), as PyTorch exports hardswish (opset < 14) and SiLU.
+void expect_gated_fusion(const std::string& gate, std::map<std::string, Attribute> gate_attrs,
+                         const std::string& expected_activation) {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, 4, 6, 6}};
+  g.value("w").initializer = random_tensor({4, 4, 3, 3}, 21);
+  g.nodes = {Node{"conv", "Conv", "", {"x", "w"}, {"c"}, {{"pads", ints({1, 1, 1, 1})}}},
+             Node{"gate", gate, "", {"c"}, {"g"}, gate_attrs}, Node{"mul", "Mul", "", {"g", "c"}, {"y"}}};
+  g.outputs = {"y"};
+  Graph optimized = g;
+  optimize(optimized);
+  ASSERT_EQ(optimized.nodes.size(), 1u);
+  EXPECT_EQ(optimized.nodes[0].attr_string("activation"), expected_activation);
+  const Tensor x = random_tensor({1, 4, 6, 6}, 22, -4, 4);
+  Session a(g), b(optimized), fast(optimized, SessionOptions{1, false, true});
+  const auto expected = a.run({{"x", x}}).at("y").to_doubles();
+  expect_same_outputs(b.run({{"x", x}}).at("y").to_doubles(), expected);
+  expect_same_outputs(fast.run({{"x", x}}).at("y").to_doubles(), expected);
+  EXPECT_EQ(fast.last_timings()[0].kernel, "onednn");
+}
+
+TEST(Passes, GatedHardSigmoidBecomesHardSwish) {
+  expect_gated_fusion("HardSigmoid", {{"alpha", testing::f32(1.0f / 6.0f)}, {"beta", testing::f32(0.5f)}}, "HardSwish");
+}
+
+TEST(Passes, GatedSigmoidBecomesSwish) { expect_gated_fusion("Sigmoid", {}, "Swish"); }
+
+TEST(Passes, HardSigmoidWithOtherSlopeIsNotAGate) {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, 4, 6, 6}};
+  g.value("w").initializer = random_tensor({4, 4, 1, 1}, 23);
+  g.nodes = {Node{"conv", "Conv", "", {"x", "w"}, {"c"}},
+             Node{"gate", "HardSigmoid", "", {"c"}, {"g"}, {{"alpha", testing::f32(0.2f)}}},
+             Node{"mul", "Mul", "", {"g", "c"}, {"y"}}};
+  g.outputs = {"y"};
+  optimize(g);
+  EXPECT_EQ(g.nodes.size(), 3u);
+}
+
 TEST(Passes, IntermediateThatIsAGraphOutputIsNotFused) {
   Graph g = block("Relu", false);
   g.outputs.push_back("n1");  // BN's output is visible: Conv+BN folds, but Relu must stay separate

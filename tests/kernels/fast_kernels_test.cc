@@ -24,7 +24,7 @@ Tensor random_tensor(Dims dims, uint32_t seed) {
 
 struct FastCase {
   std::string name;
-  std::string op;        // "Conv", "FusedConv" (domain edgeco) or "Gemm"
+  std::string op;            // "Conv", "FusedConv" (domain edgeco) or "Gemm"
   std::vector<Dims> inputs;  // input 0 is the graph input; the others become initializers
   std::map<std::string, Attribute> attrs;
   std::string expected_kernel = "onednn";
@@ -60,7 +60,8 @@ void expect_fast_matches_reference(const FastCase& c) {
   ASSERT_EQ(actual.size(), expected.size());
   double scale = 0;
   for (double v : expected) scale = std::max(scale, std::abs(v));
-  for (size_t i = 0; i < actual.size(); ++i) ASSERT_NEAR(actual[i], expected[i], 1e-4 * scale) << "element " << i;
+  for (size_t i = 0; i < actual.size(); ++i)
+    ASSERT_NEAR(actual[i], expected[i], 1e-4 * scale) << "element " << i;
 }
 
 std::map<std::string, Attribute> fused(std::string activation, float alpha = 0, float beta = 0,
@@ -73,22 +74,44 @@ std::map<std::string, Attribute> fused(std::string activation, float alpha = 0, 
 
 std::vector<FastCase> cases() {
   return {
-      {"conv3x3_bias", "Conv", {{1, 16, 14, 14}, {32, 16, 3, 3}, {32}}, {{"pads", ints({1, 1, 1, 1})}}},
+      {"conv3x3_bias",
+       "Conv",
+       {{1, 16, 14, 14}, {32, 16, 3, 3}, {32}},
+       {{"pads", ints({1, 1, 1, 1})}}},
       {"conv_no_bias_batch2", "Conv", {{2, 8, 9, 7}, {4, 8, 3, 3}}, {}},
-      {"stem_7x7_stride2_leaky", "FusedConv", {{1, 3, 33, 33}, {16, 3, 7, 7}, {16}},
+      {"stem_7x7_stride2_leaky",
+       "FusedConv",
+       {{1, 3, 33, 33}, {16, 3, 7, 7}, {16}},
        fused("LeakyRelu", 0.1f, 0, {{"strides", ints({2, 2})}, {"pads", ints({3, 3, 3, 3})}})},
-      {"depthwise_stride2_relu6", "FusedConv", {{1, 32, 15, 15}, {32, 1, 3, 3}, {32}},
-       fused("Clip", 0, 6, {{"group", i64(32)}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}})},
-      {"grouped_asymmetric_pads_sigmoid", "FusedConv", {{1, 8, 10, 10}, {8, 2, 3, 3}, {8}},
+      {"depthwise_stride2_relu6",
+       "FusedConv",
+       {{1, 32, 15, 15}, {32, 1, 3, 3}, {32}},
+       fused("Clip", 0, 6,
+             {{"group", i64(32)}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}})},
+      {"grouped_asymmetric_pads_sigmoid",
+       "FusedConv",
+       {{1, 8, 10, 10}, {8, 2, 3, 3}, {8}},
        fused("Sigmoid", 0, 0, {{"group", i64(4)}, {"pads", ints({0, 1, 1, 0})}})},
-      {"dilated_residual_hardswish", "FusedConv", {{2, 8, 9, 7}, {8, 8, 5, 5}, {8}, {2, 8, 9, 7}},
+      {"dilated_residual_hardswish",
+       "FusedConv",
+       {{2, 8, 9, 7}, {8, 8, 5, 5}, {8}, {2, 8, 9, 7}},
        fused("HardSwish", 0, 0, {{"dilations", ints({2, 2})}, {"pads", ints({4, 4, 4, 4})}})},
-      {"pointwise_residual_no_activation", "FusedConv", {{1, 64, 7, 7}, {16, 64, 1, 1}, {}, {1, 16, 7, 7}}, fused("")},
-      {"hardsigmoid", "FusedConv", {{1, 4, 6, 6}, {4, 4, 3, 3}, {4}}, fused("HardSigmoid", 0.2f, 0.5f)},
-      {"tanh_same_upper", "FusedConv", {{1, 4, 7, 7}, {4, 4, 3, 3}, {4}},
+      {"pointwise_residual_no_activation",
+       "FusedConv",
+       {{1, 64, 7, 7}, {16, 64, 1, 1}, {}, {1, 16, 7, 7}},
+       fused("")},
+      {"hardsigmoid",
+       "FusedConv",
+       {{1, 4, 6, 6}, {4, 4, 3, 3}, {4}},
+       fused("HardSigmoid", 0.2f, 0.5f)},
+      {"tanh_same_upper",
+       "FusedConv",
+       {{1, 4, 7, 7}, {4, 4, 3, 3}, {4}},
        fused("Tanh", 0, 0, {{"auto_pad", str("SAME_UPPER")}, {"strides", ints({2, 2})}})},
       {"gemm_transB_bias", "Gemm", {{3, 40}, {10, 40}, {10}}, {{"transB", i64(1)}}},
-      {"gemm_transA_alpha_beta", "Gemm", {{40, 3}, {40, 10}, {1, 10}},
+      {"gemm_transA_alpha_beta",
+       "Gemm",
+       {{40, 3}, {40, 10}, {1, 10}},
        {{"transA", i64(1)}, {"alpha", f32(0.5f)}, {"beta", f32(2.0f)}}},
       {"gemm_no_bias", "Gemm", {{2, 16}, {16, 5}}, {}},
       {"gemm_full_c_stays_reference", "Gemm", {{2, 16}, {16, 5}, {2, 5}}, {}, "reference"},
@@ -98,7 +121,9 @@ std::vector<FastCase> cases() {
 
 class FastKernel : public ::testing::TestWithParam<FastCase> {};
 
-TEST_P(FastKernel, MatchesReference) { expect_fast_matches_reference(GetParam()); }
+TEST_P(FastKernel, MatchesReference) {
+  expect_fast_matches_reference(GetParam());
+}
 
 INSTANTIATE_TEST_SUITE_P(OneDnn, FastKernel, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });

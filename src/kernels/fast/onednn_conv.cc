@@ -4,9 +4,9 @@
 #include <omp.h>
 
 #include <cstring>
+#include <dnnl.hpp>
 #include <optional>
 #include <unordered_map>
-#include <dnnl.hpp>
 
 #include "kernels/fast/onednn.h"
 
@@ -26,15 +26,24 @@ dnnl::engine& cpu_engine() {
 bool append_activation(const Node& node, dnnl::post_ops& ops) {
   if (node.op_type != "FusedConv") return true;
   const std::string a = node.attr_string("activation", "");
-  const float alpha = node.attr_float("activation_alpha", 0.0f), beta = node.attr_float("activation_beta", 0.0f);
+  const float alpha = node.attr_float("activation_alpha", 0.0f),
+              beta = node.attr_float("activation_beta", 0.0f);
   using alg = dnnl::algorithm;
   if (a.empty()) return true;
-  if (a == "Relu") ops.append_eltwise(1.0f, alg::eltwise_relu, 0.0f, 0.0f);
-  else if (a == "LeakyRelu") ops.append_eltwise(1.0f, alg::eltwise_relu, alpha, 0.0f);
-  else if (a == "Clip") ops.append_eltwise(1.0f, alg::eltwise_clip_v2, alpha, beta);
-  else if (a == "Sigmoid") ops.append_eltwise(1.0f, alg::eltwise_logistic, 0.0f, 0.0f);
-  else if (a == "Tanh") ops.append_eltwise(1.0f, alg::eltwise_tanh, 0.0f, 0.0f);
-  else if (a == "HardSwish") ops.append_eltwise(1.0f, alg::eltwise_hardswish, 0.0f, 0.0f);
+  if (a == "Relu")
+    ops.append_eltwise(1.0f, alg::eltwise_relu, 0.0f, 0.0f);
+  else if (a == "LeakyRelu")
+    ops.append_eltwise(1.0f, alg::eltwise_relu, alpha, 0.0f);
+  else if (a == "Clip")
+    ops.append_eltwise(1.0f, alg::eltwise_clip_v2, alpha, beta);
+  else if (a == "Sigmoid")
+    ops.append_eltwise(1.0f, alg::eltwise_logistic, 0.0f, 0.0f);
+  else if (a == "Tanh")
+    ops.append_eltwise(1.0f, alg::eltwise_tanh, 0.0f, 0.0f);
+  else if (a == "Swish")  // x * sigmoid(alpha x), alpha = 1
+    ops.append_eltwise(1.0f, alg::eltwise_swish, 1.0f, 0.0f);
+  else if (a == "HardSwish")
+    ops.append_eltwise(1.0f, alg::eltwise_hardswish, 0.0f, 0.0f);
   else if (a == "HardSigmoid") {  // clip(alpha * x + beta, 0, 1)
     ops.append_eltwise(1.0f, alg::eltwise_linear, alpha, beta);
     ops.append_eltwise(1.0f, alg::eltwise_clip_v2, 0.0f, 1.0f);
@@ -69,10 +78,13 @@ class OneDnnConv final : public PreparedKernel {
       // The sum post-op adds to what the destination holds: start it with the residual.
       const Tensor& z = args.in(3);
       memory z_user(dst_user_md_, cpu_engine(), const_cast<float*>(z.data<float>().data()));
-      if (dst_reorder_) residual_reorder_->execute(stream, z_user, dst_mem_);
-      else std::memcpy(y.data<float>().data(), z.data<float>().data(), z.nbytes());
+      if (dst_reorder_)
+        residual_reorder_->execute(stream, z_user, dst_mem_);
+      else
+        std::memcpy(y.data<float>().data(), z.data<float>().data(), z.nbytes());
     }
-    std::unordered_map<int, memory> exec_args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_mem_}, {DNNL_ARG_DST, dst}};
+    std::unordered_map<int, memory> exec_args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_mem_}, {DNNL_ARG_DST, dst}};
     if (bias_) exec_args[DNNL_ARG_BIAS] = bias_mem_;
     conv_.execute(stream, exec_args);
     if (dst_reorder_) dst_reorder_->execute(stream, dst_mem_, dst_user);
@@ -98,7 +110,8 @@ class OneDnnConv final : public PreparedKernel {
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
         memory::desc(src_dims, dt::f32, tag::any), memory::desc(w_dims, dt::f32, tag::any), bias_md,
         memory::desc(dst_dims, dt::f32, tag::any), {g.strides[0], g.strides[1]},
-        {g.dilations[0] - 1, g.dilations[1] - 1}, {g.pads_begin[0], g.pads_begin[1]}, {g.pads_end[0], g.pads_end[1]});
+        {g.dilations[0] - 1, g.dilations[1] - 1}, {g.pads_begin[0], g.pads_begin[1]},
+        {g.pads_end[0], g.pads_end[1]});
     dnnl::post_ops ops;
     has_residual_ = node_.op_type == "FusedConv" && node_.has_input(3);
     if (has_residual_) ops.append_sum(1.0f);
@@ -111,7 +124,8 @@ class OneDnnConv final : public PreparedKernel {
     memory w_user(w_user_md, cpu_engine(), const_cast<float*>(weights_.data<float>().data()));
     weights_mem_ = memory(pd.weights_desc(), cpu_engine());
     dnnl::reorder(w_user, weights_mem_).execute(stream, w_user, weights_mem_);
-    if (bias_) bias_mem_ = memory(bias_md, cpu_engine(), const_cast<float*>(bias_->data<float>().data()));
+    if (bias_)
+      bias_mem_ = memory(bias_md, cpu_engine(), const_cast<float*>(bias_->data<float>().data()));
     src_reorder_.reset();
     dst_reorder_.reset();
     residual_reorder_.reset();
@@ -148,13 +162,15 @@ std::unique_ptr<PreparedKernel> make_conv(const PrepareArgs& a) {
   if (types.size() < 2 || !types[0] || types[0]->dtype != DType::f32 || !types[0]->rank_known ||
       types[0]->dims.size() != 4)
     return nullptr;
-  if (!a.constants[1] || a.constants[1]->dtype() != DType::f32) return nullptr;  // weights must be constant
+  if (!a.constants[1] || a.constants[1]->dtype() != DType::f32)
+    return nullptr;  // weights must be constant
   if (a.node.has_input(2) && !a.constants[2]) return nullptr;
   dnnl::post_ops probe;
   if (!append_activation(a.node, probe)) return nullptr;
   if (a.node.attr_int("group", 1) < 1) return nullptr;
-  return std::make_unique<OneDnnConv>(a.node, *a.constants[1],
-                                      a.node.has_input(2) ? std::optional<Tensor>(*a.constants[2]) : std::nullopt);
+  return std::make_unique<OneDnnConv>(
+      a.node, *a.constants[1],
+      a.node.has_input(2) ? std::optional<Tensor>(*a.constants[2]) : std::nullopt);
 }
 
 }  // namespace

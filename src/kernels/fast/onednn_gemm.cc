@@ -1,5 +1,5 @@
-// Gemm on oneDNN's matmul: float32 A [M, K] (or transposed) times constant B, plus a constant C that
-// is a row vector (a bias, as classifiers have) or absent.
+// Gemm on oneDNN's matmul: float32 A [M, K] (or transposed) times constant B, plus a constant C
+// that is a row vector (a bias, as classifiers have) or absent.
 #include <omp.h>
 
 #include <dnnl.hpp>
@@ -63,8 +63,9 @@ class OneDnnGemm final : public PreparedKernel {
       scaled_bias_ = bias_->cast(DType::f32).clone();
       for (float& v : scaled_bias_.data<float>()) v *= beta_;
     }
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md_, memory::desc({k, n}, dt::f32, tag::any), bias_md, y_md_),
-                                          cpu_engine());
+    const dnnl::matmul::primitive_desc pd(
+        dnnl::matmul::desc(a_md_, memory::desc({k, n}, dt::f32, tag::any), bias_md, y_md_),
+        cpu_engine());
     dnnl::stream stream(cpu_engine());
     Tensor scaled_b = b_.clone();
     for (float& v : scaled_b.data<float>()) v *= alpha_;
@@ -90,15 +91,19 @@ class OneDnnGemm final : public PreparedKernel {
 
 std::unique_ptr<PreparedKernel> make_gemm(const PrepareArgs& a) {
   const auto& t = a.input_types;
-  if (t.size() < 2 || !t[0] || t[0]->dtype != DType::f32 || !t[0]->rank_known || t[0]->dims.size() != 2) return nullptr;
+  if (t.size() < 2 || !t[0] || t[0]->dtype != DType::f32 || !t[0]->rank_known ||
+      t[0]->dims.size() != 2)
+    return nullptr;
   const Tensor* b = a.constants[1];
   if (!b || b->dtype() != DType::f32 || b->rank() != 2) return nullptr;
   std::optional<Tensor> bias;
   if (a.node.has_input(2)) {
     const Tensor* c = a.constants[2];
     const int64_t n = a.node.attr_int("transB", 0) ? b->dim(0) : b->dim(1);
-    // Only a per-column bias ([N] or [1, N]) maps onto matmul's bias; other C shapes stay reference.
-    if (!c || c->dtype() != DType::f32 || c->numel() != n || (c->rank() == 2 && c->dim(0) != 1) || c->rank() > 2)
+    // Only a per-column bias ([N] or [1, N]) maps onto matmul's bias; other C shapes stay
+    // reference.
+    if (!c || c->dtype() != DType::f32 || c->numel() != n || (c->rank() == 2 && c->dim(0) != 1) ||
+        c->rank() > 2)
       return nullptr;
     bias = c->reshaped({1, n});
   }
@@ -107,6 +112,8 @@ std::unique_ptr<PreparedKernel> make_gemm(const PrepareArgs& a) {
 
 }  // namespace
 
-void register_onednn_gemm(FastKernelRegistry& registry) { registry.add("Gemm", make_gemm); }
+void register_onednn_gemm(FastKernelRegistry& registry) {
+  registry.add("Gemm", make_gemm);
+}
 
 }  // namespace edgeco::kernels::fast

@@ -13,10 +13,13 @@ const FastKernelRegistry& FastKernelRegistry::instance() {
   return registry;
 }
 
-void FastKernelRegistry::add(std::string key, KernelFactory factory) { factories_[std::move(key)].push_back(std::move(factory)); }
+void FastKernelRegistry::add(std::string key, KernelFactory factory) {
+  factories_[std::move(key)].push_back(std::move(factory));
+}
 
 std::unique_ptr<PreparedKernel> FastKernelRegistry::prepare(const PrepareArgs& args) const {
-  const std::string key = args.node.domain.empty() ? args.node.op_type : args.node.domain + "." + args.node.op_type;
+  const std::string key =
+      args.node.domain.empty() ? args.node.op_type : args.node.domain + "." + args.node.op_type;
   auto it = factories_.find(key);
   if (it == factories_.end()) return nullptr;
   for (const auto& factory : it->second)

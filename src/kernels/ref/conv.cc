@@ -8,7 +8,17 @@ namespace {
 
 // The activation FusedConv applies (ONNX semantics), resolved once per node.
 struct Activation {
-  enum Kind { none, relu, clip, leaky_relu, hard_sigmoid, hard_swish, sigmoid, tanh } kind = none;
+  enum Kind {
+    none,
+    relu,
+    clip,
+    leaky_relu,
+    hard_sigmoid,
+    hard_swish,
+    sigmoid,
+    tanh,
+    swish
+  } kind = none;
   double alpha = 0, beta = 0;
 
   static Activation of(const KernelArgs& args) {
@@ -20,6 +30,7 @@ struct Activation {
                                                       {"HardSigmoid", hard_sigmoid},
                                                       {"HardSwish", hard_swish},
                                                       {"Sigmoid", sigmoid},
+                                                      {"Swish", swish},
                                                       {"Tanh", tanh}};
     const std::string name = args.node.attr_string("activation", "");
     auto it = kinds.find(name);
@@ -47,6 +58,8 @@ struct Activation {
         return 1.0 / (1.0 + std::exp(-v));
       case tanh:
         return std::tanh(v);
+      case swish:
+        return v / (1.0 + std::exp(-v));
     }
     return v;
   }

@@ -86,18 +86,26 @@ KernelFn variadic(Fold fold, bool mean) {
   };
 }
 
-template <class F>
-KernelFn unary_float(F f) {
-  return [f](const KernelArgs& args) {
+// `make(node)` returns the element function with the node's attributes already read, so the
+// per-element loop does no attribute lookups.
+template <class Make>
+KernelFn unary_float_with(Make make) {
+  return [make](const KernelArgs& args) {
     const Tensor& x = args.in(0);
     Tensor& y = args.out(0);
+    const auto f = make(args.node);
     dispatch_float(x.dtype(), args, [&](auto tag) {
       using T = decltype(tag);
       auto px = x.data<T>();
       auto py = y.data<T>();
-      for (size_t i = 0; i < px.size(); ++i) py[i] = static_cast<T>(f(double(px[i]), args.node));
+      for (size_t i = 0; i < px.size(); ++i) py[i] = static_cast<T>(f(double(px[i])));
     });
   };
+}
+
+template <class F>
+KernelFn unary_float(F f) {
+  return unary_float_with([f](const Node&) { return f; });
 }
 
 template <class F>
@@ -284,52 +292,58 @@ void register_elementwise(KernelRegistry& r) {
             return static_cast<decltype(v)>(v < 0 ? -v : v);
         }));
   r.add("Neg", unary_numeric([](auto v) { return static_cast<decltype(v)>(-v); }));
-  r.add("Sigmoid", unary_float([](double v, const Node&) { return 1.0 / (1.0 + std::exp(-v)); }));
-  r.add("Tanh", unary_float([](double v, const Node&) { return std::tanh(v); }));
-  r.add("Sqrt", unary_float([](double v, const Node&) { return std::sqrt(v); }));
-  r.add("Exp", unary_float([](double v, const Node&) { return std::exp(v); }));
-  r.add("Log", unary_float([](double v, const Node&) { return std::log(v); }));
-  r.add("Erf", unary_float([](double v, const Node&) { return std::erf(v); }));
-  r.add("Reciprocal", unary_float([](double v, const Node&) { return 1.0 / v; }));
-  r.add("Floor", unary_float([](double v, const Node&) { return std::floor(v); }));
-  r.add("Ceil", unary_float([](double v, const Node&) { return std::ceil(v); }));
-  r.add("HardSwish",
-        unary_float([](double v, const Node&) { return v * std::clamp(v / 6.0 + 0.5, 0.0, 1.0); }));
-  r.add("LeakyRelu", unary_float([](double v, const Node& n) {
-          return v < 0 ? v * n.attr_float("alpha", 0.01f) : v;
+  r.add("Sigmoid", unary_float([](double v) { return 1.0 / (1.0 + std::exp(-v)); }));
+  r.add("Tanh", unary_float([](double v) { return std::tanh(v); }));
+  r.add("Sqrt", unary_float([](double v) { return std::sqrt(v); }));
+  r.add("Exp", unary_float([](double v) { return std::exp(v); }));
+  r.add("Log", unary_float([](double v) { return std::log(v); }));
+  r.add("Erf", unary_float([](double v) { return std::erf(v); }));
+  r.add("Reciprocal", unary_float([](double v) { return 1.0 / v; }));
+  r.add("Floor", unary_float([](double v) { return std::floor(v); }));
+  r.add("Ceil", unary_float([](double v) { return std::ceil(v); }));
+  r.add("HardSwish", unary_float([](double v) { return v * std::clamp(v / 6.0 + 0.5, 0.0, 1.0); }));
+  r.add("LeakyRelu", unary_float_with([](const Node& n) {
+          const double alpha = n.attr_float("alpha", 0.01f);
+          return [alpha](double v) { return v < 0 ? v * alpha : v; };
         }));
-  r.add("Elu", unary_float([](double v, const Node& n) {
-          return v < 0 ? n.attr_float("alpha", 1.0f) * (std::exp(v) - 1) : v;
+  r.add("Elu", unary_float_with([](const Node& n) {
+          const double alpha = n.attr_float("alpha", 1.0f);
+          return [alpha](double v) { return v < 0 ? alpha * (std::exp(v) - 1) : v; };
         }));
-  r.add("HardSigmoid", unary_float([](double v, const Node& n) {
-          return std::clamp(n.attr_float("alpha", 0.2f) * v + n.attr_float("beta", 0.5f), 0.0, 1.0);
+  r.add("HardSigmoid", unary_float_with([](const Node& n) {
+          const double alpha = n.attr_float("alpha", 0.2f), beta = n.attr_float("beta", 0.5f);
+          return [alpha, beta](double v) { return std::clamp(alpha * v + beta, 0.0, 1.0); };
         }));
-  r.add("Sin", unary_float([](double v, const Node&) { return std::sin(v); }));
-  r.add("Cos", unary_float([](double v, const Node&) { return std::cos(v); }));
-  r.add("Tan", unary_float([](double v, const Node&) { return std::tan(v); }));
-  r.add("Asin", unary_float([](double v, const Node&) { return std::asin(v); }));
-  r.add("Acos", unary_float([](double v, const Node&) { return std::acos(v); }));
-  r.add("Atan", unary_float([](double v, const Node&) { return std::atan(v); }));
-  r.add("Sinh", unary_float([](double v, const Node&) { return std::sinh(v); }));
-  r.add("Cosh", unary_float([](double v, const Node&) { return std::cosh(v); }));
-  r.add("Asinh", unary_float([](double v, const Node&) { return std::asinh(v); }));
-  r.add("Acosh", unary_float([](double v, const Node&) { return std::acosh(v); }));
-  r.add("Atanh", unary_float([](double v, const Node&) { return std::atanh(v); }));
-  r.add("Softplus", unary_float([](double v, const Node&) { return std::log1p(std::exp(v)); }));
-  r.add("Softsign", unary_float([](double v, const Node&) { return v / (1 + std::abs(v)); }));
-  r.add("Round",
-        unary_float([](double v, const Node&) { return std::nearbyint(v); }));  // half to even
-  r.add("Selu", unary_float([](double v, const Node& n) {
+  r.add("Sin", unary_float([](double v) { return std::sin(v); }));
+  r.add("Cos", unary_float([](double v) { return std::cos(v); }));
+  r.add("Tan", unary_float([](double v) { return std::tan(v); }));
+  r.add("Asin", unary_float([](double v) { return std::asin(v); }));
+  r.add("Acos", unary_float([](double v) { return std::acos(v); }));
+  r.add("Atan", unary_float([](double v) { return std::atan(v); }));
+  r.add("Sinh", unary_float([](double v) { return std::sinh(v); }));
+  r.add("Cosh", unary_float([](double v) { return std::cosh(v); }));
+  r.add("Asinh", unary_float([](double v) { return std::asinh(v); }));
+  r.add("Acosh", unary_float([](double v) { return std::acosh(v); }));
+  r.add("Atanh", unary_float([](double v) { return std::atanh(v); }));
+  r.add("Softplus", unary_float([](double v) { return std::log1p(std::exp(v)); }));
+  r.add("Softsign", unary_float([](double v) { return v / (1 + std::abs(v)); }));
+  r.add("Round", unary_float([](double v) { return std::nearbyint(v); }));  // half to even
+  r.add("Selu", unary_float_with([](const Node& n) {
           const double alpha = n.attr_float("alpha", 1.67326319217681884765625f);
           const double gamma = n.attr_float("gamma", 1.05070102214813232421875f);
-          return v > 0 ? gamma * v : gamma * alpha * (std::exp(v) - 1);
+          return [alpha, gamma](double v) {
+            return v > 0 ? gamma * v : gamma * alpha * (std::exp(v) - 1);
+          };
         }));
-  r.add("ThresholdedRelu", unary_float([](double v, const Node& n) {
-          return v > n.attr_float("alpha", 1.0f) ? v : 0.0;
-        }));
-  r.add("Celu", unary_float([](double v, const Node& n) {
+  r.add("ThresholdedRelu", unary_float_with([](const Node& n) {
           const double alpha = n.attr_float("alpha", 1.0f);
-          return std::max(0.0, v) + std::min(0.0, alpha * (std::exp(v / alpha) - 1));
+          return [alpha](double v) { return v > alpha ? v : 0.0; };
+        }));
+  r.add("Celu", unary_float_with([](const Node& n) {
+          const double alpha = n.attr_float("alpha", 1.0f);
+          return [alpha](double v) {
+            return std::max(0.0, v) + std::min(0.0, alpha * (std::exp(v / alpha) - 1));
+          };
         }));
   r.add("Sign", unary_numeric(
                     [](auto v) { return static_cast<decltype(v)>(v > 0 ? 1 : (v < 0 ? -1 : 0)); }));
