@@ -28,8 +28,14 @@ int fuse_conv(Graph& graph, PassLog* log = nullptr);
 // Removes nodes none of whose outputs reach a graph output, and initializers nothing reads.
 int remove_dead_nodes(Graph& graph, PassLog* log = nullptr);
 
+// Regions that start at a 2-D convolution switch to NHWC (channels last) through the element-wise,
+// Concat and global-pool nodes that follow, with one Transpose at each edge of a region. For
+// kernels that run NHWC natively; the reference kernels still compute it (via transposes).
+int to_channels_last(Graph& graph, PassLog* log = nullptr);
+
 // The passes above, in order, after type inference (with `evaluate` to see through shape
-// arithmetic).
-PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate = nullptr);
+// arithmetic); the layout pass only when `channels_last`.
+PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate = nullptr,
+                 bool channels_last = false);
 
 }  // namespace edgeco

@@ -273,13 +273,17 @@ int remove_dead_nodes(Graph& g, PassLog* log) {
   return count;
 }
 
-PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate) {
+PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate, bool channels_last) {
   PassLog log;
   graph.sort_topologically();
   infer_types(graph, OpRegistry::builtin(), evaluate);
   fold_batch_norm(graph, &log);
   fuse_conv(graph, &log);
   remove_dead_nodes(graph, &log);
+  if (channels_last) {
+    to_channels_last(graph, &log);
+    remove_dead_nodes(graph, &log);
+  }
   return log;
 }
 

@@ -70,7 +70,8 @@ Session::Session(Graph graph, SessionOptions options)
   auto evaluate = [](const Node& node, int64_t opset, std::span<const Tensor* const> inputs) {
     return run_node(node, opset, inputs);
   };
-  if (options_.optimize) pass_log_ = optimize(graph_, evaluate).lines;
+  // Channels-last pays off only where kernels run NHWC natively: with the fast kernels.
+  if (options_.optimize) pass_log_ = optimize(graph_, evaluate, options_.fast_kernels).lines;
   InferenceResult inferred = infer_types(graph_, OpRegistry::builtin(), evaluate);
   constants_ = std::move(inferred.constants);
   // Nodes whose outputs are all known constants need not run again.

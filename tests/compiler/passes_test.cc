@@ -129,7 +129,8 @@ void expect_gated_fusion(const std::string& gate, std::map<std::string, Attribut
   g.value("x").type = TensorType{DType::f32, {1, 4, 6, 6}};
   g.value("w").initializer = random_tensor({4, 4, 3, 3}, 21);
   g.nodes = {Node{"conv", "Conv", "", {"x", "w"}, {"c"}, {{"pads", ints({1, 1, 1, 1})}}},
-             Node{"gate", gate, "", {"c"}, {"g"}, gate_attrs}, Node{"mul", "Mul", "", {"g", "c"}, {"y"}}};
+             Node{"gate", gate, "", {"c"}, {"g"}, gate_attrs},
+             Node{"mul", "Mul", "", {"g", "c"}, {"y"}}};
   g.outputs = {"y"};
   Graph optimized = g;
   optimize(optimized);
@@ -144,10 +145,14 @@ void expect_gated_fusion(const std::string& gate, std::map<std::string, Attribut
 }
 
 TEST(Passes, GatedHardSigmoidBecomesHardSwish) {
-  expect_gated_fusion("HardSigmoid", {{"alpha", testing::f32(1.0f / 6.0f)}, {"beta", testing::f32(0.5f)}}, "HardSwish");
+  expect_gated_fusion("HardSigmoid",
+                      {{"alpha", testing::f32(1.0f / 6.0f)}, {"beta", testing::f32(0.5f)}},
+                      "HardSwish");
 }
 
-TEST(Passes, GatedSigmoidBecomesSwish) { expect_gated_fusion("Sigmoid", {}, "Swish"); }
+TEST(Passes, GatedSigmoidBecomesSwish) {
+  expect_gated_fusion("Sigmoid", {}, "Swish");
+}
 
 TEST(Passes, HardSigmoidWithOtherSlopeIsNotAGate) {
   Graph g;
@@ -160,6 +165,44 @@ TEST(Passes, HardSigmoidWithOtherSlopeIsNotAGate) {
   g.outputs = {"y"};
   optimize(g);
   EXPECT_EQ(g.nodes.size(), 3u);
+}
+
+TEST(ChannelsLast, RegionKeepsOutputsOnReferenceAndFastKernels) {
+  // x -> Conv -> Relu=r; GAP(r)=p; Mul(r, p); Add(const [4,1,1]); Concat(., r, axis 1); Conv; Flatten.
+  // r is also a graph output, so it leaves the region twice.
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {-1, 4, 6, 6}};
+  g.value("w1").initializer = random_tensor({4, 4, 3, 3}, 31);
+  g.value("k").initializer = random_tensor({4, 1, 1}, 32);
+  g.value("w2").initializer = random_tensor({2, 8, 1, 1}, 33);
+  g.nodes = {Node{"conv1", "Conv", "", {"x", "w1"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}}},
+             Node{"relu", "Relu", "", {"c1"}, {"r"}},
+             Node{"gap", "GlobalAveragePool", "", {"r"}, {"p"}},
+             Node{"mul", "Mul", "", {"r", "p"}, {"m"}},
+             Node{"add", "Add", "", {"m", "k"}, {"a"}},
+             Node{"cat", "Concat", "", {"a", "r"}, {"cat"}, {{"axis", testing::i64(1)}}},
+             Node{"conv2", "Conv", "", {"cat", "w2"}, {"y4"}},
+             Node{"flat", "Flatten", "", {"y4"}, {"y"}}};
+  g.outputs = {"y", "r"};
+  Graph nhwc = g;
+  PassLog log;
+  infer_types(nhwc, OpRegistry::builtin());
+  EXPECT_EQ(to_channels_last(nhwc, &log), 7);  // all but Flatten
+  int transposes = 0;
+  for (const auto& n : nhwc.nodes) transposes += n.op_type == "Transpose";
+  EXPECT_EQ(transposes, 3);  // x in; y4 out before Flatten; r out as a graph output
+  const Tensor x = random_tensor({2, 4, 6, 6}, 34);
+  Session original(g);
+  const TensorMap expected = original.run({{"x", x}});
+  for (const bool fast : {false, true}) {
+    Session s(nhwc, SessionOptions{1, false, fast});
+    const TensorMap got = s.run({{"x", x}});
+    for (const char* out : {"y", "r"}) {
+      ASSERT_EQ(got.at(out).dims(), expected.at(out).dims()) << out;
+      expect_same_outputs(got.at(out).to_doubles(), expected.at(out).to_doubles());
+    }
+  }
 }
 
 TEST(Passes, IntermediateThatIsAGraphOutputIsNotFused) {

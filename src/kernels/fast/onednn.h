@@ -7,5 +7,6 @@ namespace edgeco::kernels::fast {
 
 void register_onednn(FastKernelRegistry& registry);
 void register_onednn_gemm(FastKernelRegistry& registry);
+void register_onednn_transpose(FastKernelRegistry& registry);
 
 }  // namespace edgeco::kernels::fast

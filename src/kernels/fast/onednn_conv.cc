@@ -93,7 +93,13 @@ class OneDnnConv final : public PreparedKernel {
 
  private:
   // Builds the primitive for input dims `x` (once per shape; a dynamic batch rebuilds on change).
-  void prepare(const Dims& x) {
+  void prepare(const Dims& x_dims) {
+    // oneDNN speaks logical NCHW dims; channels_last only changes the physical tag.
+    const bool channels_last = node_.attr_int("channels_last", 0) != 0;
+    const Dims x = channels_last ? Dims{x_dims[0], x_dims[3], x_dims[1], x_dims[2]} : x_dims;
+    const tag user_tag = channels_last ? tag::nhwc : tag::nchw;
+    // NHWC is a layout oneDNN's convolutions run natively: no reorder at entry or exit.
+    const tag compute_tag = channels_last ? tag::nhwc : tag::any;
     const Dims& w = weights_.dims();
     const WindowGeometry g =
         window_geometry(node_, WindowKind::conv, std::span(x).subspan(2), std::span(w).subspan(2));
@@ -102,14 +108,14 @@ class OneDnnConv final : public PreparedKernel {
     const memory::dims dst_dims{x[0], w[0], g.output[0], g.output[1]};
     const memory::dims w_dims = group == 1 ? memory::dims{w[0], w[1], w[2], w[3]}
                                            : memory::dims{group, w[0] / group, w[1], w[2], w[3]};
-    src_user_md_ = memory::desc(src_dims, dt::f32, tag::nchw);
-    dst_user_md_ = memory::desc(dst_dims, dt::f32, tag::nchw);
+    src_user_md_ = memory::desc(src_dims, dt::f32, user_tag);
+    dst_user_md_ = memory::desc(dst_dims, dt::f32, user_tag);
     const memory::desc w_user_md(w_dims, dt::f32, group == 1 ? tag::oihw : tag::goihw);
     const memory::desc bias_md = bias_ ? memory::desc({w[0]}, dt::f32, tag::x) : memory::desc();
     dnnl::convolution_forward::desc desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-        memory::desc(src_dims, dt::f32, tag::any), memory::desc(w_dims, dt::f32, tag::any), bias_md,
-        memory::desc(dst_dims, dt::f32, tag::any), {g.strides[0], g.strides[1]},
+        memory::desc(src_dims, dt::f32, compute_tag), memory::desc(w_dims, dt::f32, tag::any),
+        bias_md, memory::desc(dst_dims, dt::f32, compute_tag), {g.strides[0], g.strides[1]},
         {g.dilations[0] - 1, g.dilations[1] - 1}, {g.pads_begin[0], g.pads_begin[1]},
         {g.pads_end[0], g.pads_end[1]});
     dnnl::post_ops ops;
@@ -143,7 +149,7 @@ class OneDnnConv final : public PreparedKernel {
     }
     stream.wait();
     conv_ = dnnl::convolution_forward(pd);
-    prepared_for_ = x;
+    prepared_for_ = x_dims;
   }
 
   Node node_;

@@ -8,6 +8,7 @@ const FastKernelRegistry& FastKernelRegistry::instance() {
     FastKernelRegistry r;
     fast::register_onednn(r);
     fast::register_onednn_gemm(r);
+    fast::register_onednn_transpose(r);
     return r;
   }();
   return registry;

@@ -78,6 +78,12 @@ void for_each_broadcast(std::span<const int64_t> out, const std::array<Dims, N>&
   }
 }
 
+// y[i0, i1, ...] = x[i_perm...]: the Transpose of x by `perm` (any element type).
+Tensor permute(const Tensor& x, std::span<const int64_t> perm);
+
+inline constexpr int64_t kToChannelsLast[] = {0, 2, 3, 1};   // NCHW -> NHWC
+inline constexpr int64_t kToChannelsFirst[] = {0, 3, 1, 2};  // NHWC -> NCHW
+
 // Runs f(i) for i in [0, count) on up to `threads` threads, in contiguous chunks.
 template <class F>
 void parallel_for(int64_t count, int threads, F&& f) {

@@ -33,10 +33,17 @@ Dims strides_of(std::span<const int64_t> dims) {
 
 void transpose(const KernelArgs& args) {
   const Tensor& x = args.in(0);
-  Tensor& y = args.out(0);
   Dims perm(x.rank());
   std::iota(perm.rbegin(), perm.rend(), 0);
-  perm = args.node.attr_ints("perm", perm);
+  args.outputs[0] = permute(x, args.node.attr_ints("perm", perm));
+}
+
+}  // namespace
+
+Tensor permute(const Tensor& x, std::span<const int64_t> perm) {
+  Dims out_dims;
+  for (int64_t p : perm) out_dims.push_back(x.dim(size_t(p)));
+  Tensor y(x.dtype(), out_dims);
   const Dims in_strides = strides_of(x.dims());
   const size_t elem = dtype_size(x.dtype());
   const std::byte* src = x.bytes().data();
@@ -46,7 +53,10 @@ void transpose(const KernelArgs& args) {
     for (size_t d = 0; d < index.size(); ++d) offset += index[d] * in_strides[size_t(perm[d])];
     std::memcpy(dst + size_t(i) * elem, src + size_t(offset) * elem, elem);
   });
+  return y;
 }
+
+namespace {
 
 void concat(const KernelArgs& args) {
   Tensor& y = args.out(0);

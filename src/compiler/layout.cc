@@ -1,0 +1,167 @@
+// The channels-last layout pass: kernels that run NHWC natively (oneDNN's convolutions) should not
+// pay an NCHW <-> NHWC reorder per node. Regions that start at a 2-D convolution and continue
+// through layout-agnostic nodes switch to NHWC; Transposes sit only at the region's edges.
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "edgeco/compiler.h"
+
+namespace edgeco {
+namespace {
+
+constexpr int64_t kToNhwc[] = {0, 2, 3, 1};
+constexpr int64_t kToNchw[] = {0, 3, 1, 2};
+
+const std::set<std::string, std::less<>> kUnary = {"Relu",  "Clip",     "Sigmoid", "HardSigmoid", "HardSwish",
+                                                    "Tanh",  "LeakyRelu", "Elu",    "Identity",    "Neg",
+                                                    "Abs",   "Exp",      "Sqrt",    "Softplus",    "Selu"};
+const std::set<std::string, std::less<>> kBinary = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Sum"};
+
+std::string twin(const std::string& name) { return name + ".nhwc"; }
+
+bool is_4d_float(const Graph& g, const std::string& name) {
+  const Value* v = g.find_value(name);
+  return v && v->type && v->type->rank_known && v->type->dims.size() == 4 && v->type->dtype == DType::f32;
+}
+
+// A constant that broadcasts against NCHW, lifted to rank 4 and permuted to broadcast against NHWC.
+Tensor permute_constant(const Tensor& c) {
+  Dims dims(4 - std::min<size_t>(4, c.rank()), 1);
+  dims.insert(dims.end(), c.dims().begin(), c.dims().end());
+  const Tensor lifted = c.reshaped(dims);
+  Tensor out(c.dtype(), {dims[0], dims[2], dims[3], dims[1]});
+  const size_t elem = dtype_size(c.dtype());
+  for (int64_t n = 0; n < dims[0]; ++n)
+    for (int64_t ch = 0; ch < dims[1]; ++ch)
+      for (int64_t h = 0; h < dims[2]; ++h)
+        for (int64_t w = 0; w < dims[3]; ++w) {
+          const int64_t from = ((n * dims[1] + ch) * dims[2] + h) * dims[3] + w;
+          const int64_t to = ((n * dims[2] + h) * dims[3] + w) * dims[1] + ch;
+          std::memcpy(out.bytes().data() + size_t(to) * elem, lifted.bytes().data() + size_t(from) * elem, elem);
+        }
+  return out;
+}
+
+class ChannelsLast {
+ public:
+  explicit ChannelsLast(Graph& g) : g_(g) {}
+
+  int run(PassLog* log) {
+    std::vector<Node> nodes = std::move(g_.nodes);
+    g_.nodes.clear();
+    int converted = 0;
+    for (Node& node : nodes) {
+      if (convert(node)) {
+        ++converted;
+        note(log, "channels-last " + node.op_type + " '" + node.name + "'");
+      } else {
+        for (const auto& in : node.inputs)
+          if (!in.empty()) ensure_nchw(in);
+      }
+      g_.nodes.push_back(std::move(node));
+    }
+    for (const auto& out : g_.outputs) ensure_nchw(out);
+    if (transposes_) note(log, "channels-last: " + std::to_string(transposes_) + " layout transposes at region edges");
+    return converted;
+  }
+
+ private:
+  static void note(PassLog* log, std::string line) {
+    if (log) log->lines.push_back(std::move(line));
+  }
+
+  bool nhwc(const std::string& v) const { return produced_nhwc_.count(v) > 0; }
+
+  // Rewrites `node` to NHWC if it should run there; false leaves it untouched.
+  bool convert(Node& node) {
+    const bool conv = node.op_type == "Conv" && node.domain.empty();
+    const bool fused = node.op_type == "FusedConv" && node.domain == "edgeco";
+    if (conv || fused) {
+      const Value* w = node.inputs.size() > 1 ? g_.find_value(node.inputs[1]) : nullptr;
+      if (!is_4d_float(g_, node.inputs[0]) || !w || !w->initializer || w->initializer->rank() != 4) return false;
+      if (fused && node.attr_int("channels_last", 0) != 0) return false;
+      node.op_type = "FusedConv";
+      node.domain = "edgeco";
+      node.attributes["channels_last"] = Attribute{int64_t{1}};
+      node.inputs[0] = as_nhwc(node.inputs[0]);
+      if (node.inputs.size() > 3 && !node.inputs[3].empty()) node.inputs[3] = as_nhwc(node.inputs[3]);
+      return rename_outputs(node);
+    }
+    if (!node.domain.empty() || node.outputs.size() != 1 || !is_4d_float(g_, node.outputs[0])) return false;
+    if (kUnary.count(node.op_type)) {
+      if (!nhwc(node.inputs[0])) return false;
+      node.inputs[0] = twin(node.inputs[0]);
+      return rename_outputs(node);
+    }
+    if (kBinary.count(node.op_type) || node.op_type == "Concat") {
+      bool any = false, convertible = true;
+      for (const auto& in : node.inputs) {
+        any = any || nhwc(in);
+        const Value* v = g_.find_value(in);
+        // Other operands: NHWC already, a constant (permuted), or a 4-D activation (transposed).
+        convertible = convertible && (nhwc(in) || (v && v->initializer) || is_4d_float(g_, in));
+      }
+      if (!any || !convertible) return false;
+      for (auto& in : node.inputs) in = as_nhwc(in);
+      if (node.op_type == "Concat") {
+        const int64_t axis = normalize_axis(node.attr_int("axis"), 4, "axis");
+        const int64_t to_nhwc_axis[] = {0, 3, 1, 2};
+        node.attributes["axis"] = Attribute{to_nhwc_axis[axis]};
+      }
+      return rename_outputs(node);
+    }
+    if ((node.op_type == "GlobalAveragePool" || node.op_type == "GlobalMaxPool") && nhwc(node.inputs[0])) {
+      // [N, H, W, C] -> [N, 1, 1, C], which is the NHWC form of [N, C, 1, 1].
+      node.op_type = node.op_type == "GlobalAveragePool" ? "ReduceMean" : "ReduceMax";
+      node.attributes = {{"axes", Attribute{std::vector<int64_t>{1, 2}}}, {"keepdims", Attribute{int64_t{1}}}};
+      node.inputs[0] = twin(node.inputs[0]);
+      return rename_outputs(node);
+    }
+    return false;
+  }
+
+  bool rename_outputs(Node& node) {
+    for (auto& out : node.outputs) {
+      produced_nhwc_.insert(out);
+      out = twin(out);
+    }
+    return true;
+  }
+
+  // The NHWC name of an input: its twin, a permuted constant, or a Transpose at the region's entry.
+  std::string as_nhwc(const std::string& v) {
+    if (v.empty() || nhwc(v)) return v.empty() ? v : twin(v);
+    if (auto it = entries_.find(v); it != entries_.end()) return it->second;
+    const Value& value = g_.value(v);
+    const std::string t = twin(v);
+    if (value.initializer) {
+      g_.value(t).initializer = value.initializer->numel() == 1 ? *value.initializer : permute_constant(*value.initializer);
+    } else {
+      g_.nodes.push_back(Node{v + ".to_nhwc", "Transpose", "", {v}, {t}, {{"perm", Attribute{std::vector<int64_t>(std::begin(kToNhwc), std::end(kToNhwc))}}}});
+      ++transposes_;
+    }
+    entries_[v] = t;
+    return t;
+  }
+
+  // An NCHW reader of a value produced in NHWC gets it through one Transpose at the region's exit.
+  void ensure_nchw(const std::string& v) {
+    if (!nhwc(v) || exited_.count(v)) return;
+    g_.nodes.push_back(Node{v + ".to_nchw", "Transpose", "", {twin(v)}, {v}, {{"perm", Attribute{std::vector<int64_t>(std::begin(kToNchw), std::end(kToNchw))}}}});
+    ++transposes_;
+    exited_.insert(v);
+  }
+
+  Graph& g_;
+  std::set<std::string> produced_nhwc_;   // values whose producer now writes their NHWC twin
+  std::map<std::string, std::string> entries_;  // NCHW value -> its NHWC twin made at an entry
+  std::set<std::string> exited_;
+  int transposes_ = 0;
+};
+
+}  // namespace
+
+int to_channels_last(Graph& graph, PassLog* log) { return ChannelsLast(graph).run(log); }
+
+}  // namespace edgeco
