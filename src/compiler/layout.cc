@@ -13,16 +13,20 @@ namespace {
 constexpr int64_t kToNhwc[] = {0, 2, 3, 1};
 constexpr int64_t kToNchw[] = {0, 3, 1, 2};
 
-const std::set<std::string, std::less<>> kUnary = {"Relu",  "Clip",     "Sigmoid", "HardSigmoid", "HardSwish",
-                                                    "Tanh",  "LeakyRelu", "Elu",    "Identity",    "Neg",
-                                                    "Abs",   "Exp",      "Sqrt",    "Softplus",    "Selu"};
-const std::set<std::string, std::less<>> kBinary = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Sum"};
+const std::set<std::string, std::less<>> kUnary = {
+    "Relu",     "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",     "LeakyRelu", "Elu",
+    "Identity", "Neg",  "Abs",     "Exp",         "Sqrt",      "Softplus", "Selu"};
+const std::set<std::string, std::less<>> kBinary = {"Add", "Sub", "Mul", "Div",
+                                                    "Max", "Min", "Sum"};
 
-std::string twin(const std::string& name) { return name + ".nhwc"; }
+std::string twin(const std::string& name) {
+  return name + ".nhwc";
+}
 
 bool is_4d_float(const Graph& g, const std::string& name) {
   const Value* v = g.find_value(name);
-  return v && v->type && v->type->rank_known && v->type->dims.size() == 4 && v->type->dtype == DType::f32;
+  return v && v->type && v->type->rank_known && v->type->dims.size() == 4 &&
+         v->type->dtype == DType::f32;
 }
 
 // A constant that broadcasts against NCHW, lifted to rank 4 and permuted to broadcast against NHWC.
@@ -38,7 +42,8 @@ Tensor permute_constant(const Tensor& c) {
         for (int64_t w = 0; w < dims[3]; ++w) {
           const int64_t from = ((n * dims[1] + ch) * dims[2] + h) * dims[3] + w;
           const int64_t to = ((n * dims[2] + h) * dims[3] + w) * dims[1] + ch;
-          std::memcpy(out.bytes().data() + size_t(to) * elem, lifted.bytes().data() + size_t(from) * elem, elem);
+          std::memcpy(out.bytes().data() + size_t(to) * elem,
+                      lifted.bytes().data() + size_t(from) * elem, elem);
         }
   return out;
 }
@@ -62,7 +67,9 @@ class ChannelsLast {
       g_.nodes.push_back(std::move(node));
     }
     for (const auto& out : g_.outputs) ensure_nchw(out);
-    if (transposes_) note(log, "channels-last: " + std::to_string(transposes_) + " layout transposes at region edges");
+    if (transposes_)
+      note(log,
+           "channels-last: " + std::to_string(transposes_) + " layout transposes at region edges");
     return converted;
   }
 
@@ -79,16 +86,19 @@ class ChannelsLast {
     const bool fused = node.op_type == "FusedConv" && node.domain == "edgeco";
     if (conv || fused) {
       const Value* w = node.inputs.size() > 1 ? g_.find_value(node.inputs[1]) : nullptr;
-      if (!is_4d_float(g_, node.inputs[0]) || !w || !w->initializer || w->initializer->rank() != 4) return false;
+      if (!is_4d_float(g_, node.inputs[0]) || !w || !w->initializer || w->initializer->rank() != 4)
+        return false;
       if (fused && node.attr_int("channels_last", 0) != 0) return false;
       node.op_type = "FusedConv";
       node.domain = "edgeco";
       node.attributes["channels_last"] = Attribute{int64_t{1}};
       node.inputs[0] = as_nhwc(node.inputs[0]);
-      if (node.inputs.size() > 3 && !node.inputs[3].empty()) node.inputs[3] = as_nhwc(node.inputs[3]);
+      if (node.inputs.size() > 3 && !node.inputs[3].empty())
+        node.inputs[3] = as_nhwc(node.inputs[3]);
       return rename_outputs(node);
     }
-    if (!node.domain.empty() || node.outputs.size() != 1 || !is_4d_float(g_, node.outputs[0])) return false;
+    if (!node.domain.empty() || node.outputs.size() != 1 || !is_4d_float(g_, node.outputs[0]))
+      return false;
     if (kUnary.count(node.op_type)) {
       if (!nhwc(node.inputs[0])) return false;
       node.inputs[0] = twin(node.inputs[0]);
@@ -111,10 +121,19 @@ class ChannelsLast {
       }
       return rename_outputs(node);
     }
-    if ((node.op_type == "GlobalAveragePool" || node.op_type == "GlobalMaxPool") && nhwc(node.inputs[0])) {
+    if ((node.op_type == "MaxPool" || node.op_type == "AveragePool") && node.outputs.size() == 1 &&
+        nhwc(node.inputs[0])) {
+      node.domain = "edgeco";
+      node.attributes["channels_last"] = Attribute{int64_t{1}};
+      node.inputs[0] = twin(node.inputs[0]);
+      return rename_outputs(node);
+    }
+    if ((node.op_type == "GlobalAveragePool" || node.op_type == "GlobalMaxPool") &&
+        nhwc(node.inputs[0])) {
       // [N, H, W, C] -> [N, 1, 1, C], which is the NHWC form of [N, C, 1, 1].
       node.op_type = node.op_type == "GlobalAveragePool" ? "ReduceMean" : "ReduceMax";
-      node.attributes = {{"axes", Attribute{std::vector<int64_t>{1, 2}}}, {"keepdims", Attribute{int64_t{1}}}};
+      node.attributes = {{"axes", Attribute{std::vector<int64_t>{1, 2}}},
+                         {"keepdims", Attribute{int64_t{1}}}};
       node.inputs[0] = twin(node.inputs[0]);
       return rename_outputs(node);
     }
@@ -136,9 +155,17 @@ class ChannelsLast {
     const Value& value = g_.value(v);
     const std::string t = twin(v);
     if (value.initializer) {
-      g_.value(t).initializer = value.initializer->numel() == 1 ? *value.initializer : permute_constant(*value.initializer);
+      g_.value(t).initializer = value.initializer->numel() == 1
+                                    ? *value.initializer
+                                    : permute_constant(*value.initializer);
     } else {
-      g_.nodes.push_back(Node{v + ".to_nhwc", "Transpose", "", {v}, {t}, {{"perm", Attribute{std::vector<int64_t>(std::begin(kToNhwc), std::end(kToNhwc))}}}});
+      g_.nodes.push_back(Node{
+          v + ".to_nhwc",
+          "Transpose",
+          "",
+          {v},
+          {t},
+          {{"perm", Attribute{std::vector<int64_t>(std::begin(kToNhwc), std::end(kToNhwc))}}}});
       ++transposes_;
     }
     entries_[v] = t;
@@ -148,13 +175,19 @@ class ChannelsLast {
   // An NCHW reader of a value produced in NHWC gets it through one Transpose at the region's exit.
   void ensure_nchw(const std::string& v) {
     if (!nhwc(v) || exited_.count(v)) return;
-    g_.nodes.push_back(Node{v + ".to_nchw", "Transpose", "", {twin(v)}, {v}, {{"perm", Attribute{std::vector<int64_t>(std::begin(kToNchw), std::end(kToNchw))}}}});
+    g_.nodes.push_back(
+        Node{v + ".to_nchw",
+             "Transpose",
+             "",
+             {twin(v)},
+             {v},
+             {{"perm", Attribute{std::vector<int64_t>(std::begin(kToNchw), std::end(kToNchw))}}}});
     ++transposes_;
     exited_.insert(v);
   }
 
   Graph& g_;
-  std::set<std::string> produced_nhwc_;   // values whose producer now writes their NHWC twin
+  std::set<std::string> produced_nhwc_;         // values whose producer now writes their NHWC twin
   std::map<std::string, std::string> entries_;  // NCHW value -> its NHWC twin made at an entry
   std::set<std::string> exited_;
   int transposes_ = 0;
@@ -162,6 +195,8 @@ class ChannelsLast {
 
 }  // namespace
 
-int to_channels_last(Graph& graph, PassLog* log) { return ChannelsLast(graph).run(log); }
+int to_channels_last(Graph& graph, PassLog* log) {
+  return ChannelsLast(graph).run(log);
+}
 
 }  // namespace edgeco

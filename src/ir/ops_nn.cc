@@ -298,6 +298,27 @@ void register_nn_ops(OpRegistry& r) {
   r.add(schema(
       "MaxPool", 1, 1, pool_attrs, [](InferContext& ctx) { infer_pool(ctx, true); }, 1, 2));
   r.add(schema("AveragePool", 1, 1, pool_attrs, [](InferContext& ctx) { infer_pool(ctx, false); }));
+  // edgeco.MaxPool / edgeco.AveragePool: the same pools on NHWC tensors (channels_last=1), as the
+  // layout pass writes them; one output.
+  auto nhwc_pool_attrs = pool_attrs;
+  nhwc_pool_attrs.push_back({"channels_last", AttrType::i});
+  for (const bool max : {true, false}) {
+    OpSchema pool =
+        schema(max ? "MaxPool" : "AveragePool", 1, 1, nhwc_pool_attrs, [max](InferContext& ctx) {
+          const TensorType& x = ctx.input_type(0);
+          if (!x.rank_known || x.dims.size() != 4)
+            ctx.fail("channels_last pooling needs a 4-D input");
+          TensorType x_nchw = x;
+          x_nchw.dims = {x.dims[0], x.dims[3], x.dims[1], x.dims[2]};
+          InferContext nchw(ctx.node(), ctx.opset(), {&x_nchw}, {nullptr});
+          infer_pool(nchw, max);
+          TensorType y = *nchw.output_types()[0];
+          y.dims = {y.dims[0], y.dims[2], y.dims[3], y.dims[1]};
+          ctx.set_output(0, y);
+        });
+    pool.domain = "edgeco";
+    r.add(pool);
+  }
   r.add(schema("GlobalAveragePool", 1, 1, {}, infer_global_pool));
   r.add(schema("GlobalMaxPool", 1, 1, {}, infer_global_pool));
 

@@ -168,8 +168,8 @@ TEST(Passes, HardSigmoidWithOtherSlopeIsNotAGate) {
 }
 
 TEST(ChannelsLast, RegionKeepsOutputsOnReferenceAndFastKernels) {
-  // x -> Conv -> Relu=r; GAP(r)=p; Mul(r, p); Add(const [4,1,1]); Concat(., r, axis 1); Conv; Flatten.
-  // r is also a graph output, so it leaves the region twice.
+  // x -> Conv -> Relu -> MaxPool=r; GAP(r)=p; Mul(r, p); Add(const [4,1,1]); Concat(., r, axis 1); Conv;
+  // Flatten. r is also a graph output, so it leaves the region twice.
   Graph g;
   g.inputs = {"x"};
   g.value("x").type = TensorType{DType::f32, {-1, 4, 6, 6}};
@@ -177,7 +177,8 @@ TEST(ChannelsLast, RegionKeepsOutputsOnReferenceAndFastKernels) {
   g.value("k").initializer = random_tensor({4, 1, 1}, 32);
   g.value("w2").initializer = random_tensor({2, 8, 1, 1}, 33);
   g.nodes = {Node{"conv1", "Conv", "", {"x", "w1"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}}},
-             Node{"relu", "Relu", "", {"c1"}, {"r"}},
+             Node{"relu", "Relu", "", {"c1"}, {"r0"}},
+             Node{"pool", "MaxPool", "", {"r0"}, {"r"}, {{"kernel_shape", ints({3, 3})}, {"pads", ints({1, 1, 1, 1})}}},
              Node{"gap", "GlobalAveragePool", "", {"r"}, {"p"}},
              Node{"mul", "Mul", "", {"r", "p"}, {"m"}},
              Node{"add", "Add", "", {"m", "k"}, {"a"}},
@@ -188,7 +189,7 @@ TEST(ChannelsLast, RegionKeepsOutputsOnReferenceAndFastKernels) {
   Graph nhwc = g;
   PassLog log;
   infer_types(nhwc, OpRegistry::builtin());
-  EXPECT_EQ(to_channels_last(nhwc, &log), 7);  // all but Flatten
+  EXPECT_EQ(to_channels_last(nhwc, &log), 8);  // all but Flatten
   int transposes = 0;
   for (const auto& n : nhwc.nodes) transposes += n.op_type == "Transpose";
   EXPECT_EQ(transposes, 3);  // x in; y4 out before Flatten; r out as a graph output

@@ -33,7 +33,10 @@ struct FastCase {
 // Runs the case on the reference and the fast path; returns the kernel the fast path used.
 void expect_fast_matches_reference(const FastCase& c) {
   Graph g;
-  Node n{"node", c.op, c.op == "FusedConv" ? "edgeco" : "", {}, {"y"}, c.attrs};
+  // "edgeco.X" names an op of edgeco's domain; FusedConv is always one.
+  const bool own = c.op.rfind("edgeco.", 0) == 0 || c.op == "FusedConv";
+  const std::string op = c.op.rfind("edgeco.", 0) == 0 ? c.op.substr(7) : c.op;
+  Node n{"node", op, own ? "edgeco" : "", {}, {"y"}, c.attrs};
   for (size_t i = 0; i < c.inputs.size(); ++i) {
     const std::string name = "in" + std::to_string(i);
     if (c.inputs[i].empty()) {  // omitted optional input
@@ -116,6 +119,24 @@ std::vector<FastCase> cases() {
       {"gemm_no_bias", "Gemm", {{2, 16}, {16, 5}}, {}},
       {"gemm_full_c_stays_reference", "Gemm", {{2, 16}, {16, 5}, {2, 5}}, {}, "reference"},
       {"conv1d_stays_reference", "Conv", {{1, 4, 10}, {4, 4, 3}}, {}, "reference"},
+      {"mul_same_shape", "Mul", {{2, 5, 5, 8}, {2, 5, 5, 8}}, {}, "own-simd"},
+      {"mul_channel_broadcast_nhwc", "Mul", {{2, 5, 5, 8}, {2, 1, 1, 8}}, {}, "own-simd"},
+      {"add_broadcast_first_operand", "Add", {{1, 1, 1, 8}, {3, 4, 4, 8}}, {}, "own-simd"},
+      {"add_other_broadcast_stays_reference", "Add", {{2, 8, 5, 5}, {8, 1, 1}}, {}, "reference"},
+      {"reduce_mean_spatial", "ReduceMean", {{2, 7, 5, 16}}, {{"axes", ints({1, 2})}}, "own-simd"},
+      {"nhwc_maxpool_ceil", "edgeco.MaxPool", {{1, 13, 13, 8}},
+       {{"channels_last", i64(1)}, {"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"ceil_mode", i64(1)}}},
+      {"nhwc_maxpool_dilated_padded", "edgeco.MaxPool", {{2, 9, 8, 4}},
+       {{"channels_last", i64(1)}, {"kernel_shape", ints({3, 2})}, {"dilations", ints({2, 1})}, {"pads", ints({1, 0, 1, 1})}}},
+      {"nhwc_avgpool_exclude_pad_ceil", "edgeco.AveragePool", {{1, 10, 10, 4}},
+       {{"channels_last", i64(1)}, {"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})},
+        {"ceil_mode", i64(1)}}},
+      {"nhwc_avgpool_include_pad", "edgeco.AveragePool", {{1, 10, 10, 4}},
+       {{"channels_last", i64(1)}, {"kernel_shape", ints({3, 3})}, {"pads", ints({1, 1, 1, 1})}, {"count_include_pad", i64(1)}}},
+      {"nhwc_avgpool_include_pad_ceil_stays_reference", "edgeco.AveragePool", {{1, 10, 10, 4}},
+       {{"channels_last", i64(1)}, {"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})},
+        {"count_include_pad", i64(1)}, {"ceil_mode", i64(1)}},
+       "reference"},
   };
 }
 

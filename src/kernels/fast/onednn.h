@@ -8,5 +8,8 @@ namespace edgeco::kernels::fast {
 void register_onednn(FastKernelRegistry& registry);
 void register_onednn_gemm(FastKernelRegistry& registry);
 void register_onednn_transpose(FastKernelRegistry& registry);
+void register_onednn_pool(FastKernelRegistry& registry);
+// Own loops for the memory-bound element-wise nodes (not oneDNN; declared here with the rest).
+void register_simd_elementwise(FastKernelRegistry& registry);
 
 }  // namespace edgeco::kernels::fast

@@ -43,7 +43,8 @@ class OneDnnLayoutTranspose final : public PreparedKernel {
                                                    : memory::dims{x[0], x[3], x[1], x[2]};
     src_md_ = memory::desc(logical, dt::f32, to_channels_last_ ? tag::nchw : tag::nhwc);
     dst_md_ = memory::desc(logical, dt::f32, to_channels_last_ ? tag::nhwc : tag::nchw);
-    reorder_ = dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), src_md_, cpu_engine(), dst_md_));
+    reorder_ =
+        dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), src_md_, cpu_engine(), dst_md_));
     prepared_for_ = x;
   }
 
@@ -55,7 +56,9 @@ class OneDnnLayoutTranspose final : public PreparedKernel {
 
 std::unique_ptr<PreparedKernel> make_transpose(const PrepareArgs& a) {
   const TensorType* x = a.input_types.empty() ? nullptr : a.input_types[0];
-  if (!x || x->dtype != DType::f32 || !x->rank_known || x->dims.size() != 4 || !a.node.has_attr("perm")) return nullptr;
+  if (!x || x->dtype != DType::f32 || !x->rank_known || x->dims.size() != 4 ||
+      !a.node.has_attr("perm"))
+    return nullptr;
   const Dims perm = a.node.attr_ints("perm");
   if (perm == Dims{0, 2, 3, 1}) return std::make_unique<OneDnnLayoutTranspose>(true);
   if (perm == Dims{0, 3, 1, 2}) return std::make_unique<OneDnnLayoutTranspose>(false);
@@ -64,6 +67,8 @@ std::unique_ptr<PreparedKernel> make_transpose(const PrepareArgs& a) {
 
 }  // namespace
 
-void register_onednn_transpose(FastKernelRegistry& registry) { registry.add("Transpose", make_transpose); }
+void register_onednn_transpose(FastKernelRegistry& registry) {
+  registry.add("Transpose", make_transpose);
+}
 
 }  // namespace edgeco::kernels::fast

@@ -9,6 +9,8 @@ const FastKernelRegistry& FastKernelRegistry::instance() {
     fast::register_onednn(r);
     fast::register_onednn_gemm(r);
     fast::register_onednn_transpose(r);
+    fast::register_onednn_pool(r);
+    fast::register_simd_elementwise(r);
     return r;
   }();
   return registry;

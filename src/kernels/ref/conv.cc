@@ -145,17 +145,7 @@ void conv_transpose(const KernelArgs& args) {
 // is the oracle, not the fast path).
 void fused_conv(const KernelArgs& args) {
   if (args.node.attr_int("channels_last", 0) == 0) return conv(args);
-  std::vector<Tensor> nchw;
-  std::vector<const Tensor*> inputs(args.inputs.begin(), args.inputs.end());
-  nchw.reserve(2);
-  for (size_t i : {size_t(0), size_t(3)})
-    if (args.has(i)) inputs[i] = &nchw.emplace_back(permute(args.in(i), kToChannelsFirst));
-  std::vector<TensorType> types(args.output_types.begin(), args.output_types.end());
-  const Dims& y = types[0].dims;
-  types[0].dims = {y[0], y[3], y[1], y[2]};
-  std::vector<Tensor> outputs(1);
-  conv(KernelArgs{args.node, args.opset, inputs, types, outputs, args.threads});
-  args.outputs[0] = permute(outputs[0], kToChannelsLast);
+  run_channels_last(args, conv, {0, 3});
 }
 
 }  // namespace

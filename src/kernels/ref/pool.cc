@@ -129,6 +129,9 @@ void global_pool(const KernelArgs& args, bool max) {
 }  // namespace
 
 void register_pool(KernelRegistry& r) {
+  // The layout pass's NHWC pools (single output, no Indices).
+  r.add("edgeco.MaxPool", [](const KernelArgs& a) { run_channels_last(a, max_pool, {0}); });
+  r.add("edgeco.AveragePool", [](const KernelArgs& a) { run_channels_last(a, average_pool, {0}); });
   r.add("MaxPool", max_pool);
   r.add("AveragePool", average_pool);
   r.add("GlobalAveragePool", [](const KernelArgs& a) { global_pool(a, false); });

@@ -56,6 +56,21 @@ Tensor permute(const Tensor& x, std::span<const int64_t> perm) {
   return y;
 }
 
+void run_channels_last(const KernelArgs& args, const KernelFn& nchw_kernel,
+                       std::initializer_list<size_t> nhwc_inputs) {
+  std::vector<Tensor> nchw;
+  nchw.reserve(nhwc_inputs.size());
+  std::vector<const Tensor*> inputs(args.inputs.begin(), args.inputs.end());
+  for (size_t i : nhwc_inputs)
+    if (args.has(i)) inputs[i] = &nchw.emplace_back(permute(args.in(i), kToChannelsFirst));
+  std::vector<TensorType> types(args.output_types.begin(), args.output_types.end());
+  const Dims y = types[0].dims;
+  types[0].dims = {y[0], y[3], y[1], y[2]};
+  std::vector<Tensor> outputs(types.size());
+  nchw_kernel(KernelArgs{args.node, args.opset, inputs, types, outputs, args.threads});
+  args.outputs[0] = permute(outputs[0], kToChannelsLast);
+}
+
 namespace {
 
 void concat(const KernelArgs& args) {

@@ -1,0 +1,124 @@
+// Own kernels for the memory-bound nodes around the convolutions in NHWC regions: same-shape and
+// per-channel (last-axis) broadcast Add/Mul, and the mean over H and W (global average pooling as
+// the layout pass writes it). Plain loops the compiler vectorizes; work is split across threads.
+#include <algorithm>
+#include <thread>
+#include <vector>
+
+#include "kernels/fast/onednn.h"
+
+namespace edgeco::kernels::fast {
+namespace {
+
+template <class F>
+void parallel_rows(int64_t rows, int threads, F f) {
+  const int64_t workers = std::clamp<int64_t>(threads, 1, std::max<int64_t>(rows, 1));
+  if (workers == 1) return f(0, rows);
+  std::vector<std::jthread> pool;
+  const int64_t chunk = (rows + workers - 1) / workers;
+  for (int64_t w = 0; w < workers; ++w)
+    pool.emplace_back([&, w] { f(w * chunk, std::min(rows, (w + 1) * chunk)); });
+}
+
+enum class BinaryOp { add, mul };
+
+// y[r, c] = a[r, c] op b[(r / rows_per_b) * cols + c]: b is either a's shape (rows_per_b = 1) or
+// one row per group of rows (a per-channel vector broadcast over the spatial positions).
+class BroadcastBinary final : public PreparedKernel {
+ public:
+  BroadcastBinary(BinaryOp op, bool swap) : op_(op), swap_(swap) {}
+  std::string_view name() const override { return "own-simd"; }
+
+  void run(const KernelArgs& args) override {
+    const Tensor& a = args.in(swap_ ? 1 : 0);  // the full-size operand
+    const Tensor& b = args.in(swap_ ? 0 : 1);
+    Tensor& y = args.out(0);
+    if (a.dims() != y.dims()) args.fail("broadcast shape changed", ErrorKind::internal);
+    const int64_t cols = b.numel() == a.numel() ? a.numel() : b.dim(b.rank() - 1);
+    const int64_t rows = a.numel() / cols;
+    // b repeats every `rows / b_rows` rows of a (b has shape [N, 1, 1, C] or [1, 1, 1, C]).
+    const int64_t b_rows = b.numel() / cols;
+    const int64_t group = rows / b_rows;
+    const float* pa = a.data<float>().data();
+    const float* pb = b.data<float>().data();
+    float* py = y.data<float>().data();
+    const bool add = op_ == BinaryOp::add;
+    parallel_rows(rows, args.threads, [&](int64_t begin, int64_t end) {
+      for (int64_t r = begin; r < end; ++r) {
+        const float* ar = pa + r * cols;
+        const float* br = pb + (r / group) * cols;
+        float* yr = py + r * cols;
+        if (add)
+          for (int64_t c = 0; c < cols; ++c) yr[c] = ar[c] + br[c];
+        else
+          for (int64_t c = 0; c < cols; ++c) yr[c] = ar[c] * br[c];
+      }
+    });
+  }
+
+ private:
+  BinaryOp op_;
+  bool swap_;
+};
+
+// True when `b` is `a`'s shape, or [N or 1, 1, ..., 1, C] against a = [N, ..., C].
+bool last_axis_broadcast(const Dims& a, const Dims& b) {
+  if (a == b) return true;
+  if (b.size() != a.size() || a.empty() || b.back() != a.back()) return false;
+  if (b[0] != 1 && b[0] != a[0]) return false;
+  for (size_t i = 1; i + 1 < b.size(); ++i)
+    if (b[i] != 1) return false;
+  return true;
+}
+
+std::unique_ptr<PreparedKernel> make_binary(const PrepareArgs& p, BinaryOp op) {
+  if (p.input_types.size() != 2 || !p.input_types[0] || !p.input_types[1]) return nullptr;
+  const TensorType& a = *p.input_types[0];
+  const TensorType& b = *p.input_types[1];
+  if (a.dtype != DType::f32 || b.dtype != DType::f32 || !a.fully_known() || !b.fully_known()) return nullptr;
+  if (last_axis_broadcast(a.dims, b.dims)) return std::make_unique<BroadcastBinary>(op, false);
+  if (last_axis_broadcast(b.dims, a.dims)) return std::make_unique<BroadcastBinary>(op, true);
+  return nullptr;
+}
+
+// ReduceMean over axes {1, 2} of [N, H, W, C], keepdims: the NHWC global average pool.
+class SpatialMean final : public PreparedKernel {
+ public:
+  std::string_view name() const override { return "own-simd"; }
+  void run(const KernelArgs& args) override {
+    const Tensor& x = args.in(0);
+    Tensor& y = args.out(0);
+    const int64_t n = x.dim(0), hw = x.dim(1) * x.dim(2), c = x.dim(3);
+    const float* px = x.data<float>().data();
+    float* py = y.data<float>().data();
+    parallel_rows(n, args.threads, [&](int64_t begin, int64_t end) {
+      std::vector<double> sum(static_cast<size_t>(c));
+      for (int64_t b = begin; b < end; ++b) {
+        std::fill(sum.begin(), sum.end(), 0.0);
+        for (int64_t i = 0; i < hw; ++i) {
+          const float* row = px + (b * hw + i) * c;
+          for (int64_t k = 0; k < c; ++k) sum[size_t(k)] += row[k];
+        }
+        for (int64_t k = 0; k < c; ++k) py[b * c + k] = float(sum[size_t(k)] / double(hw));
+      }
+    });
+  }
+};
+
+std::unique_ptr<PreparedKernel> make_reduce_mean(const PrepareArgs& p) {
+  const TensorType* x = p.input_types.empty() ? nullptr : p.input_types[0];
+  if (!x || x->dtype != DType::f32 || !x->rank_known || x->dims.size() != 4 || p.input_types.size() != 1) return nullptr;
+  if (!p.node.has_attr("axes") || p.node.attr_ints("axes") != Dims{1, 2} || p.node.attr_int("keepdims", 1) != 1)
+    return nullptr;
+  return std::make_unique<SpatialMean>();
+}
+
+}  // namespace
+
+void register_simd_elementwise(FastKernelRegistry& registry) {
+  registry.add("Add", [](const PrepareArgs& p) { return make_binary(p, BinaryOp::add); });
+  registry.add("Mul", [](const PrepareArgs& p) { return make_binary(p, BinaryOp::mul); });
+  registry.add("ReduceMean", make_reduce_mean);
+}
+
+}  // namespace edgeco::kernels::fast
