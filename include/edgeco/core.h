@@ -148,6 +148,8 @@ class Tensor {
   Tensor() = default;
   // Zero-filled. Throws Error(out_of_memory) when the size overflows or exceeds the memory limit.
   Tensor(DType dtype, Dims dims);
+  // Not zero-filled: for outputs a kernel overwrites entirely (saves a memset per run).
+  static Tensor uninitialized(DType dtype, Dims dims);
 
   template <class T>
   static Tensor from_values(Dims dims, std::span<const T> values) {
@@ -200,6 +202,7 @@ class Tensor {
   std::vector<int64_t> to_int64s() const;
 
  private:
+  Tensor(DType dtype, Dims dims, bool zero_fill);
   void check_type(DType requested) const;
 
   DType dtype_ = DType::f32;

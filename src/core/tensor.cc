@@ -190,7 +190,13 @@ size_t max_tensor_bytes() {
   return physical;
 }
 
-Tensor::Tensor(DType dtype, Dims dims) : dtype_(dtype), dims_(std::move(dims)) {
+Tensor::Tensor(DType dtype, Dims dims) : Tensor(dtype, std::move(dims), true) {}
+
+Tensor Tensor::uninitialized(DType dtype, Dims dims) {
+  return Tensor(dtype, std::move(dims), false);
+}
+
+Tensor::Tensor(DType dtype, Dims dims, bool zero_fill) : dtype_(dtype), dims_(std::move(dims)) {
   numel_ = checked_numel(dims_);
   const size_t elem = dtype_size(dtype_);
   if (static_cast<uint64_t>(numel_) > max_tensor_bytes() / elem)

@@ -42,10 +42,15 @@ std::vector<Tensor> execute_node(const Node& node, int64_t opset,
   }
   std::vector<Tensor> outputs(node.outputs.size());
   const kernels::KernelArgs args{node, opset, inputs, out_types, outputs, threads};
-  if (prepared)
+  if (prepared) {
+    // Fast kernels write every output element: no need to zero the buffers first.
+    for (size_t i = 0; i < outputs.size(); ++i)
+      if (!node.outputs[i].empty())
+        outputs[i] = Tensor::uninitialized(out_types[i].dtype, out_types[i].dims);
     prepared->run(args);
-  else
+  } else {
     kernels::KernelRegistry::reference().run(args);
+  }
   for (size_t i = 0; i < outputs.size(); ++i)
     if (outputs[i].empty_handle() && !node.outputs[i].empty())
       outputs[i] = Tensor(out_types[i].dtype, out_types[i].dims);

@@ -168,8 +168,8 @@ TEST(Passes, HardSigmoidWithOtherSlopeIsNotAGate) {
 }
 
 TEST(ChannelsLast, RegionKeepsOutputsOnReferenceAndFastKernels) {
-  // x -> Conv -> Relu -> MaxPool=r; GAP(r)=p; Mul(r, p); Add(const [4,1,1]); Concat(., r, axis 1); Conv;
-  // Flatten. r is also a graph output, so it leaves the region twice.
+  // x -> Conv -> Relu -> MaxPool=r; GAP(r)=p; Mul(r, p); Add(const [4,1,1]); Concat(., r, axis 1);
+  // Conv; Flatten. r is also a graph output, so it leaves the region twice.
   Graph g;
   g.inputs = {"x"};
   g.value("x").type = TensorType{DType::f32, {-1, 4, 6, 6}};
@@ -178,7 +178,12 @@ TEST(ChannelsLast, RegionKeepsOutputsOnReferenceAndFastKernels) {
   g.value("w2").initializer = random_tensor({2, 8, 1, 1}, 33);
   g.nodes = {Node{"conv1", "Conv", "", {"x", "w1"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}}},
              Node{"relu", "Relu", "", {"c1"}, {"r0"}},
-             Node{"pool", "MaxPool", "", {"r0"}, {"r"}, {{"kernel_shape", ints({3, 3})}, {"pads", ints({1, 1, 1, 1})}}},
+             Node{"pool",
+                  "MaxPool",
+                  "",
+                  {"r0"},
+                  {"r"},
+                  {{"kernel_shape", ints({3, 3})}, {"pads", ints({1, 1, 1, 1})}}},
              Node{"gap", "GlobalAveragePool", "", {"r"}, {"p"}},
              Node{"mul", "Mul", "", {"r", "p"}, {"m"}},
              Node{"add", "Add", "", {"m", "k"}, {"a"}},

@@ -38,23 +38,25 @@ class OneDnnPool final : public PreparedKernel {
   void prepare(const Dims& x, const Dims& y) {
     // Logical NCHW dims for oneDNN; the tensors are NHWC.
     const Dims in{x[0], x[3], x[1], x[2]}, out{y[0], y[3], y[1], y[2]};
-    const WindowGeometry g =
-        window_geometry(node_, WindowKind::pool, std::span(in).subspan(2), node_.attr_ints("kernel_shape"));
+    const WindowGeometry g = window_geometry(node_, WindowKind::pool, std::span(in).subspan(2),
+                                             node_.attr_ints("kernel_shape"));
     src_md_ = memory::desc({in[0], in[1], in[2], in[3]}, dt::f32, tag::nhwc);
     dst_md_ = memory::desc({out[0], out[1], out[2], out[3]}, dt::f32, tag::nhwc);
     // Ceil mode lengthens the output: oneDNN takes that as extra right padding, which max pooling
     // ignores and average pooling without count_include_pad excludes.
     memory::dims pad_r(2);
     for (size_t i = 0; i < 2; ++i)
-      pad_r[i] = (out[2 + i] - 1) * g.strides[i] + (g.kernel[i] - 1) * g.dilations[i] + 1 - in[2 + i] - g.pads_begin[i];
+      pad_r[i] = (out[2 + i] - 1) * g.strides[i] + (g.kernel[i] - 1) * g.dilations[i] + 1 -
+                 in[2 + i] - g.pads_begin[i];
     const bool max = node_.op_type == "MaxPool";
     const auto alg = max ? dnnl::algorithm::pooling_max
-                         : (node_.attr_int("count_include_pad", 0) ? dnnl::algorithm::pooling_avg_include_padding
-                                                                   : dnnl::algorithm::pooling_avg_exclude_padding);
-    const dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, src_md_, dst_md_,
-                                              {g.strides[0], g.strides[1]}, {g.kernel[0], g.kernel[1]},
-                                              {g.dilations[0] - 1, g.dilations[1] - 1},
-                                              {g.pads_begin[0], g.pads_begin[1]}, pad_r);
+                         : (node_.attr_int("count_include_pad", 0)
+                                ? dnnl::algorithm::pooling_avg_include_padding
+                                : dnnl::algorithm::pooling_avg_exclude_padding);
+    const dnnl::pooling_v2_forward::desc desc(
+        dnnl::prop_kind::forward_inference, alg, src_md_, dst_md_, {g.strides[0], g.strides[1]},
+        {g.kernel[0], g.kernel[1]}, {g.dilations[0] - 1, g.dilations[1] - 1},
+        {g.pads_begin[0], g.pads_begin[1]}, pad_r);
     pool_ = dnnl::pooling_v2_forward(dnnl::pooling_v2_forward::primitive_desc(desc, cpu_engine()));
     prepared_for_ = x;
   }
@@ -71,7 +73,8 @@ std::unique_ptr<PreparedKernel> make_pool(const PrepareArgs& p) {
   if (p.node.attr_int("channels_last", 0) == 0 || p.node.outputs.size() != 1) return nullptr;
   // With ceil mode, ONNX's include-padding divisor counts only the declared pads; oneDNN would
   // count the extra right padding too, so that case stays on the reference kernel.
-  if (p.node.op_type == "AveragePool" && p.node.attr_int("count_include_pad", 0) && p.node.attr_int("ceil_mode", 0))
+  if (p.node.op_type == "AveragePool" && p.node.attr_int("count_include_pad", 0) &&
+      p.node.attr_int("ceil_mode", 0))
     return nullptr;
   return std::make_unique<OneDnnPool>(p.node);
 }

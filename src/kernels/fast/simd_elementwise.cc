@@ -2,7 +2,6 @@
 // per-channel (last-axis) broadcast Add/Mul, and the mean over H and W (global average pooling as
 // the layout pass writes it). Plain loops the compiler vectorizes; work is split across threads.
 #include <algorithm>
-#include <thread>
 #include <vector>
 
 #include "kernels/fast/onednn.h"
@@ -10,14 +9,18 @@
 namespace edgeco::kernels::fast {
 namespace {
 
+// Splits rows over the OpenMP pool oneDNN keeps warm (spawning threads per call would cost more
+// than these memory-bound loops); small tensors, like SE blocks' [N, 1, 1, C], stay on one thread.
 template <class F>
-void parallel_rows(int64_t rows, int threads, F f) {
-  const int64_t workers = std::clamp<int64_t>(threads, 1, std::max<int64_t>(rows, 1));
+void parallel_rows(int64_t rows, int64_t row_elements, int threads, F f) {
+  constexpr int64_t kMinElementsPerThread = 1 << 15;
+  const int64_t useful = std::max<int64_t>(1, rows * row_elements / kMinElementsPerThread);
+  const int workers =
+      int(std::clamp<int64_t>(std::min<int64_t>(threads, useful), 1, std::max<int64_t>(rows, 1)));
   if (workers == 1) return f(0, rows);
-  std::vector<std::jthread> pool;
   const int64_t chunk = (rows + workers - 1) / workers;
-  for (int64_t w = 0; w < workers; ++w)
-    pool.emplace_back([&, w] { f(w * chunk, std::min(rows, (w + 1) * chunk)); });
+#pragma omp parallel for num_threads(workers) schedule(static)
+  for (int w = 0; w < workers; ++w) f(w * chunk, std::min(rows, (w + 1) * chunk));
 }
 
 enum class BinaryOp { add, mul };
@@ -43,7 +46,7 @@ class BroadcastBinary final : public PreparedKernel {
     const float* pb = b.data<float>().data();
     float* py = y.data<float>().data();
     const bool add = op_ == BinaryOp::add;
-    parallel_rows(rows, args.threads, [&](int64_t begin, int64_t end) {
+    parallel_rows(rows, cols, args.threads, [&](int64_t begin, int64_t end) {
       for (int64_t r = begin; r < end; ++r) {
         const float* ar = pa + r * cols;
         const float* br = pb + (r / group) * cols;
@@ -75,7 +78,8 @@ std::unique_ptr<PreparedKernel> make_binary(const PrepareArgs& p, BinaryOp op) {
   if (p.input_types.size() != 2 || !p.input_types[0] || !p.input_types[1]) return nullptr;
   const TensorType& a = *p.input_types[0];
   const TensorType& b = *p.input_types[1];
-  if (a.dtype != DType::f32 || b.dtype != DType::f32 || !a.fully_known() || !b.fully_known()) return nullptr;
+  if (a.dtype != DType::f32 || b.dtype != DType::f32 || !a.fully_known() || !b.fully_known())
+    return nullptr;
   if (last_axis_broadcast(a.dims, b.dims)) return std::make_unique<BroadcastBinary>(op, false);
   if (last_axis_broadcast(b.dims, a.dims)) return std::make_unique<BroadcastBinary>(op, true);
   return nullptr;
@@ -91,7 +95,7 @@ class SpatialMean final : public PreparedKernel {
     const int64_t n = x.dim(0), hw = x.dim(1) * x.dim(2), c = x.dim(3);
     const float* px = x.data<float>().data();
     float* py = y.data<float>().data();
-    parallel_rows(n, args.threads, [&](int64_t begin, int64_t end) {
+    parallel_rows(n, hw * c, args.threads, [&](int64_t begin, int64_t end) {
       std::vector<double> sum(static_cast<size_t>(c));
       for (int64_t b = begin; b < end; ++b) {
         std::fill(sum.begin(), sum.end(), 0.0);
@@ -107,8 +111,11 @@ class SpatialMean final : public PreparedKernel {
 
 std::unique_ptr<PreparedKernel> make_reduce_mean(const PrepareArgs& p) {
   const TensorType* x = p.input_types.empty() ? nullptr : p.input_types[0];
-  if (!x || x->dtype != DType::f32 || !x->rank_known || x->dims.size() != 4 || p.input_types.size() != 1) return nullptr;
-  if (!p.node.has_attr("axes") || p.node.attr_ints("axes") != Dims{1, 2} || p.node.attr_int("keepdims", 1) != 1)
+  if (!x || x->dtype != DType::f32 || !x->rank_known || x->dims.size() != 4 ||
+      p.input_types.size() != 1)
+    return nullptr;
+  if (!p.node.has_attr("axes") || p.node.attr_ints("axes") != Dims{1, 2} ||
+      p.node.attr_int("keepdims", 1) != 1)
     return nullptr;
   return std::make_unique<SpatialMean>();
 }
