@@ -51,13 +51,25 @@ class Session {
  private:
   void check_input(const std::string& name, const Tensor& t) const;
 
+  // A node left after constant folding, with what run() needs resolved once at prepare.
+  struct Step {
+    const Node* node = nullptr;
+    std::vector<int> inputs;   // slot of each input, -1 where omitted
+    std::vector<int> outputs;  // slot of each output, -1 where omitted
+    std::vector<int> release;  // slots no later step reads: freed after this one
+    std::unique_ptr<kernels::PreparedKernel> fast;  // null: the reference kernel runs it
+    // A fast kernel's output shapes depend only on input dims and attributes: kept per input dims.
+    std::vector<Dims> cached_dims;
+    std::vector<TensorType> cached_types;
+  };
+  int slot(const std::string& name);
+
   Graph graph_;
   SessionOptions options_;
   TensorMap constants_;
-  std::vector<const Node*> schedule_;  // nodes left after constant folding
-  // Per scheduled node: its prepared fast kernel, or null where the reference kernel runs it.
-  std::vector<std::unique_ptr<kernels::PreparedKernel>> prepared_;
-  std::map<std::string, size_t> last_use_;  // value -> index in schedule_ of its last reader
+  std::vector<Step> steps_;
+  std::map<std::string, int> slot_of_;
+  std::vector<Tensor> slots_;  // constants loaded, the rest empty; run() works on a copy
   std::vector<NodeTiming> timings_;
   std::vector<std::string> pass_log_;
 };

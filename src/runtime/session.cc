@@ -9,11 +9,9 @@ namespace edgeco {
 
 namespace {
 
-// Infers the node's output types from its actual inputs, then runs the prepared fast kernel if
-// there is one, else the reference kernel.
-std::vector<Tensor> execute_node(const Node& node, int64_t opset,
-                                 std::span<const Tensor* const> inputs, int threads,
-                                 kernels::PreparedKernel* prepared) {
+// Output types of the node for these actual inputs.
+std::vector<TensorType> infer_outputs(const Node& node, int64_t opset,
+                                      std::span<const Tensor* const> inputs) {
   const OpSchema* schema = OpRegistry::builtin().find(node.domain, node.op_type);
   if (!schema)
     throw Error(ErrorKind::unsupported, "operator '" + node.op_type + "' is not supported",
@@ -40,6 +38,14 @@ std::vector<Tensor> execute_node(const Node& node, int64_t opset,
     }
     out_types.push_back(*t);
   }
+  return out_types;
+}
+
+// Runs the prepared fast kernel if there is one, else the reference kernel.
+std::vector<Tensor> run_kernel(const Node& node, int64_t opset,
+                               std::span<const Tensor* const> inputs,
+                               std::span<const TensorType> out_types, int threads,
+                               kernels::PreparedKernel* prepared) {
   std::vector<Tensor> outputs(node.outputs.size());
   const kernels::KernelArgs args{node, opset, inputs, out_types, outputs, threads};
   if (prepared) {
@@ -61,7 +67,7 @@ std::vector<Tensor> execute_node(const Node& node, int64_t opset,
 
 std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Tensor* const> inputs,
                              int threads) {
-  return execute_node(node, opset, inputs, threads, nullptr);
+  return run_kernel(node, opset, inputs, infer_outputs(node, opset, inputs), threads, nullptr);
 }
 
 Session::Session(Graph graph, SessionOptions options)
@@ -79,16 +85,18 @@ Session::Session(Graph graph, SessionOptions options)
   if (options_.optimize) pass_log_ = optimize(graph_, evaluate, options_.fast_kernels).lines;
   InferenceResult inferred = infer_types(graph_, OpRegistry::builtin(), evaluate);
   constants_ = std::move(inferred.constants);
+  for (const auto& [name, value] : constants_) slots_[size_t(slot(name))] = value;
+  for (const auto& name : graph_.inputs) slot(name);
   // Nodes whose outputs are all known constants need not run again.
   for (const Node& node : graph_.nodes) {
     bool folded = true;
     for (const auto& out : node.outputs) folded = folded && (out.empty() || constants_.count(out));
-    if (!folded) schedule_.push_back(&node);
-  }
-  prepared_.resize(schedule_.size());
-  if (options_.fast_kernels)
-    for (size_t i = 0; i < schedule_.size(); ++i) {
-      const Node& node = *schedule_[i];
+    if (folded) continue;
+    Step step;
+    step.node = &node;
+    for (const auto& in : node.inputs) step.inputs.push_back(in.empty() ? -1 : slot(in));
+    for (const auto& out : node.outputs) step.outputs.push_back(out.empty() ? -1 : slot(out));
+    if (options_.fast_kernels) {
       std::vector<const TensorType*> types;
       std::vector<const Tensor*> constant_inputs;
       for (const auto& in : node.inputs) {
@@ -97,13 +105,28 @@ Session::Session(Graph graph, SessionOptions options)
         auto c = in.empty() ? constants_.end() : constants_.find(in);
         constant_inputs.push_back(c == constants_.end() ? nullptr : &c->second);
       }
-      prepared_[i] = kernels::FastKernelRegistry::instance().prepare(
+      step.fast = kernels::FastKernelRegistry::instance().prepare(
           {node, graph_.opset, types, constant_inputs});
     }
-  std::set<std::string> graph_outputs(graph_.outputs.begin(), graph_.outputs.end());
-  for (size_t i = 0; i < schedule_.size(); ++i)
-    for (const auto& in : schedule_[i]->inputs)
-      if (!in.empty() && !graph_outputs.count(in)) last_use_[in] = i;
+    timings_.push_back(
+        {node.name, node.op_type, step.fast ? std::string(step.fast->name()) : "reference", 0.0});
+    steps_.push_back(std::move(step));
+  }
+  // Each activation is freed after its last reader; constants and graph outputs are kept.
+  std::set<int> kept;
+  for (const auto& [name, value] : constants_) kept.insert(slot(name));
+  for (const auto& name : graph_.outputs) kept.insert(slot(name));
+  std::map<int, size_t> last_reader;
+  for (size_t i = 0; i < steps_.size(); ++i)
+    for (int s : steps_[i].inputs)
+      if (s >= 0 && !kept.count(s)) last_reader[s] = i;
+  for (const auto& [s, i] : last_reader) steps_[i].release.push_back(s);
+}
+
+int Session::slot(const std::string& name) {
+  auto [it, inserted] = slot_of_.try_emplace(name, int(slots_.size()));
+  if (inserted) slots_.emplace_back();
+  return it->second;
 }
 
 Session::~Session() = default;
@@ -131,61 +154,60 @@ void Session::check_input(const std::string& name, const Tensor& t) const {
 }
 
 TensorMap Session::run(const TensorMap& inputs) {
-  TensorMap env;
   for (const auto& [name, tensor] : inputs)
     if (std::find(graph_.inputs.begin(), graph_.inputs.end(), name) == graph_.inputs.end())
       throw Error(ErrorKind::invalid_argument, "the model has no input named '" + name + "'",
                   "input '" + name + "'");
+  std::vector<Tensor> env = slots_;
   for (const auto& name : graph_.inputs) {
     auto it = inputs.find(name);
     if (it == inputs.end())
       throw Error(ErrorKind::invalid_argument, "is missing", "input '" + name + "'");
     check_input(name, it->second);
-    env[name] = it->second;
+    env[size_t(slot_of_.at(name))] = it->second;
   }
-  auto lookup = [&](const std::string& name) -> const Tensor* {
-    if (auto it = env.find(name); it != env.end()) return &it->second;
-    if (auto it = constants_.find(name); it != constants_.end()) return &it->second;
-    return nullptr;
-  };
-  timings_.clear();
-  for (size_t step = 0; step < schedule_.size(); ++step) {
-    const Node& node = *schedule_[step];
-    std::vector<const Tensor*> args;
-    for (const auto& in : node.inputs) {
-      if (in.empty()) {
-        args.push_back(nullptr);
-        continue;
-      }
-      const Tensor* t = lookup(in);
-      if (!t) throw Error(ErrorKind::internal, "value '" + in + "' is not available", node.label());
-      args.push_back(t);
+  std::vector<const Tensor*> args;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    Step& step = steps_[i];
+    const Node& node = *step.node;
+    args.clear();
+    for (int s : step.inputs) {
+      if (s >= 0 && env[size_t(s)].empty_handle())
+        throw Error(ErrorKind::internal, "an input is not available", node.label());
+      args.push_back(s < 0 ? nullptr : &env[size_t(s)]);
     }
     const auto start = std::chrono::steady_clock::now();
     std::vector<Tensor> outs;
     try {
-      outs = execute_node(node, graph_.opset, args, options_.threads, prepared_[step].get());
+      // Fast kernels' output shapes follow from input dims alone: infer once per dims.
+      bool cached = step.fast && step.cached_dims.size() == args.size();
+      for (size_t k = 0; cached && k < args.size(); ++k)
+        cached = args[k] ? args[k]->dims() == step.cached_dims[k] : step.cached_dims[k].empty();
+      if (!cached) {
+        step.cached_types = infer_outputs(node, graph_.opset, args);
+        step.cached_dims.clear();
+        for (const Tensor* t : args) step.cached_dims.push_back(t ? t->dims() : Dims{});
+      }
+      outs = run_kernel(node, graph_.opset, args, step.cached_types, options_.threads,
+                        step.fast.get());
     } catch (const Error& e) {
       if (e.where().find(node.label()) == std::string::npos) throw e.within(node.label());
       throw;
     } catch (const std::bad_alloc&) {
       throw Error(ErrorKind::out_of_memory, "ran out of memory", node.label());
     }
-    const auto stop = std::chrono::steady_clock::now();
-    const kernels::PreparedKernel* fast = prepared_[step].get();
-    timings_.push_back({node.name, node.op_type, fast ? std::string(fast->name()) : "reference",
-                        std::chrono::duration<double, std::milli>(stop - start).count()});
-    for (size_t i = 0; i < outs.size(); ++i)
-      if (!node.outputs[i].empty()) env[node.outputs[i]] = std::move(outs[i]);
-    // Free what no later node reads.
-    for (const auto& in : node.inputs)
-      if (auto it = last_use_.find(in); it != last_use_.end() && it->second == step) env.erase(in);
+    timings_[i].ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    for (size_t k = 0; k < outs.size(); ++k)
+      if (step.outputs[k] >= 0) env[size_t(step.outputs[k])] = std::move(outs[k]);
+    for (int s : step.release) env[size_t(s)] = Tensor();
   }
   TensorMap result;
   for (const auto& name : graph_.outputs) {
-    const Tensor* t = lookup(name);
-    if (!t) throw Error(ErrorKind::internal, "graph output '" + name + "' was not computed");
-    result[name] = *t;
+    const Tensor& t = env[size_t(slot_of_.at(name))];
+    if (t.empty_handle())
+      throw Error(ErrorKind::internal, "graph output '" + name + "' was not computed");
+    result[name] = t;
   }
   return result;
 }
