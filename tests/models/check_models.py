@@ -85,8 +85,10 @@ def main():
         print("| model | path | MACs | params | vs PyTorch | vs ONNX Runtime | exported, in ORT |")
         print("|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['model']} | {r['path']} | {r['macs'] / 1e6:.2f} M | {r['params'] / 1e6:.2f} M | {r['vs_torch']:.1e} | "
-                  f"{r.get('vs_ort', float('nan')):.1e} | {r.get('exported_vs_ort', float('nan')):.1e} |")
+            def err(key):
+                return f"{r[key]:.1e}" if key in r else "—"
+            print(f"| {r['model']} | {r['path']} | {r['macs'] / 1e6:.2f} M | {r['params'] / 1e6:.2f} M | {err('vs_torch')} | "
+                  f"{err('vs_ort')} | {err('exported_vs_ort')} |")
     return 0 if ok else 1
 
 
