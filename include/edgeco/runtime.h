@@ -2,6 +2,7 @@
 // run, with per-node wall time.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -43,6 +44,10 @@ class Session {
   // Runs the graph. Every graph input must be given, with its declared type and shape (unknown
   // dims accept any size). Returns the graph outputs by name.
   TensorMap run(const TensorMap& inputs);
+  // As run(), and calls `observe(name, value)` for every graph input and node output as it is
+  // computed (calibration, debugging). Values are those of the graph as prepared.
+  using ValueObserver = std::function<void(const std::string& name, const Tensor& value)>;
+  TensorMap run(const TensorMap& inputs, const ValueObserver& observe);
   // Per-node wall time of the last run, in execution order.
   const std::vector<NodeTiming>& last_timings() const { return timings_; }
   // What the optimizing passes changed at prepare (empty without SessionOptions::optimize).

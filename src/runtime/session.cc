@@ -154,6 +154,10 @@ void Session::check_input(const std::string& name, const Tensor& t) const {
 }
 
 TensorMap Session::run(const TensorMap& inputs) {
+  return run(inputs, nullptr);
+}
+
+TensorMap Session::run(const TensorMap& inputs, const ValueObserver& observe) {
   for (const auto& [name, tensor] : inputs)
     if (std::find(graph_.inputs.begin(), graph_.inputs.end(), name) == graph_.inputs.end())
       throw Error(ErrorKind::invalid_argument, "the model has no input named '" + name + "'",
@@ -165,6 +169,7 @@ TensorMap Session::run(const TensorMap& inputs) {
       throw Error(ErrorKind::invalid_argument, "is missing", "input '" + name + "'");
     check_input(name, it->second);
     env[size_t(slot_of_.at(name))] = it->second;
+    if (observe) observe(name, it->second);
   }
   std::vector<const Tensor*> args;
   for (size_t i = 0; i < steps_.size(); ++i) {
@@ -198,8 +203,11 @@ TensorMap Session::run(const TensorMap& inputs) {
     }
     timings_[i].ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    for (size_t k = 0; k < outs.size(); ++k)
-      if (step.outputs[k] >= 0) env[size_t(step.outputs[k])] = std::move(outs[k]);
+    for (size_t k = 0; k < outs.size(); ++k) {
+      if (step.outputs[k] < 0) continue;
+      if (observe) observe(node.outputs[k], outs[k]);
+      env[size_t(step.outputs[k])] = std::move(outs[k]);
+    }
     for (int s : step.release) env[size_t(s)] = Tensor();
   }
   TensorMap result;

@@ -42,6 +42,11 @@ def main():
     parser.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime comparisons")
     parser.add_argument("--reference", action="store_true",
                         help="run edgeco's graph as written on the reference kernels (default: optimized, fast kernels)")
+    parser.add_argument("--quantize", action="store_true",
+                        help="also quantize with `edgeco quantize` (random calibration) and check the QDQ model: "
+                             "ONNX Runtime agrees with edgeco on it, and its top-1 equals the float model's")
+    parser.add_argument("--int8-tolerance", type=float, default=2e-2,
+                        help="edgeco vs ONNX Runtime on the QDQ model (rounding at quantization steps may differ)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--markdown", action="store_true", help="print the README's table")
     parser.add_argument("models", nargs="+")
@@ -72,8 +77,22 @@ def main():
             conv_dir = os.path.join(args.work, name + ".ort-converted")
             run(["node", ORT_RUN, converted, "--input", "input=" + x, "--output-dir", conv_dir])
             row["exported_vs_ort"] = relative_error(np.load(os.path.join(conv_dir, "output.npy")), ours)
-        errors = [v for k, v in row.items() if k.startswith("vs_") or k.startswith("exported")]
+        errors = [v for k, v in row.items() if k.startswith("vs_") or k.startswith("exported_")]
         row["ok"] = all(e <= args.tolerance for e in errors) and ours.shape == expected.shape
+        if args.quantize:
+            q_model = os.path.join(args.work, name + ".int8.onnx")
+            run([args.edgeco, "quantize", model, "--out", q_model, "--samples", "8"])
+            q_dir = os.path.join(args.work, name + ".int8.edgeco")
+            run([args.edgeco, "run", q_model, "--input", "input=" + x, "--output-dir", q_dir])
+            q_ours = np.load(os.path.join(q_dir, "output.npy"))
+            row["int8_vs_fp32"] = relative_error(q_ours, expected)
+            row["int8_top1_same"] = bool(q_ours.argmax() == expected.argmax())
+            row["ok"] = row["ok"] and row["int8_top1_same"]
+            if not args.no_ort:
+                q_ort = os.path.join(args.work, name + ".int8.ort")
+                run(["node", ORT_RUN, q_model, "--input", "input=" + x, "--output-dir", q_ort])
+                row["int8_edgeco_vs_ort"] = relative_error(q_ours, np.load(os.path.join(q_ort, "output.npy")))
+                row["ok"] = row["ok"] and row["int8_edgeco_vs_ort"] <= args.int8_tolerance
         ok = ok and row["ok"]
         rows.append(row)
         if not args.json and not args.markdown:

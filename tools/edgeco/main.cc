@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   edgeco::cli::add_convert_command(app);
   edgeco::cli::add_ops_command(app);
   edgeco::cli::add_bench_command(app);
+  edgeco::cli::add_quantize_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,49 @@
+// Model compression. For now: post-training static quantization to an ONNX QDQ model (the format
+// ONNX Runtime's quantizer writes), calibrated by min/max.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "edgeco/ir.h"
+
+namespace edgeco {
+
+using TensorMap = std::map<std::string, Tensor>;
+
+// Runs the model on one calibration sample and calls `observe(name, value)` for every value it
+// computes. compress sits left of the runtime and never runs a graph itself: the caller provides
+// this, e.g. from Session::run(inputs, observer).
+using ValueCallback = std::function<void(const std::string& name, const Tensor& value)>;
+using CalibrationRunner = std::function<void(const TensorMap& sample, const ValueCallback& observe)>;
+
+struct QuantizeOptions {
+  // Lets type inference see through shape arithmetic (optional; the runtime's run_node fits).
+  ConstantEvaluator evaluate;
+  // Called after each calibration sample with (done, total), for progress bars.
+  std::function<void(size_t, size_t)> progress;
+};
+
+struct QuantizeReport {
+  std::vector<std::string> quantized;  // nodes whose weights and activations are now int8/uint8
+  std::vector<std::string> skipped;    // "node: why"
+  size_t calibration_samples = 0;
+};
+
+// Quantizes Conv (2-D), Gemm and MatMul with constant weights: weights int8, symmetric, per
+// output channel; activations uint8, asymmetric, per tensor, from the min/max seen over the
+// calibration inputs; biases int32 at scale x_scale * w_scale. Everything else stays float. The
+// result runs on any ONNX runtime (opset >= 13, for per-axis DequantizeLinear).
+Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration, const CalibrationRunner& run,
+                   const QuantizeOptions& options = {}, QuantizeReport* report = nullptr);
+
+// Deterministic calibration inputs: uniform in [-1, 1) (floats), symbolic dims as 1.
+std::vector<TensorMap> random_calibration(const Graph& model, size_t samples, uint32_t seed = 0);
+// One sample per .npy file in `dir` (sorted by name), fed to the model's single input.
+std::vector<TensorMap> npy_calibration(const Graph& model, const std::filesystem::path& dir);
+
+}  // namespace edgeco

@@ -1,0 +1,244 @@
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <random>
+#include <set>
+
+#include "edgeco/compress.h"
+#include "edgeco/data.h"
+
+namespace edgeco {
+namespace {
+
+struct Range {
+  float lo = std::numeric_limits<float>::infinity();
+  float hi = -std::numeric_limits<float>::infinity();
+  void add(const Tensor& t) {
+    for (float v : t.data<float>())
+      if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+};
+
+// uint8 asymmetric parameters covering [lo, hi] and 0 (so zero padding is exact).
+std::pair<float, uint8_t> activation_params(const Range& r) {
+  const float lo = std::min(r.lo, 0.0f), hi = std::max(r.hi, 0.0f);
+  float scale = (hi - lo) / 255.0f;
+  if (!(scale > 0) || !std::isfinite(scale)) scale = 1.0f;
+  const float zero_point = std::clamp(std::nearbyint(-lo / scale), 0.0f, 255.0f);
+  return {scale, uint8_t(zero_point)};
+}
+
+// A node whose weight (input 1) is quantized per channel along `axis` of the weight.
+struct Candidate {
+  size_t node;
+  int64_t axis;
+};
+
+std::optional<Candidate> quantizable(const Graph& g, size_t index, std::string& why) {
+  const Node& n = g.nodes[index];
+  if (!n.domain.empty() || n.inputs.size() < 2) return std::nullopt;
+  const Value* x = g.find_value(n.inputs[0]);
+  const Value* w = g.find_value(n.inputs[1]);
+  const bool float_input = x && x->type && x->type->dtype == DType::f32;
+  const bool const_weight = w && w->initializer && w->initializer->dtype() == DType::f32;
+  auto has_constant_bias = [&](size_t i) {
+    const Value* b = n.has_input(i) ? g.find_value(n.inputs[i]) : nullptr;
+    return !n.has_input(i) || (b && b->initializer && b->initializer->dtype() == DType::f32 && b->initializer->rank() == 1);
+  };
+  if (n.op_type == "Conv") {
+    if (!float_input || !const_weight || w->initializer->rank() != 4) return why = "not a 2-D float Conv with constant weights", std::nullopt;
+    if (!has_constant_bias(2)) return why = "bias is not a constant vector", std::nullopt;
+    return Candidate{index, 0};
+  }
+  if (n.op_type == "Gemm") {
+    if (!float_input || !const_weight || n.attr_int("transA", 0) != 0) return why = "A transposed or B not constant", std::nullopt;
+    if (n.attr_float("alpha", 1.0f) != 1.0f || n.attr_float("beta", 1.0f) != 1.0f) return why = "alpha or beta is not 1", std::nullopt;
+    if (!has_constant_bias(2)) return why = "C is not a constant vector", std::nullopt;
+    return Candidate{index, n.attr_int("transB", 0) != 0 ? 0 : 1};
+  }
+  if (n.op_type == "MatMul") {
+    if (!float_input || !const_weight || w->initializer->rank() != 2) return why = "B is not a constant matrix", std::nullopt;
+    return Candidate{index, 1};
+  }
+  return std::nullopt;
+}
+
+// Per-channel symmetric int8 weights: scale_c = max|w_c| / 127, values in [-127, 127].
+std::pair<Tensor, Tensor> quantize_weight(const Tensor& w, int64_t axis) {
+  const int64_t channels = w.dim(size_t(axis));
+  int64_t inner = 1;
+  for (size_t d = size_t(axis) + 1; d < w.rank(); ++d) inner *= w.dim(d);
+  const auto values = w.data<float>();
+  std::vector<float> scales(size_t(channels), 0.0f);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const size_t c = size_t((int64_t(i) / inner) % channels);
+    scales[c] = std::max(scales[c], std::abs(values[i]));
+  }
+  for (float& s : scales) s = s > 0 ? s / 127.0f : 1.0f;
+  Tensor q(DType::i8, w.dims());
+  auto out = q.data<int8_t>();
+  for (size_t i = 0; i < values.size(); ++i) {
+    const size_t c = size_t((int64_t(i) / inner) % channels);
+    out[i] = int8_t(std::clamp(std::nearbyint(values[i] / scales[c]), -127.0f, 127.0f));
+  }
+  return {std::move(q), Tensor::from_values<float>({channels}, std::span<const float>(scales))};
+}
+
+}  // namespace
+
+std::vector<TensorMap> random_calibration(const Graph& model, size_t samples, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<TensorMap> out(samples);
+  for (auto& sample : out)
+    for (const auto& name : model.inputs) {
+      const TensorType& type = *model.value(name).type;
+      if (type.dtype != DType::f32)
+        throw Error(ErrorKind::unsupported, "random calibration needs float32 inputs", "input '" + name + "'");
+      Dims dims = type.dims;
+      for (auto& d : dims) d = d < 0 ? 1 : d;
+      Tensor t(DType::f32, dims);
+      for (float& v : t.data<float>()) v = uniform(rng);
+      sample[name] = std::move(t);
+    }
+  return out;
+}
+
+std::vector<TensorMap> npy_calibration(const Graph& model, const std::filesystem::path& dir) {
+  if (model.inputs.size() != 1)
+    throw Error(ErrorKind::unsupported, "calibration from a folder needs a model with one input", dir.string());
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().extension() == ".npy") files.push_back(entry.path());
+  if (files.empty()) throw Error(ErrorKind::invalid_argument, "holds no .npy files", dir.string());
+  std::sort(files.begin(), files.end());
+  std::vector<TensorMap> out;
+  for (const auto& f : files) out.push_back({{model.inputs[0], load_npy(f)}});
+  return out;
+}
+
+Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration, const CalibrationRunner& run,
+                   const QuantizeOptions& options, QuantizeReport* report) {
+  if (calibration.empty()) throw Error(ErrorKind::invalid_argument, "quantization needs at least one calibration sample");
+  Graph g = model;
+  g.sort_topologically();
+  infer_types(g, OpRegistry::builtin(), options.evaluate);
+  // Per-axis DequantizeLinear needs opset 13; older models get per-tensor weight scales instead.
+  const bool per_channel = g.opset >= 13;
+  QuantizeReport local;
+  QuantizeReport& rep = report ? *report : local;
+
+  std::vector<Candidate> candidates;
+  std::set<std::string> activations;  // float tensors entering or leaving a quantized node
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    std::string why;
+    if (auto c = quantizable(g, i, why)) {
+      candidates.push_back(*c);
+      activations.insert(g.nodes[i].inputs[0]);
+      activations.insert(g.nodes[i].outputs[0]);
+      rep.quantized.push_back(g.nodes[i].name);
+    } else if (!why.empty()) {
+      rep.skipped.push_back(g.nodes[i].name + ": " + why);
+    }
+  }
+
+  // Calibrate on the graph as given: its value names are the ones observed.
+  std::map<std::string, Range> ranges;
+  for (size_t s = 0; s < calibration.size(); ++s) {
+    run(calibration[s], [&](const std::string& name, const Tensor& value) {
+      if (activations.count(name) && value.dtype() == DType::f32) ranges[name].add(value);
+    });
+    if (options.progress) options.progress(s + 1, calibration.size());
+  }
+  rep.calibration_samples = calibration.size();
+
+  // Rewrite. Q/DQ pairs follow each calibrated activation's producer; all its readers take the DQ.
+  std::map<std::string, float> act_scale;
+  std::map<std::string, std::vector<Node>> after;   // activation -> its Q/DQ pair, placed after its producer
+  std::map<std::string, std::vector<Node>> before;  // node -> the DequantizeLinear of its weight and bias
+  std::map<std::string, std::string> dequantized;  // activation -> its DQ output
+  for (const auto& name : activations) {
+    auto it = ranges.find(name);
+    if (it == ranges.end()) continue;  // never computed (constant-folded): stays float
+    const auto [scale, zero_point] = activation_params(it->second);
+    act_scale[name] = scale;
+    const std::string q = name + "_quantized", dq = name + "_dequantized";
+    g.value(name + "_scale").initializer = Tensor::scalar<float>(scale);
+    g.value(name + "_zero_point").initializer = Tensor::scalar<uint8_t>(zero_point);
+    after[name] = {Node{name + "_QuantizeLinear", "QuantizeLinear", "", {name, name + "_scale", name + "_zero_point"}, {q}},
+                   Node{name + "_DequantizeLinear", "DequantizeLinear", "", {q, name + "_scale", name + "_zero_point"}, {dq}}};
+    dequantized[name] = dq;
+  }
+  for (const Candidate& c : candidates) {
+    Node& n = g.nodes[c.node];
+    if (!act_scale.count(n.inputs[0])) continue;
+    const Tensor w = *g.value(n.inputs[1]).initializer;
+    auto [w_q, w_scales] = quantize_weight(w, c.axis);
+    if (!per_channel) {  // one scale for the whole tensor
+      std::tie(w_q, w_scales) = quantize_weight(w.reshaped({1, w.numel()}), 0);
+      w_q = w_q.reshaped(w.dims());
+    }
+    const std::string w_name = n.name + "_weight";
+    const int64_t channels = w_scales.numel();
+    g.value(w_name + "_quantized").initializer = w_q;
+    g.value(w_name + "_scale").initializer = channels == 1 ? w_scales.reshaped({}) : w_scales;
+    g.value(w_name + "_zero_point").initializer =
+        channels == 1 ? Tensor::scalar<int8_t>(0) : Tensor(DType::i8, {channels});
+    Node w_dq{w_name + "_DequantizeLinear", "DequantizeLinear", "",
+              {w_name + "_quantized", w_name + "_scale", w_name + "_zero_point"}, {w_name + "_dequantized"}};
+    if (channels > 1) w_dq.attributes["axis"] = Attribute{c.axis};
+    std::vector<Node> weight_nodes{w_dq};
+    n.inputs[1] = w_name + "_dequantized";
+    if (n.has_input(2) && n.op_type != "MatMul") {
+      // int32 bias at scale x_scale * w_scale[c], as int8 kernels accumulate.
+      const auto b = g.value(n.inputs[2]).initializer->to_doubles();
+      const auto ws = w_scales.to_doubles();
+      const double xs = act_scale[n.inputs[0]];
+      std::vector<int32_t> b_q(b.size());
+      std::vector<float> b_scale(b.size());
+      for (size_t k = 0; k < b.size(); ++k) {
+        b_scale[k] = float(xs * ws[ws.size() == 1 ? 0 : k]);
+        b_q[k] = int32_t(std::clamp(std::nearbyint(b[k] / double(b_scale[k])), -2147483647.0, 2147483647.0));
+      }
+      const std::string b_name = n.name + "_bias";
+      const int64_t m = int64_t(b.size());
+      g.value(b_name + "_quantized").initializer = Tensor::from_values<int32_t>({m}, std::span<const int32_t>(b_q));
+      g.value(b_name + "_scale").initializer = Tensor::from_values<float>({m}, std::span<const float>(b_scale));
+      g.value(b_name + "_zero_point").initializer = Tensor(DType::i32, {m});
+      weight_nodes.push_back(Node{b_name + "_DequantizeLinear", "DequantizeLinear", "",
+                                  {b_name + "_quantized", b_name + "_scale", b_name + "_zero_point"},
+                                  {b_name + "_dequantized"}, {{"axis", Attribute{int64_t{0}}}}});
+      n.inputs[2] = b_name + "_dequantized";
+    }
+    before[n.name] = std::move(weight_nodes);
+  }
+  // Readers take the dequantized activations (the Q/DQ nodes themselves read the original).
+  for (Node& n : g.nodes)
+    for (auto& in : n.inputs)
+      if (auto it = dequantized.find(in); it != dequantized.end()) in = it->second;
+
+  std::vector<Node> nodes;
+  for (const auto& in : g.inputs)
+    if (auto it = after.find(in); it != after.end()) nodes.insert(nodes.end(), it->second.begin(), it->second.end());
+  for (Node& n : g.nodes) {
+    if (auto it = before.find(n.name); it != before.end()) nodes.insert(nodes.end(), it->second.begin(), it->second.end());
+    nodes.push_back(n);
+    for (const auto& out : n.outputs)
+      if (auto it = after.find(out); it != after.end()) nodes.insert(nodes.end(), it->second.begin(), it->second.end());
+  }
+  g.nodes = std::move(nodes);
+  // Values typed for the float graph keep their types; new ones are inferred by whoever loads it.
+  std::set<std::string> used;
+  for (const Node& n : g.nodes)
+    for (const auto& in : n.inputs) used.insert(in);
+  for (auto it = g.values.begin(); it != g.values.end();) {
+    if (it->second.initializer && !used.count(it->first)) it = g.values.erase(it);  // float weights replaced
+    else ++it;
+  }
+  g.sort_topologically();
+  g.validate(OpRegistry::builtin());
+  return g;
+}
+
+}  // namespace edgeco

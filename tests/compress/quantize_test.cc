@@ -1,0 +1,94 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "../test_util.h"
+#include "edgeco/compress.h"
+#include "edgeco/onnx.h"
+
+namespace edgeco {
+namespace {
+
+using testing::ints;
+
+// x [1, 1, 1, 4] -> Conv (2 output channels, 1x2 kernel, bias) -> y
+Graph conv_model() {
+  Graph g;
+  g.opset = 13;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, 1, 1, 4}};
+  g.value("w").initializer = Tensor::from_values<float>({2, 1, 1, 2}, {1.0f, -0.5f, 0.25f, 2.54f});
+  g.value("b").initializer = Tensor::from_values<float>({2}, {0.1f, -0.2f});
+  g.nodes = {Node{"conv", "Conv", "", {"x", "w", "b"}, {"y"}}};
+  g.outputs = {"y"};
+  return g;
+}
+
+Graph quantize(const Graph& g, const std::vector<TensorMap>& samples, QuantizeReport* report = nullptr) {
+  Session session(g);
+  return quantize_qdq(g, samples, [&](const TensorMap& s, const ValueCallback& observe) { session.run(s, observe); },
+                      {}, report);
+}
+
+const Tensor& initializer(const Graph& g, const std::string& name) {
+  const Value* v = g.find_value(name);
+  EXPECT_TRUE(v && v->initializer) << name;
+  return *v->initializer;
+}
+
+TEST(Quantize, WeightsArePerChannelSymmetricInt8) {
+  const Graph q = quantize(conv_model(), {{{"x", Tensor::from_values<float>({1, 1, 1, 4}, {-1, 0, 1, 3})}}});
+  // Channel scales max|w| / 127; values round half to even: -0.5 * 127 = -63.5 -> -64, 12.5 -> 12.
+  EXPECT_EQ(initializer(q, "conv_weight_quantized").to_int64s(), (std::vector<int64_t>{127, -64, 12, 127}));
+  const auto scales = initializer(q, "conv_weight_scale").to_doubles();
+  ASSERT_EQ(scales.size(), 2u);
+  EXPECT_FLOAT_EQ(float(scales[0]), 1.0f / 127.0f);
+  EXPECT_FLOAT_EQ(float(scales[1]), 2.54f / 127.0f);
+}
+
+TEST(Quantize, ActivationsAreAsymmetricUint8FromTheCalibratedRange) {
+  const Graph q = quantize(conv_model(), {{{"x", Tensor::from_values<float>({1, 1, 1, 4}, {-1, 0, 1, 3})}}});
+  // x in [-1, 3]: scale 4 / 255, zero point round(1 / scale) = round(63.75) = 64.
+  EXPECT_FLOAT_EQ(float(initializer(q, "x_scale").to_doubles()[0]), 4.0f / 255.0f);
+  EXPECT_EQ(initializer(q, "x_zero_point").to_int64s()[0], 64);
+  EXPECT_EQ(initializer(q, "x_zero_point").dtype(), DType::u8);
+  // Bias: int32 at x_scale * w_scale[c].
+  const auto b = initializer(q, "conv_bias_quantized").to_int64s();
+  EXPECT_EQ(b[0], int64_t(std::nearbyint(0.1 / ((4.0 / 255.0) * (1.0 / 127.0)))));
+  EXPECT_EQ(initializer(q, "conv_bias_quantized").dtype(), DType::i32);
+}
+
+TEST(Quantize, QuantizedModelStaysCloseAndSurvivesExport) {
+  const Graph g = conv_model();
+  QuantizeReport report;
+  std::vector<TensorMap> samples;
+  for (int s = 0; s < 4; ++s) samples.push_back({{"x", testing::arange({1, 1, 1, 4}, float(s) - 2)}});
+  const Graph q = quantize(g, samples, &report);
+  EXPECT_EQ(report.quantized, (std::vector<std::string>{"conv"}));
+  EXPECT_EQ(report.calibration_samples, 4u);
+  int q_nodes = 0, dq_nodes = 0;
+  for (const auto& n : q.nodes) q_nodes += n.op_type == "QuantizeLinear", dq_nodes += n.op_type == "DequantizeLinear";
+  EXPECT_EQ(q_nodes, 2);   // x and y
+  EXPECT_EQ(dq_nodes, 4);  // x, y, weight, bias
+  const std::string bytes = serialize_onnx(q);
+  const Graph back = parse_onnx(std::as_bytes(std::span(bytes)));
+  const Tensor x = testing::arange({1, 1, 1, 4}, -1);
+  Session fp(g), int8(back);
+  const auto expected = fp.run({{"x", x}}).at("y").to_doubles();
+  const auto got = int8.run({{"x", x}}).at("y").to_doubles();
+  // Within a couple of quantization steps of the output (its range here is about 10).
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 0.15) << i;
+}
+
+TEST(Quantize, NoCalibrationIsAnError) {
+  EXPECT_THROW(quantize(conv_model(), {}), Error);
+}
+
+TEST(Quantize, RandomCalibrationIsDeterministic) {
+  const auto a = random_calibration(conv_model(), 2, 5), b = random_calibration(conv_model(), 2, 5);
+  EXPECT_EQ(a[1].at("x").to_doubles(), b[1].at("x").to_doubles());
+  EXPECT_NE(a[0].at("x").to_doubles(), a[1].at("x").to_doubles());
+}
+
+}  // namespace
+}  // namespace edgeco
