@@ -19,7 +19,8 @@ using TensorMap = std::map<std::string, Tensor>;
 // computes. compress sits left of the runtime and never runs a graph itself: the caller provides
 // this, e.g. from Session::run(inputs, observer).
 using ValueCallback = std::function<void(const std::string& name, const Tensor& value)>;
-using CalibrationRunner = std::function<void(const TensorMap& sample, const ValueCallback& observe)>;
+using CalibrationRunner =
+    std::function<void(const TensorMap& sample, const ValueCallback& observe)>;
 
 struct QuantizeOptions {
   // Lets type inference see through shape arithmetic (optional; the runtime's run_node fits).
@@ -38,8 +39,9 @@ struct QuantizeReport {
 // output channel; activations uint8, asymmetric, per tensor, from the min/max seen over the
 // calibration inputs; biases int32 at scale x_scale * w_scale. Everything else stays float. The
 // result runs on any ONNX runtime (opset >= 13, for per-axis DequantizeLinear).
-Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration, const CalibrationRunner& run,
-                   const QuantizeOptions& options = {}, QuantizeReport* report = nullptr);
+Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
+                   const CalibrationRunner& run, const QuantizeOptions& options = {},
+                   QuantizeReport* report = nullptr);
 
 // Deterministic calibration inputs: uniform in [-1, 1) (floats), symbolic dims as 1.
 std::vector<TensorMap> random_calibration(const Graph& model, size_t samples, uint32_t seed = 0);

@@ -44,21 +44,26 @@ std::optional<Candidate> quantizable(const Graph& g, size_t index, std::string& 
   const bool const_weight = w && w->initializer && w->initializer->dtype() == DType::f32;
   auto has_constant_bias = [&](size_t i) {
     const Value* b = n.has_input(i) ? g.find_value(n.inputs[i]) : nullptr;
-    return !n.has_input(i) || (b && b->initializer && b->initializer->dtype() == DType::f32 && b->initializer->rank() == 1);
+    return !n.has_input(i) || (b && b->initializer && b->initializer->dtype() == DType::f32 &&
+                               b->initializer->rank() == 1);
   };
   if (n.op_type == "Conv") {
-    if (!float_input || !const_weight || w->initializer->rank() != 4) return why = "not a 2-D float Conv with constant weights", std::nullopt;
+    if (!float_input || !const_weight || w->initializer->rank() != 4)
+      return why = "not a 2-D float Conv with constant weights", std::nullopt;
     if (!has_constant_bias(2)) return why = "bias is not a constant vector", std::nullopt;
     return Candidate{index, 0};
   }
   if (n.op_type == "Gemm") {
-    if (!float_input || !const_weight || n.attr_int("transA", 0) != 0) return why = "A transposed or B not constant", std::nullopt;
-    if (n.attr_float("alpha", 1.0f) != 1.0f || n.attr_float("beta", 1.0f) != 1.0f) return why = "alpha or beta is not 1", std::nullopt;
+    if (!float_input || !const_weight || n.attr_int("transA", 0) != 0)
+      return why = "A transposed or B not constant", std::nullopt;
+    if (n.attr_float("alpha", 1.0f) != 1.0f || n.attr_float("beta", 1.0f) != 1.0f)
+      return why = "alpha or beta is not 1", std::nullopt;
     if (!has_constant_bias(2)) return why = "C is not a constant vector", std::nullopt;
     return Candidate{index, n.attr_int("transB", 0) != 0 ? 0 : 1};
   }
   if (n.op_type == "MatMul") {
-    if (!float_input || !const_weight || w->initializer->rank() != 2) return why = "B is not a constant matrix", std::nullopt;
+    if (!float_input || !const_weight || w->initializer->rank() != 2)
+      return why = "B is not a constant matrix", std::nullopt;
     return Candidate{index, 1};
   }
   return std::nullopt;
@@ -95,7 +100,8 @@ std::vector<TensorMap> random_calibration(const Graph& model, size_t samples, ui
     for (const auto& name : model.inputs) {
       const TensorType& type = *model.value(name).type;
       if (type.dtype != DType::f32)
-        throw Error(ErrorKind::unsupported, "random calibration needs float32 inputs", "input '" + name + "'");
+        throw Error(ErrorKind::unsupported, "random calibration needs float32 inputs",
+                    "input '" + name + "'");
       Dims dims = type.dims;
       for (auto& d : dims) d = d < 0 ? 1 : d;
       Tensor t(DType::f32, dims);
@@ -107,7 +113,8 @@ std::vector<TensorMap> random_calibration(const Graph& model, size_t samples, ui
 
 std::vector<TensorMap> npy_calibration(const Graph& model, const std::filesystem::path& dir) {
   if (model.inputs.size() != 1)
-    throw Error(ErrorKind::unsupported, "calibration from a folder needs a model with one input", dir.string());
+    throw Error(ErrorKind::unsupported, "calibration from a folder needs a model with one input",
+                dir.string());
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(dir))
     if (entry.path().extension() == ".npy") files.push_back(entry.path());
@@ -118,9 +125,11 @@ std::vector<TensorMap> npy_calibration(const Graph& model, const std::filesystem
   return out;
 }
 
-Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration, const CalibrationRunner& run,
-                   const QuantizeOptions& options, QuantizeReport* report) {
-  if (calibration.empty()) throw Error(ErrorKind::invalid_argument, "quantization needs at least one calibration sample");
+Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
+                   const CalibrationRunner& run, const QuantizeOptions& options,
+                   QuantizeReport* report) {
+  if (calibration.empty())
+    throw Error(ErrorKind::invalid_argument, "quantization needs at least one calibration sample");
   Graph g = model;
   g.sort_topologically();
   infer_types(g, OpRegistry::builtin(), options.evaluate);
@@ -155,8 +164,10 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration, c
 
   // Rewrite. Q/DQ pairs follow each calibrated activation's producer; all its readers take the DQ.
   std::map<std::string, float> act_scale;
-  std::map<std::string, std::vector<Node>> after;   // activation -> its Q/DQ pair, placed after its producer
-  std::map<std::string, std::vector<Node>> before;  // node -> the DequantizeLinear of its weight and bias
+  std::map<std::string, std::vector<Node>>
+      after;  // activation -> its Q/DQ pair, placed after its producer
+  std::map<std::string, std::vector<Node>>
+      before;  // node -> the DequantizeLinear of its weight and bias
   std::map<std::string, std::string> dequantized;  // activation -> its DQ output
   for (const auto& name : activations) {
     auto it = ranges.find(name);
@@ -166,8 +177,16 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration, c
     const std::string q = name + "_quantized", dq = name + "_dequantized";
     g.value(name + "_scale").initializer = Tensor::scalar<float>(scale);
     g.value(name + "_zero_point").initializer = Tensor::scalar<uint8_t>(zero_point);
-    after[name] = {Node{name + "_QuantizeLinear", "QuantizeLinear", "", {name, name + "_scale", name + "_zero_point"}, {q}},
-                   Node{name + "_DequantizeLinear", "DequantizeLinear", "", {q, name + "_scale", name + "_zero_point"}, {dq}}};
+    after[name] = {Node{name + "_QuantizeLinear",
+                        "QuantizeLinear",
+                        "",
+                        {name, name + "_scale", name + "_zero_point"},
+                        {q}},
+                   Node{name + "_DequantizeLinear",
+                        "DequantizeLinear",
+                        "",
+                        {q, name + "_scale", name + "_zero_point"},
+                        {dq}}};
     dequantized[name] = dq;
   }
   for (const Candidate& c : candidates) {
@@ -185,8 +204,11 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration, c
     g.value(w_name + "_scale").initializer = channels == 1 ? w_scales.reshaped({}) : w_scales;
     g.value(w_name + "_zero_point").initializer =
         channels == 1 ? Tensor::scalar<int8_t>(0) : Tensor(DType::i8, {channels});
-    Node w_dq{w_name + "_DequantizeLinear", "DequantizeLinear", "",
-              {w_name + "_quantized", w_name + "_scale", w_name + "_zero_point"}, {w_name + "_dequantized"}};
+    Node w_dq{w_name + "_DequantizeLinear",
+              "DequantizeLinear",
+              "",
+              {w_name + "_quantized", w_name + "_scale", w_name + "_zero_point"},
+              {w_name + "_dequantized"}};
     if (channels > 1) w_dq.attributes["axis"] = Attribute{c.axis};
     std::vector<Node> weight_nodes{w_dq};
     n.inputs[1] = w_name + "_dequantized";
@@ -199,16 +221,23 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration, c
       std::vector<float> b_scale(b.size());
       for (size_t k = 0; k < b.size(); ++k) {
         b_scale[k] = float(xs * ws[ws.size() == 1 ? 0 : k]);
-        b_q[k] = int32_t(std::clamp(std::nearbyint(b[k] / double(b_scale[k])), -2147483647.0, 2147483647.0));
+        b_q[k] = int32_t(
+            std::clamp(std::nearbyint(b[k] / double(b_scale[k])), -2147483647.0, 2147483647.0));
       }
       const std::string b_name = n.name + "_bias";
       const int64_t m = int64_t(b.size());
-      g.value(b_name + "_quantized").initializer = Tensor::from_values<int32_t>({m}, std::span<const int32_t>(b_q));
-      g.value(b_name + "_scale").initializer = Tensor::from_values<float>({m}, std::span<const float>(b_scale));
+      g.value(b_name + "_quantized").initializer =
+          Tensor::from_values<int32_t>({m}, std::span<const int32_t>(b_q));
+      g.value(b_name + "_scale").initializer =
+          Tensor::from_values<float>({m}, std::span<const float>(b_scale));
       g.value(b_name + "_zero_point").initializer = Tensor(DType::i32, {m});
-      weight_nodes.push_back(Node{b_name + "_DequantizeLinear", "DequantizeLinear", "",
-                                  {b_name + "_quantized", b_name + "_scale", b_name + "_zero_point"},
-                                  {b_name + "_dequantized"}, {{"axis", Attribute{int64_t{0}}}}});
+      weight_nodes.push_back(
+          Node{b_name + "_DequantizeLinear",
+               "DequantizeLinear",
+               "",
+               {b_name + "_quantized", b_name + "_scale", b_name + "_zero_point"},
+               {b_name + "_dequantized"},
+               {{"axis", Attribute{int64_t{0}}}}});
       n.inputs[2] = b_name + "_dequantized";
     }
     before[n.name] = std::move(weight_nodes);
@@ -220,12 +249,15 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration, c
 
   std::vector<Node> nodes;
   for (const auto& in : g.inputs)
-    if (auto it = after.find(in); it != after.end()) nodes.insert(nodes.end(), it->second.begin(), it->second.end());
+    if (auto it = after.find(in); it != after.end())
+      nodes.insert(nodes.end(), it->second.begin(), it->second.end());
   for (Node& n : g.nodes) {
-    if (auto it = before.find(n.name); it != before.end()) nodes.insert(nodes.end(), it->second.begin(), it->second.end());
+    if (auto it = before.find(n.name); it != before.end())
+      nodes.insert(nodes.end(), it->second.begin(), it->second.end());
     nodes.push_back(n);
     for (const auto& out : n.outputs)
-      if (auto it = after.find(out); it != after.end()) nodes.insert(nodes.end(), it->second.begin(), it->second.end());
+      if (auto it = after.find(out); it != after.end())
+        nodes.insert(nodes.end(), it->second.begin(), it->second.end());
   }
   g.nodes = std::move(nodes);
   // Values typed for the float graph keep their types; new ones are inferred by whoever loads it.
@@ -233,8 +265,10 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration, c
   for (const Node& n : g.nodes)
     for (const auto& in : n.inputs) used.insert(in);
   for (auto it = g.values.begin(); it != g.values.end();) {
-    if (it->second.initializer && !used.count(it->first)) it = g.values.erase(it);  // float weights replaced
-    else ++it;
+    if (it->second.initializer && !used.count(it->first))
+      it = g.values.erase(it);  // float weights replaced
+    else
+      ++it;
   }
   g.sort_topologically();
   g.validate(OpRegistry::builtin());

@@ -177,7 +177,7 @@ void infer_slice(InferContext& ctx) {
     starts = *s, ends = *e, axes = *a, steps = *st;
   }
   Dims dims = x.dims;
-  // Unknown dims get a placeholder extent so the other axes can be clamped; their result stays
+  // Unknown dims get a stand-in extent so the other axes can be clamped; their result stays
   // unknown.
   for (auto& d : dims)
     if (d < 0) d = std::numeric_limits<int32_t>::max();

@@ -24,10 +24,13 @@ Graph conv_model() {
   return g;
 }
 
-Graph quantize(const Graph& g, const std::vector<TensorMap>& samples, QuantizeReport* report = nullptr) {
+Graph quantize(const Graph& g, const std::vector<TensorMap>& samples,
+               QuantizeReport* report = nullptr) {
   Session session(g);
-  return quantize_qdq(g, samples, [&](const TensorMap& s, const ValueCallback& observe) { session.run(s, observe); },
-                      {}, report);
+  return quantize_qdq(
+      g, samples,
+      [&](const TensorMap& s, const ValueCallback& observe) { session.run(s, observe); }, {},
+      report);
 }
 
 const Tensor& initializer(const Graph& g, const std::string& name) {
@@ -37,9 +40,11 @@ const Tensor& initializer(const Graph& g, const std::string& name) {
 }
 
 TEST(Quantize, WeightsArePerChannelSymmetricInt8) {
-  const Graph q = quantize(conv_model(), {{{"x", Tensor::from_values<float>({1, 1, 1, 4}, {-1, 0, 1, 3})}}});
+  const Graph q =
+      quantize(conv_model(), {{{"x", Tensor::from_values<float>({1, 1, 1, 4}, {-1, 0, 1, 3})}}});
   // Channel scales max|w| / 127; values round half to even: -0.5 * 127 = -63.5 -> -64, 12.5 -> 12.
-  EXPECT_EQ(initializer(q, "conv_weight_quantized").to_int64s(), (std::vector<int64_t>{127, -64, 12, 127}));
+  EXPECT_EQ(initializer(q, "conv_weight_quantized").to_int64s(),
+            (std::vector<int64_t>{127, -64, 12, 127}));
   const auto scales = initializer(q, "conv_weight_scale").to_doubles();
   ASSERT_EQ(scales.size(), 2u);
   EXPECT_FLOAT_EQ(float(scales[0]), 1.0f / 127.0f);
@@ -47,7 +52,8 @@ TEST(Quantize, WeightsArePerChannelSymmetricInt8) {
 }
 
 TEST(Quantize, ActivationsAreAsymmetricUint8FromTheCalibratedRange) {
-  const Graph q = quantize(conv_model(), {{{"x", Tensor::from_values<float>({1, 1, 1, 4}, {-1, 0, 1, 3})}}});
+  const Graph q =
+      quantize(conv_model(), {{{"x", Tensor::from_values<float>({1, 1, 1, 4}, {-1, 0, 1, 3})}}});
   // x in [-1, 3]: scale 4 / 255, zero point round(1 / scale) = round(63.75) = 64.
   EXPECT_FLOAT_EQ(float(initializer(q, "x_scale").to_doubles()[0]), 4.0f / 255.0f);
   EXPECT_EQ(initializer(q, "x_zero_point").to_int64s()[0], 64);
@@ -62,12 +68,14 @@ TEST(Quantize, QuantizedModelStaysCloseAndSurvivesExport) {
   const Graph g = conv_model();
   QuantizeReport report;
   std::vector<TensorMap> samples;
-  for (int s = 0; s < 4; ++s) samples.push_back({{"x", testing::arange({1, 1, 1, 4}, float(s) - 2)}});
+  for (int s = 0; s < 4; ++s)
+    samples.push_back({{"x", testing::arange({1, 1, 1, 4}, float(s) - 2)}});
   const Graph q = quantize(g, samples, &report);
   EXPECT_EQ(report.quantized, (std::vector<std::string>{"conv"}));
   EXPECT_EQ(report.calibration_samples, 4u);
   int q_nodes = 0, dq_nodes = 0;
-  for (const auto& n : q.nodes) q_nodes += n.op_type == "QuantizeLinear", dq_nodes += n.op_type == "DequantizeLinear";
+  for (const auto& n : q.nodes)
+    q_nodes += n.op_type == "QuantizeLinear", dq_nodes += n.op_type == "DequantizeLinear";
   EXPECT_EQ(q_nodes, 2);   // x and y
   EXPECT_EQ(dq_nodes, 4);  // x, y, weight, bias
   const std::string bytes = serialize_onnx(q);

@@ -22,15 +22,24 @@ struct QuantizeCommand {
 
 void quantize(const QuantizeCommand& o) {
   if (o.method != "minmax")
-    throw Error(ErrorKind::unsupported, "method '" + o.method + "' is not implemented yet (minmax is)", "--method");
+    throw Error(ErrorKind::unsupported,
+                "calibration method '" + o.method +
+                    "' is not available: only minmax is (percentile, entropy and mse belong to the "
+                    "model-level work)",
+                "--method");
   const Graph model = load_onnx(o.model);
   std::vector<TensorMap> samples;
-  if (o.calibration == "random") samples = random_calibration(model, o.samples, o.seed);
-  else if (std::filesystem::is_directory(o.calibration)) samples = npy_calibration(model, o.calibration);
+  if (o.calibration == "random")
+    samples = random_calibration(model, o.samples, o.seed);
+  else if (std::filesystem::is_directory(o.calibration))
+    samples = npy_calibration(model, o.calibration);
   else
-    throw Error(ErrorKind::invalid_argument, "expected 'random' or a folder of .npy inputs", "--calibration " + o.calibration);
+    throw Error(ErrorKind::invalid_argument, "expected 'random' or a folder of .npy inputs",
+                "--calibration " + o.calibration);
   QuantizeOptions options;
-  options.evaluate = [](const Node& n, int64_t opset, std::span<const Tensor* const> in) { return run_node(n, opset, in); };
+  options.evaluate = [](const Node& n, int64_t opset, std::span<const Tensor* const> in) {
+    return run_node(n, opset, in);
+  };
   // Calibration runs the graph as written (value names intact) on the fast kernels.
   Session session(model, SessionOptions{o.threads, false, true});
   const CalibrationRunner runner = [&](const TensorMap& sample, const ValueCallback& observe) {
@@ -58,27 +67,34 @@ void quantize(const QuantizeCommand& o) {
               << "\n";
     return;
   }
-  std::printf("wrote %s: %zu nodes quantized (int8 per-channel weights, uint8 activations, %s over %zu samples)\n",
-              o.out.c_str(), report.quantized.size(), o.method.c_str(), report.calibration_samples);
+  std::printf(
+      "wrote %s: %zu nodes quantized (int8 per-channel weights, uint8 activations, %s over %zu "
+      "samples)\n",
+      o.out.c_str(), report.quantized.size(), o.method.c_str(), report.calibration_samples);
   for (const auto& s : report.skipped) std::printf("  kept float: %s\n", s.c_str());
 }
 
 }  // namespace
 
 void add_quantize_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand(
-      "quantize",
-      "Post-training static quantization to an ONNX QDQ model: Conv/Gemm/MatMul weights int8 per channel,\n"
-      "activations uint8 per tensor (calibrated by min/max), biases int32. Other runtimes load the result.");
+  auto* cmd = app.add_subcommand("quantize",
+                                 "Post-training static quantization to an ONNX QDQ model: "
+                                 "Conv/Gemm/MatMul weights int8 per channel,\n"
+                                 "activations uint8 per tensor (calibrated by min/max), biases "
+                                 "int32. Other runtimes load the result.");
   auto o = std::make_shared<QuantizeCommand>();
   cmd->add_option("MODEL", o->model, "float ONNX model")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out,-o", o->out, "where to write the quantized model")->required();
-  cmd->add_option("--calibration", o->calibration,
-                  "'random' (deterministic inputs, for models without data) or a folder of .npy inputs");
-  cmd->add_option("--method", o->method, "calibration method (minmax; percentile, entropy and mse are planned)");
-  cmd->add_option("--samples", o->samples, "random calibration samples (default 8)")->check(CLI::Range(1, 100000));
+  cmd->add_option(
+      "--calibration", o->calibration,
+      "'random' (deterministic inputs, for models without data) or a folder of .npy inputs");
+  cmd->add_option("--method", o->method,
+                  "calibration method (minmax; percentile, entropy and mse are planned)");
+  cmd->add_option("--samples", o->samples, "random calibration samples (default 8)")
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", o->seed, "seed of the random calibration inputs");
-  cmd->add_option("--threads", o->threads, "threads for calibration runs")->check(CLI::Range(1, 256));
+  cmd->add_option("--threads", o->threads, "threads for calibration runs")
+      ->check(CLI::Range(1, 256));
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->callback([o] { quantize(*o); });
 }
