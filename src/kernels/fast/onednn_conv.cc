@@ -4,7 +4,6 @@
 #include <omp.h>
 
 #include <cstring>
-#include <dnnl.hpp>
 #include <optional>
 #include <unordered_map>
 
@@ -12,15 +11,6 @@
 
 namespace edgeco::kernels::fast {
 namespace {
-
-using dnnl::memory;
-using tag = memory::format_tag;
-using dt = memory::data_type;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
 
 // Adds the node's activation as eltwise post-ops; false if oneDNN 2.6 cannot express it.
 bool append_activation(const Node& node, dnnl::post_ops& ops) {

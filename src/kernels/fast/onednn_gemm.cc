@@ -2,7 +2,6 @@
 // that is a row vector (a bias, as classifiers have) or absent.
 #include <omp.h>
 
-#include <dnnl.hpp>
 #include <optional>
 #include <unordered_map>
 
@@ -10,15 +9,6 @@
 
 namespace edgeco::kernels::fast {
 namespace {
-
-using dnnl::memory;
-using tag = memory::format_tag;
-using dt = memory::data_type;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
 
 class OneDnnGemm final : public PreparedKernel {
  public:

@@ -1,22 +1,12 @@
 // edgeco.MaxPool / edgeco.AveragePool (NHWC, float32, 2-D) on oneDNN's pooling_v2.
 #include <omp.h>
 
-#include <dnnl.hpp>
 #include <unordered_map>
 
 #include "kernels/fast/onednn.h"
 
 namespace edgeco::kernels::fast {
 namespace {
-
-using dnnl::memory;
-using tag = memory::format_tag;
-using dt = memory::data_type;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
 
 class OneDnnPool final : public PreparedKernel {
  public:

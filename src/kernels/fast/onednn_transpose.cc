@@ -2,22 +2,12 @@
 // reorders; other permutations stay on the reference kernel.
 #include <omp.h>
 
-#include <dnnl.hpp>
 #include <unordered_map>
 
 #include "kernels/fast/onednn.h"
 
 namespace edgeco::kernels::fast {
 namespace {
-
-using dnnl::memory;
-using tag = memory::format_tag;
-using dt = memory::data_type;
-
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
 
 class OneDnnLayoutTranspose final : public PreparedKernel {
  public:

@@ -3,6 +3,11 @@
 
 namespace edgeco::kernels {
 
+dnnl::engine& fast::cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
 const FastKernelRegistry& FastKernelRegistry::instance() {
   static const FastKernelRegistry registry = [] {
     FastKernelRegistry r;
