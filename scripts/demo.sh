@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, for now: export a real CNN (torchvision MobileNetV2) with PyTorch, show what edgeco
-# sees in it, run it with edgeco, and check the outputs against PyTorch's and ONNX Runtime's.
+# sees in it, run it, check the outputs against PyTorch and ONNX Runtime, time it against ONNX
+# Runtime, and quantize it.
 set -euo pipefail
 BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +14,7 @@ echo "== export: torchvision mobilenet_v2 (random seeded weights) with PyTorch, 
 
 echo
 echo "== edgeco info (counts are computed from the graph)"
-"$EDGECO" info "$WORK/mobilenet_v2.onnx" | sed -n "1,3p;/^ops/,$p"
+"$EDGECO" info "$WORK/mobilenet_v2.onnx" | sed -n '1,3p;/^ops/,$p'
 
 echo
 echo "== edgeco run (measured on this machine)"
@@ -22,3 +23,13 @@ echo "== edgeco run (measured on this machine)"
 echo
 echo "== outputs against PyTorch and ONNX Runtime, and edgeco's re-exported model in ONNX Runtime"
 /usr/bin/python3 "$ROOT/tests/models/check_models.py" --edgeco "$EDGECO" --work "$WORK/check" --dynamic-batch mobilenet_v2
+
+echo
+echo "== speed (measured): edgeco's optimised graph on the fast kernels against ONNX Runtime, 1 thread"
+/usr/bin/python3 "$ROOT/bench/compare_ort.py" --edgeco "$EDGECO" --work "$WORK" --threads 1 --iters 20 --rounds 2 \
+  "$WORK/mobilenet_v2.onnx"
+
+echo
+echo "== post-training INT8 quantization to a QDQ model (Q/DQ still run in float in edgeco)"
+"$EDGECO" quantize "$WORK/mobilenet_v2.onnx" --calibration random --samples 8 --out "$WORK/mobilenet_v2.int8.onnx"
+"$EDGECO" run "$WORK/mobilenet_v2.int8.onnx" --input input="$WORK/mobilenet_v2.input.npy" | head -n 2
