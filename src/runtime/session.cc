@@ -85,7 +85,10 @@ Session::Session(Graph graph, SessionOptions options)
   if (options_.optimize) pass_log_ = optimize(graph_, evaluate, options_.fast_kernels).lines;
   InferenceResult inferred = infer_types(graph_, OpRegistry::builtin(), evaluate);
   constants_ = std::move(inferred.constants);
-  for (const auto& [name, value] : constants_) slots_[size_t(slot(name))] = value;
+  for (const auto& [name, value] : constants_) {
+    const int s = slot(name);  // may grow slots_: index it only afterwards
+    slots_[size_t(s)] = value;
+  }
   for (const auto& name : graph_.inputs) slot(name);
   // Nodes whose outputs are all known constants need not run again.
   for (const Node& node : graph_.nodes) {
