@@ -86,6 +86,7 @@ std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Te
 // Static analysis for `edgeco info`: per-node shapes, MACs and bytes, with symbolic dims set to 1.
 struct NodeSummary {
   std::string name, op_type;
+  std::string kernel;  // with `optimized`: which kernel runs it ("onednn", "reference", "folded")
   std::vector<TensorType> input_types, output_types;
   int64_t macs = 0;
   int64_t params = 0;         // elements of initializer inputs
@@ -99,7 +100,10 @@ struct ModelSummary {
   int64_t macs = 0, params = 0, param_bytes = 0, bytes_read = 0, bytes_written = 0;
   int64_t opset = 0;
   bool symbolic_dims_assumed_one = false;
+  std::vector<std::string> passes;  // with `optimized`: what the passes changed
 };
-ModelSummary analyze(Graph graph);
+// With `optimized`, the graph as the runtime runs it by default (passes applied, fast kernels
+// chosen), each node naming its kernel, so a reference fallback is visible before running.
+ModelSummary analyze(Graph graph, bool optimized = false);
 
 }  // namespace edgeco

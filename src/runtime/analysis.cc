@@ -2,7 +2,7 @@
 
 namespace edgeco {
 
-ModelSummary analyze(Graph graph) {
+ModelSummary analyze(Graph graph, bool optimized) {
   ModelSummary summary;
   summary.opset = graph.opset;
   graph.sort_topologically();
@@ -14,6 +14,14 @@ ModelSummary analyze(Graph graph) {
       if (d < 0) d = 1, summary.symbolic_dims_assumed_one = true;
     summary.inputs.emplace_back(name, *v.type);
   }
+  std::map<std::string, std::string> kernels;
+  if (optimized) {
+    // The Session decides passes and kernels; analyse the graph it prepared.
+    const Session session(graph, SessionOptions{1, true, true});
+    graph = session.graph();
+    summary.passes = session.pass_log();
+    for (const auto& t : session.last_timings()) kernels[t.node] = t.kernel;
+  }
   auto evaluate = [](const Node& node, int64_t opset, std::span<const Tensor* const> inputs) {
     return run_node(node, opset, inputs);
   };
@@ -24,6 +32,7 @@ ModelSummary analyze(Graph graph) {
   };
   for (const Node& node : graph.nodes) {
     NodeSummary s{node.name, node.op_type};
+    if (optimized) s.kernel = kernels.count(node.name) ? kernels.at(node.name) : "folded";
     for (const auto& in : node.inputs) {
       if (in.empty()) continue;
       const Value& v = graph.value(in);

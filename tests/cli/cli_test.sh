@@ -55,6 +55,18 @@ assert j["nodes"][0]["output_types"][0]["shape"] == [1, 1, 4, 3]
 PYEOF
 echo "ok: info --json"
 
+# info --optimized: the graph as run, each node naming its kernel; MACs survive the rewrites.
+"$EDGECO" info "$CONV/model.onnx" --optimized --json > "$WORK/info_opt.json" || fail "info --optimized exit code"
+$PY - "$WORK/info_opt.json" <<'PYEOF' || fail "info --optimized values"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["optimized"] is True and j["macs"] == 108, j["macs"]
+kernels = {n["op"]: n["kernel"] for n in j["nodes"]}
+assert kernels.get("FusedConv") == "onednn", kernels
+assert any(line.startswith("channels-last") for line in j["passes"]), j["passes"]
+PYEOF
+echo "ok: info --optimized"
+
 # run with a .pb input writes the expected output as .npy.
 "$EDGECO" run "$CONV/model.onnx" --input x="$CONV/test_data_set_0/input_0.pb" --output-dir "$WORK/out" > "$WORK/run.txt" \
   || fail "run exit code"

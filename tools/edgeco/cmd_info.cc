@@ -1,5 +1,6 @@
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -18,8 +19,8 @@ nlohmann::json type_json(const TensorType& t) {
   return j;
 }
 
-void print_info(const std::string& path, bool json) {
-  const ModelSummary s = analyze(load_onnx(path));
+void print_info(const std::string& path, bool json, bool optimized) {
+  const ModelSummary s = analyze(load_onnx(path), optimized);
   if (json) {
     nlohmann::json j;
     j["model"] = path;
@@ -35,6 +36,8 @@ void print_info(const std::string& path, bool json) {
     j["bytes_read"] = s.bytes_read;
     j["bytes_written"] = s.bytes_written;
     j["symbolic_dims_assumed_one"] = s.symbolic_dims_assumed_one;
+    j["optimized"] = optimized;
+    if (optimized) j["passes"] = s.passes;
     j["nodes"] = nlohmann::json::array();
     for (const auto& n : s.nodes) {
       nlohmann::json node{{"name", n.name},
@@ -43,6 +46,7 @@ void print_info(const std::string& path, bool json) {
                           {"params", n.params},
                           {"bytes_read", n.bytes_read},
                           {"bytes_written", n.bytes_written}};
+      if (optimized) node["kernel"] = n.kernel;
       for (const auto& t : n.output_types) node["output_types"].push_back(type_json(t));
       j["nodes"].push_back(node);
     }
@@ -56,14 +60,23 @@ void print_info(const std::string& path, bool json) {
     std::printf("output  %s: %s\n", name.c_str(), t.to_string().c_str());
   if (s.symbolic_dims_assumed_one)
     std::printf("note    symbolic dims (dynamic batch) are counted as 1\n");
-  std::printf("\n%-36s %-20s %-24s %12s %10s %12s %12s\n", "node", "op", "output", "MACs", "params",
-              "read", "written");
+  if (optimized) {
+    std::printf("note    the graph as edgeco runs it: %zu pass rewrites, kernel per node below\n",
+                s.passes.size());
+    std::map<std::string, int> by_kernel;
+    for (const auto& n : s.nodes) ++by_kernel[n.kernel];
+    std::printf("kernels ");
+    for (const auto& [k, count] : by_kernel) std::printf("%s x%d  ", k.c_str(), count);
+    std::printf("\n");
+  }
+  std::printf("\n%-36s %-20s %-10s %-24s %12s %10s %12s %12s\n", "node", "op", "kernel", "output",
+              "MACs", "params", "read", "written");
   for (const auto& n : s.nodes) {
     const std::string out = n.output_types.empty() ? "" : n.output_types[0].to_string();
-    std::printf("%-36.36s %-20.20s %-24.24s %12s %10s %12s %12s\n", n.name.c_str(),
-                n.op_type.c_str(), out.c_str(), human(double(n.macs)).c_str(),
-                human(double(n.params)).c_str(), human(double(n.bytes_read)).c_str(),
-                human(double(n.bytes_written)).c_str());
+    std::printf("%-36.36s %-20.20s %-10.10s %-24.24s %12s %10s %12s %12s\n", n.name.c_str(),
+                n.op_type.c_str(), optimized ? n.kernel.c_str() : "-", out.c_str(),
+                human(double(n.macs)).c_str(), human(double(n.params)).c_str(),
+                human(double(n.bytes_read)).c_str(), human(double(n.bytes_written)).c_str());
   }
   std::printf("\nops     ");
   for (const auto& [op, count] : s.op_histogram)
@@ -84,8 +97,13 @@ void add_info_command(CLI::App& app) {
   auto path = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   cmd->add_option("MODEL", *path, "ONNX model file")->required()->check(CLI::ExistingFile);
+  auto optimized = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "print one JSON object (totals: macs, params) instead of a table");
-  cmd->callback([path, json] { print_info(*path, *json); });
+  cmd->add_flag(
+      "--optimized", *optimized,
+      "show the graph as `run`/`bench` execute it: passes applied, and the kernel of every node "
+      "(a fast one, or the reference fallback)");
+  cmd->callback([path, json, optimized] { print_info(*path, *json, *optimized); });
 }
 
 }  // namespace edgeco::cli
