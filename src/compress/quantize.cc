@@ -138,6 +138,30 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
   QuantizeReport local;
   QuantizeReport& rep = report ? *report : local;
 
+  // Readers of each value, to see whether a quantized node's output only feeds an activation.
+  std::map<std::string, std::vector<size_t>> readers;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (const auto& in : g.nodes[i].inputs) readers[in].push_back(i);
+  const std::set<std::string> graph_outputs(g.outputs.begin(), g.outputs.end());
+  // The tensor to quantize after node i: its output, or, when that only feeds a Relu or Clip, the
+  // activation's output (as ONNX Runtime's quantizer does: the uint8 range then covers only what
+  // the activation lets through, and an int8 kernel applies the activation by clamping).
+  auto quantized_output = [&](size_t i) {
+    const std::string& y = g.nodes[i].outputs[0];
+    auto it = readers.find(y);
+    if (graph_outputs.count(y) || it == readers.end() || it->second.size() != 1) return y;
+    const Node& act = g.nodes[it->second[0]];
+    const bool clip_with_constants =
+        act.op_type == "Clip" &&
+        std::all_of(act.inputs.begin() + 1, act.inputs.end(), [&](const std::string& b) {
+          const Value* v = b.empty() ? nullptr : g.find_value(b);
+          return b.empty() || (v && v->initializer);
+        });
+    if (act.domain.empty() && (act.op_type == "Relu" || clip_with_constants) && act.inputs[0] == y)
+      return act.outputs[0];
+    return y;
+  };
+
   std::vector<Candidate> candidates;
   std::set<std::string> activations;  // float tensors entering or leaving a quantized node
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -145,7 +169,7 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
     if (auto c = quantizable(g, i, why)) {
       candidates.push_back(*c);
       activations.insert(g.nodes[i].inputs[0]);
-      activations.insert(g.nodes[i].outputs[0]);
+      activations.insert(quantized_output(i));
       rep.quantized.push_back(g.nodes[i].name);
     } else if (!why.empty()) {
       rep.skipped.push_back(g.nodes[i].name + ": " + why);

@@ -88,6 +88,19 @@ TEST(Quantize, QuantizedModelStaysCloseAndSurvivesExport) {
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 0.15) << i;
 }
 
+TEST(Quantize, OutputIsQuantizedAfterAFollowingRelu) {
+  Graph g = conv_model();
+  g.nodes[0].outputs = {"c"};
+  g.nodes.push_back(Node{"relu", "Relu", "", {"c"}, {"y"}});
+  const Graph q = quantize(g, {{{"x", Tensor::from_values<float>({1, 1, 1, 4}, {-1, 0, 1, 3})}}});
+  // y (after Relu) is quantized, with zero point 0 since it is never negative; c stays float.
+  EXPECT_EQ(initializer(q, "y_zero_point").to_int64s()[0], 0);
+  EXPECT_FALSE(q.find_value("c_scale"));
+  int q_nodes = 0;
+  for (const auto& n : q.nodes) q_nodes += n.op_type == "QuantizeLinear";
+  EXPECT_EQ(q_nodes, 2);  // x and y
+}
+
 TEST(Quantize, NoCalibrationIsAnError) {
   EXPECT_THROW(quantize(conv_model(), {}), Error);
 }

@@ -43,8 +43,8 @@ def main():
     parser.add_argument("--reference", action="store_true",
                         help="run edgeco's graph as written on the reference kernels (default: optimized, fast kernels)")
     parser.add_argument("--quantize", action="store_true",
-                        help="also quantize with `edgeco quantize` (random calibration) and check the QDQ model: "
-                             "ONNX Runtime agrees with edgeco on it, and its top-1 equals the float model's")
+                        help="also quantize with `edgeco quantize` (random calibration) and check that ONNX Runtime "
+                             "agrees with edgeco on the QDQ model (int8 vs float error and top-1 are reported)")
     parser.add_argument("--int8-tolerance", type=float, default=2e-2,
                         help="edgeco vs ONNX Runtime on the QDQ model (rounding at quantization steps may differ)")
     parser.add_argument("--json", action="store_true")
@@ -86,8 +86,9 @@ def main():
             run([args.edgeco, "run", q_model, "--input", "input=" + x, "--output-dir", q_dir])
             q_ours = np.load(os.path.join(q_dir, "output.npy"))
             row["int8_vs_fp32"] = relative_error(q_ours, expected)
+            # Reported, not asserted: random-weight logits are nearly flat, so top-1 and the error
+            # against float say little about accuracy (trained models are checked on real data).
             row["int8_top1_same"] = bool(q_ours.argmax() == expected.argmax())
-            row["ok"] = row["ok"] and row["int8_top1_same"]
             if not args.no_ort:
                 q_ort = os.path.join(args.work, name + ".int8.ort")
                 run(["node", ORT_RUN, q_model, "--input", "input=" + x, "--output-dir", q_ort])
