@@ -195,6 +195,8 @@ class Tensor {
   // Same storage, new dims with the same element count.
   Tensor reshaped(Dims dims) const;
   Tensor clone() const;
+  // The Transpose of this tensor by `perm` (out dim i = this dim perm[i]); any element type.
+  Tensor permuted(std::span<const int64_t> perm) const;
   // Element-wise conversion (float <-> int truncates toward zero, as ONNX Cast does).
   Tensor cast(DType to) const;
   // Elements as double / int64, whatever the stored type (for attributes, shape tensors, tests).

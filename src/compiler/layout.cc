@@ -1,7 +1,6 @@
 // The channels-last layout pass: kernels that run NHWC natively (oneDNN's convolutions) should not
 // pay an NCHW <-> NHWC reorder per node. Regions that start at a 2-D convolution and continue
 // through layout-agnostic nodes switch to NHWC; Transposes sit only at the region's edges.
-#include <cstring>
 #include <map>
 #include <set>
 
@@ -33,19 +32,7 @@ bool is_4d_float(const Graph& g, const std::string& name) {
 Tensor permute_constant(const Tensor& c) {
   Dims dims(4 - std::min<size_t>(4, c.rank()), 1);
   dims.insert(dims.end(), c.dims().begin(), c.dims().end());
-  const Tensor lifted = c.reshaped(dims);
-  Tensor out(c.dtype(), {dims[0], dims[2], dims[3], dims[1]});
-  const size_t elem = dtype_size(c.dtype());
-  for (int64_t n = 0; n < dims[0]; ++n)
-    for (int64_t ch = 0; ch < dims[1]; ++ch)
-      for (int64_t h = 0; h < dims[2]; ++h)
-        for (int64_t w = 0; w < dims[3]; ++w) {
-          const int64_t from = ((n * dims[1] + ch) * dims[2] + h) * dims[3] + w;
-          const int64_t to = ((n * dims[2] + h) * dims[3] + w) * dims[1] + ch;
-          std::memcpy(out.bytes().data() + size_t(to) * elem,
-                      lifted.bytes().data() + size_t(from) * elem, elem);
-        }
-  return out;
+  return c.reshaped(dims).permuted(kToNhwc);
 }
 
 class ChannelsLast {

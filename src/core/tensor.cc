@@ -235,6 +235,36 @@ Tensor Tensor::reshaped(Dims dims) const {
   return t;
 }
 
+Tensor Tensor::permuted(std::span<const int64_t> perm) const {
+  if (perm.size() != rank())
+    throw Error(ErrorKind::invalid_argument, "permutation of " + std::to_string(perm.size()) +
+                                                 " axes for a rank-" + std::to_string(rank()) +
+                                                 " tensor");
+  Dims out_dims, in_strides(rank(), 1), src_stride;
+  for (size_t d = rank(); d-- > 1;) in_strides[d - 1] = in_strides[d] * dims_[d];
+  for (int64_t p : perm) {
+    if (p < 0 || p >= int64_t(rank()))
+      throw Error(ErrorKind::invalid_argument, "permutation axis out of range");
+    out_dims.push_back(dims_[size_t(p)]);
+    src_stride.push_back(in_strides[size_t(p)]);
+  }
+  Tensor out = uninitialized(dtype_, out_dims);
+  const size_t elem = dtype_size(dtype_);
+  Dims index(out_dims.size(), 0);
+  int64_t offset = 0;  // source element of the current output index
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    std::memcpy(out.storage_.get() + size_t(i) * elem, storage_.get() + size_t(offset) * elem,
+                elem);
+    for (size_t d = out_dims.size(); d-- > 0;) {
+      offset += src_stride[d];
+      if (++index[d] < out_dims[d]) break;
+      offset -= src_stride[d] * out_dims[d];
+      index[d] = 0;
+    }
+  }
+  return out;
+}
+
 Tensor Tensor::clone() const {
   Tensor t(dtype_, dims_);
   if (nbytes()) std::memcpy(t.storage_.get(), storage_.get(), nbytes());

@@ -44,6 +44,18 @@ TEST(Tensor, ReshapeSharesStorageAndChecksCount) {
   EXPECT_NE(std::string(e.what()).find("[2, 3]"), std::string::npos);
 }
 
+TEST(Tensor, PermutedTransposesAnyElementType) {
+  const Tensor t = Tensor::from_values<int16_t>({2, 3}, {1, 2, 3, 4, 5, 6});
+  const Tensor p = t.permuted(std::vector<int64_t>{1, 0});
+  EXPECT_EQ(p.dims(), (Dims{3, 2}));
+  EXPECT_EQ(p.to_int64s(), (std::vector<int64_t>{1, 4, 2, 5, 3, 6}));
+  // NCHW [1, 2, 1, 2] -> NHWC [1, 1, 2, 2]: channels become the fastest axis.
+  const Tensor nchw = Tensor::from_values<float>({1, 2, 1, 2}, {1, 2, 10, 20});
+  EXPECT_EQ(nchw.permuted(std::vector<int64_t>{0, 2, 3, 1}).to_doubles(),
+            (std::vector<double>{1, 10, 2, 20}));
+  EXPECT_THROW(t.permuted(std::vector<int64_t>{0}), Error);
+}
+
 TEST(Tensor, WrongElementTypeAccessIsAnError) {
   Tensor t(DType::f32, {2});
   EXPECT_THROW(t.data<int32_t>(), Error);

@@ -78,9 +78,6 @@ void for_each_broadcast(std::span<const int64_t> out, const std::array<Dims, N>&
   }
 }
 
-// y[i0, i1, ...] = x[i_perm...]: the Transpose of x by `perm` (any element type).
-Tensor permute(const Tensor& x, std::span<const int64_t> perm);
-
 // Runs an NCHW kernel on a channels-last node: the `nhwc_inputs` and output 0 are transposed
 // around it. The reference answer for edgeco's channels_last ops.
 void run_channels_last(const KernelArgs& args, const KernelFn& nchw_kernel,

@@ -35,26 +35,10 @@ void transpose(const KernelArgs& args) {
   const Tensor& x = args.in(0);
   Dims perm(x.rank());
   std::iota(perm.rbegin(), perm.rend(), 0);
-  args.outputs[0] = permute(x, args.node.attr_ints("perm", perm));
+  args.outputs[0] = x.permuted(args.node.attr_ints("perm", perm));
 }
 
 }  // namespace
-
-Tensor permute(const Tensor& x, std::span<const int64_t> perm) {
-  Dims out_dims;
-  for (int64_t p : perm) out_dims.push_back(x.dim(size_t(p)));
-  Tensor y(x.dtype(), out_dims);
-  const Dims in_strides = strides_of(x.dims());
-  const size_t elem = dtype_size(x.dtype());
-  const std::byte* src = x.bytes().data();
-  std::byte* dst = y.bytes().data();
-  for_each_index(y.dims(), [&](int64_t i, const Dims& index) {
-    int64_t offset = 0;
-    for (size_t d = 0; d < index.size(); ++d) offset += index[d] * in_strides[size_t(perm[d])];
-    std::memcpy(dst + size_t(i) * elem, src + size_t(offset) * elem, elem);
-  });
-  return y;
-}
 
 void run_channels_last(const KernelArgs& args, const KernelFn& nchw_kernel,
                        std::initializer_list<size_t> nhwc_inputs) {
@@ -62,13 +46,13 @@ void run_channels_last(const KernelArgs& args, const KernelFn& nchw_kernel,
   nchw.reserve(nhwc_inputs.size());
   std::vector<const Tensor*> inputs(args.inputs.begin(), args.inputs.end());
   for (size_t i : nhwc_inputs)
-    if (args.has(i)) inputs[i] = &nchw.emplace_back(permute(args.in(i), kToChannelsFirst));
+    if (args.has(i)) inputs[i] = &nchw.emplace_back(args.in(i).permuted(kToChannelsFirst));
   std::vector<TensorType> types(args.output_types.begin(), args.output_types.end());
   const Dims y = types[0].dims;
   types[0].dims = {y[0], y[3], y[1], y[2]};
   std::vector<Tensor> outputs(types.size());
   nchw_kernel(KernelArgs{args.node, args.opset, inputs, types, outputs, args.threads});
-  args.outputs[0] = permute(outputs[0], kToChannelsLast);
+  args.outputs[0] = outputs[0].permuted(kToChannelsLast);
 }
 
 namespace {
