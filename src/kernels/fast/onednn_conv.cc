@@ -1,13 +1,11 @@
 // 2-D float32 Conv and edgeco.FusedConv on oneDNN: bias, residual (sum post-op) and activation
 // (eltwise post-ops) run inside the convolution. Activations stay NCHW at the boundary; oneDNN
 // picks its own layout inside, with reorders at entry and exit.
-#include <omp.h>
-
 #include <cstring>
 #include <optional>
 #include <unordered_map>
 
-#include "kernels/fast/onednn.h"
+#include "kernels/fast/fast_kernels.h"
 
 namespace edgeco::kernels::fast {
 namespace {
@@ -43,21 +41,17 @@ bool append_activation(const Node& node, dnnl::post_ops& ops) {
   return true;
 }
 
-class OneDnnConv final : public PreparedKernel {
+class OneDnnConv final : public OneDnnKernel {
  public:
   OneDnnConv(const Node& node, Tensor weights, std::optional<Tensor> bias)
       : node_(node), weights_(std::move(weights)), bias_(std::move(bias)) {}
 
-  std::string_view name() const override { return "onednn"; }
-
-  void run(const KernelArgs& args) override {
+ private:
+  void execute(const KernelArgs& args, dnnl::stream& stream) override {
     const Tensor& x = args.in(0);
-    if (x.dims() != prepared_for_) prepare(x.dims());
-    omp_set_num_threads(args.threads);
     Tensor& y = args.out(0);
-    dnnl::stream stream(cpu_engine());
-    memory src_user(src_user_md_, cpu_engine(), const_cast<float*>(x.data<float>().data()));
-    memory dst_user(dst_user_md_, cpu_engine(), y.data<float>().data());
+    memory src_user = view(src_user_md_, x);
+    memory dst_user = view(dst_user_md_, y);
     memory src = src_user, dst = dst_user;
     if (src_reorder_) {
       src = src_mem_;
@@ -67,7 +61,7 @@ class OneDnnConv final : public PreparedKernel {
     if (has_residual_) {
       // The sum post-op adds to what the destination holds: start it with the residual.
       const Tensor& z = args.in(3);
-      memory z_user(dst_user_md_, cpu_engine(), const_cast<float*>(z.data<float>().data()));
+      memory z_user = view(dst_user_md_, z);
       if (dst_reorder_)
         residual_reorder_->execute(stream, z_user, dst_mem_);
       else
@@ -78,12 +72,11 @@ class OneDnnConv final : public PreparedKernel {
     if (bias_) exec_args[DNNL_ARG_BIAS] = bias_mem_;
     conv_.execute(stream, exec_args);
     if (dst_reorder_) dst_reorder_->execute(stream, dst_mem_, dst_user);
-    stream.wait();
   }
 
- private:
-  // Builds the primitive for input dims `x` (once per shape; a dynamic batch rebuilds on change).
-  void prepare(const Dims& x_dims) {
+  // Builds the primitive for the input's dims (once per shape; a dynamic batch rebuilds on change).
+  void prepare(const KernelArgs& args) override {
+    const Dims& x_dims = args.in(0).dims();
     // oneDNN speaks logical NCHW dims; channels_last only changes the physical tag.
     const bool channels_last = node_.attr_int("channels_last", 0) != 0;
     const Dims x = channels_last ? Dims{x_dims[0], x_dims[3], x_dims[1], x_dims[2]} : x_dims;
@@ -139,14 +132,12 @@ class OneDnnConv final : public PreparedKernel {
     }
     stream.wait();
     conv_ = dnnl::convolution_forward(pd);
-    prepared_for_ = x_dims;
   }
 
   Node node_;
   Tensor weights_;
   std::optional<Tensor> bias_;
   bool has_residual_ = false;
-  Dims prepared_for_;
   memory::desc src_user_md_, dst_user_md_;
   memory weights_mem_, bias_mem_, src_mem_, dst_mem_;
   std::optional<dnnl::reorder> src_reorder_, dst_reorder_, residual_reorder_;
@@ -171,7 +162,7 @@ std::unique_ptr<PreparedKernel> make_conv(const PrepareArgs& a) {
 
 }  // namespace
 
-void register_onednn(FastKernelRegistry& registry) {
+void register_onednn_conv(FastKernelRegistry& registry) {
   registry.add("Conv", make_conv);
   registry.add("edgeco.FusedConv", make_conv);
 }

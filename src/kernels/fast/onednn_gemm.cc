@@ -1,16 +1,14 @@
 // Gemm on oneDNN's matmul: float32 A [M, K] (or transposed) times constant B, plus a constant C
 // that is a row vector (a bias, as classifiers have) or absent.
-#include <omp.h>
-
 #include <optional>
 #include <unordered_map>
 
-#include "kernels/fast/onednn.h"
+#include "kernels/fast/fast_kernels.h"
 
 namespace edgeco::kernels::fast {
 namespace {
 
-class OneDnnGemm final : public PreparedKernel {
+class OneDnnGemm final : public OneDnnKernel {
  public:
   OneDnnGemm(const Node& node, const Tensor& b, std::optional<Tensor> bias)
       : trans_a_(node.attr_int("transA", 0) != 0),
@@ -20,25 +18,17 @@ class OneDnnGemm final : public PreparedKernel {
         b_(b),
         bias_(std::move(bias)) {}
 
-  std::string_view name() const override { return "onednn"; }
-
-  void run(const KernelArgs& args) override {
-    const Tensor& a = args.in(0);
-    if (a.dims() != prepared_for_) prepare(a.dims());
-    omp_set_num_threads(args.threads);
-    Tensor& y = args.out(0);
-    dnnl::stream stream(cpu_engine());
-    std::unordered_map<int, memory> exec{
-        {DNNL_ARG_SRC, memory(a_md_, cpu_engine(), const_cast<float*>(a.data<float>().data()))},
-        {DNNL_ARG_WEIGHTS, b_mem_},
-        {DNNL_ARG_DST, memory(y_md_, cpu_engine(), y.data<float>().data())}};
+ private:
+  void execute(const KernelArgs& args, dnnl::stream& stream) override {
+    std::unordered_map<int, memory> exec{{DNNL_ARG_SRC, view(a_md_, args.in(0))},
+                                         {DNNL_ARG_WEIGHTS, b_mem_},
+                                         {DNNL_ARG_DST, view(y_md_, args.out(0))}};
     if (bias_) exec[DNNL_ARG_BIAS] = bias_mem_;
     matmul_.execute(stream, exec);
-    stream.wait();
   }
 
- private:
-  void prepare(const Dims& a) {
+  void prepare(const KernelArgs& args) override {
+    const Dims& a = args.in(0).dims();
     const int64_t m = trans_a_ ? a[1] : a[0], k = trans_a_ ? a[0] : a[1];
     const int64_t n = trans_b_ ? b_.dim(0) : b_.dim(1);
     // Transposes are strides, not copies: A^T is A read with swapped strides.
@@ -65,7 +55,6 @@ class OneDnnGemm final : public PreparedKernel {
     stream.wait();
     if (bias_) bias_mem_ = memory(bias_md, cpu_engine(), scaled_bias_.data<float>().data());
     matmul_ = dnnl::matmul(pd);
-    prepared_for_ = a;
   }
 
   bool trans_a_, trans_b_;
@@ -73,7 +62,6 @@ class OneDnnGemm final : public PreparedKernel {
   Tensor b_;
   std::optional<Tensor> bias_;
   Tensor scaled_bias_;
-  Dims prepared_for_;
   memory::desc a_md_, y_md_;
   memory b_mem_, bias_mem_;
   dnnl::matmul matmul_;

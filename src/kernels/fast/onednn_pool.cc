@@ -1,31 +1,24 @@
 // edgeco.MaxPool / edgeco.AveragePool (NHWC, float32, 2-D) on oneDNN's pooling_v2.
-#include <omp.h>
-
 #include <unordered_map>
 
-#include "kernels/fast/onednn.h"
+#include "kernels/fast/fast_kernels.h"
 
 namespace edgeco::kernels::fast {
 namespace {
 
-class OneDnnPool final : public PreparedKernel {
+class OneDnnPool final : public OneDnnKernel {
  public:
   explicit OneDnnPool(const Node& node) : node_(node) {}
-  std::string_view name() const override { return "onednn"; }
-
-  void run(const KernelArgs& args) override {
-    const Tensor& x = args.in(0);
-    if (x.dims() != prepared_for_) prepare(x.dims(), args.output_types[0].dims);
-    omp_set_num_threads(args.threads);
-    dnnl::stream stream(cpu_engine());
-    memory src(src_md_, cpu_engine(), const_cast<float*>(x.data<float>().data()));
-    memory dst(dst_md_, cpu_engine(), args.out(0).data<float>().data());
-    pool_.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}});
-    stream.wait();
-  }
 
  private:
-  void prepare(const Dims& x, const Dims& y) {
+  void execute(const KernelArgs& args, dnnl::stream& stream) override {
+    pool_.execute(stream, {{DNNL_ARG_SRC, view(src_md_, args.in(0))},
+                           {DNNL_ARG_DST, view(dst_md_, args.out(0))}});
+  }
+
+  void prepare(const KernelArgs& args) override {
+    const Dims& x = args.in(0).dims();
+    const Dims& y = args.output_types[0].dims;
     // Logical NCHW dims for oneDNN; the tensors are NHWC.
     const Dims in{x[0], x[3], x[1], x[2]}, out{y[0], y[3], y[1], y[2]};
     const WindowGeometry g = window_geometry(node_, WindowKind::pool, std::span(in).subspan(2),
@@ -48,11 +41,9 @@ class OneDnnPool final : public PreparedKernel {
         {g.kernel[0], g.kernel[1]}, {g.dilations[0] - 1, g.dilations[1] - 1},
         {g.pads_begin[0], g.pads_begin[1]}, pad_r);
     pool_ = dnnl::pooling_v2_forward(dnnl::pooling_v2_forward::primitive_desc(desc, cpu_engine()));
-    prepared_for_ = x;
   }
 
   Node node_;
-  Dims prepared_for_;
   memory::desc src_md_, dst_md_;
   dnnl::pooling_v2_forward pool_;
 };

@@ -1,33 +1,24 @@
 // The layout Transposes the channels-last pass inserts (NCHW <-> NHWC, 4-D float32) as oneDNN
 // reorders; other permutations stay on the reference kernel.
-#include <omp.h>
-
 #include <unordered_map>
 
-#include "kernels/fast/onednn.h"
+#include "kernels/fast/fast_kernels.h"
 
 namespace edgeco::kernels::fast {
 namespace {
 
-class OneDnnLayoutTranspose final : public PreparedKernel {
+class OneDnnLayoutTranspose final : public OneDnnKernel {
  public:
   explicit OneDnnLayoutTranspose(bool to_channels_last) : to_channels_last_(to_channels_last) {}
-  std::string_view name() const override { return "onednn"; }
-
-  void run(const KernelArgs& args) override {
-    const Tensor& x = args.in(0);
-    if (x.dims() != prepared_for_) prepare(x.dims());
-    omp_set_num_threads(args.threads);
-    Tensor& y = args.out(0);
-    dnnl::stream stream(cpu_engine());
-    memory src(src_md_, cpu_engine(), const_cast<float*>(x.data<float>().data()));
-    memory dst(dst_md_, cpu_engine(), y.data<float>().data());
-    reorder_.execute(stream, src, dst);
-    stream.wait();
-  }
 
  private:
-  void prepare(const Dims& x) {
+  void execute(const KernelArgs& args, dnnl::stream& stream) override {
+    memory src = view(src_md_, args.in(0)), dst = view(dst_md_, args.out(0));
+    reorder_.execute(stream, src, dst);
+  }
+
+  void prepare(const KernelArgs& args) override {
+    const Dims& x = args.in(0).dims();
     // Both sides describe the same logical NCHW tensor in two physical layouts.
     const memory::dims logical = to_channels_last_ ? memory::dims{x[0], x[1], x[2], x[3]}
                                                    : memory::dims{x[0], x[3], x[1], x[2]};
@@ -35,11 +26,9 @@ class OneDnnLayoutTranspose final : public PreparedKernel {
     dst_md_ = memory::desc(logical, dt::f32, to_channels_last_ ? tag::nhwc : tag::nchw);
     reorder_ =
         dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), src_md_, cpu_engine(), dst_md_));
-    prepared_for_ = x;
   }
 
   bool to_channels_last_;
-  Dims prepared_for_;
   memory::desc src_md_, dst_md_;
   dnnl::reorder reorder_;
 };

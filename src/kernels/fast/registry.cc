@@ -1,7 +1,20 @@
-#include "kernels/fast/onednn.h"
+#include <omp.h>
+
+#include "kernels/fast/fast_kernels.h"
 #include "kernels/kernel.h"
 
 namespace edgeco::kernels {
+
+void fast::OneDnnKernel::run(const KernelArgs& args) {
+  if (args.in(0).dims() != prepared_for_) {
+    prepare(args);
+    prepared_for_ = args.in(0).dims();
+  }
+  omp_set_num_threads(args.threads);
+  dnnl::stream stream(cpu_engine());
+  execute(args, stream);
+  stream.wait();
+}
 
 dnnl::engine& fast::cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -11,7 +24,7 @@ dnnl::engine& fast::cpu_engine() {
 const FastKernelRegistry& FastKernelRegistry::instance() {
   static const FastKernelRegistry registry = [] {
     FastKernelRegistry r;
-    fast::register_onednn(r);
+    fast::register_onednn_conv(r);
     fast::register_onednn_gemm(r);
     fast::register_onednn_transpose(r);
     fast::register_onednn_pool(r);

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "kernels/fast/onednn.h"
+#include "kernels/fast/fast_kernels.h"
 
 namespace edgeco::kernels::fast {
 namespace {

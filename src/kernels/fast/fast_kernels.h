@@ -1,0 +1,43 @@
+// The fast CPU kernels: oneDNN 2.6 (Debian libdnnl-dev) where it covers a node, and own loops for
+// the memory-bound element-wise nodes between convolutions.
+#pragma once
+
+#include <dnnl.hpp>
+
+#include "kernels/kernel.h"
+
+namespace edgeco::kernels::fast {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+// The one CPU engine every oneDNN kernel uses.
+dnnl::engine& cpu_engine();
+
+// A oneDNN kernel: its primitives are (re)built for each new shape of input 0 (a dynamic batch
+// changes it), then executed on a stream with the session's thread count.
+class OneDnnKernel : public PreparedKernel {
+ public:
+  std::string_view name() const override { return "onednn"; }
+  void run(const KernelArgs& args) final;
+
+ protected:
+  virtual void prepare(const KernelArgs& args) = 0;
+  virtual void execute(const KernelArgs& args, dnnl::stream& stream) = 0;
+  // A oneDNN view of a float tensor's storage (no copy).
+  static memory view(const memory::desc& md, const Tensor& t) {
+    return memory(md, cpu_engine(), const_cast<float*>(t.data<float>().data()));
+  }
+
+ private:
+  Dims prepared_for_;
+};
+
+void register_onednn_conv(FastKernelRegistry& registry);
+void register_onednn_gemm(FastKernelRegistry& registry);
+void register_onednn_transpose(FastKernelRegistry& registry);
+void register_onednn_pool(FastKernelRegistry& registry);
+void register_simd_elementwise(FastKernelRegistry& registry);
+
+}  // namespace edgeco::kernels::fast
