@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -212,6 +213,13 @@ class Tensor {
   int64_t numel_ = 0;
   std::shared_ptr<std::byte[]> storage_;
 };
+
+// Calls body(begin, end) over contiguous chunks of [0, count) on up to `threads` threads of one
+// shared OpenMP pool (the one oneDNN uses, so it stays warm). Fewer threads are used when each
+// would get under `min_items_per_thread` items: small work stays on the calling thread.
+void parallel_for(int64_t count, int threads,
+                  const std::function<void(int64_t begin, int64_t end)>& body,
+                  int64_t min_items_per_thread = 1);
 
 // The largest tensor edgeco will allocate, in bytes: physical memory unless overridden with
 // the EDGECO_MAX_TENSOR_BYTES environment variable (tests use it to provoke the limit).

@@ -9,19 +9,9 @@
 namespace edgeco::kernels::fast {
 namespace {
 
-// Splits rows over the OpenMP pool oneDNN keeps warm (spawning threads per call would cost more
-// than these memory-bound loops); small tensors, like SE blocks' [N, 1, 1, C], stay on one thread.
-template <class F>
-void parallel_rows(int64_t rows, int64_t row_elements, int threads, F f) {
-  constexpr int64_t kMinElementsPerThread = 1 << 15;
-  const int64_t useful = std::max<int64_t>(1, rows * row_elements / kMinElementsPerThread);
-  const int workers =
-      int(std::clamp<int64_t>(std::min<int64_t>(threads, useful), 1, std::max<int64_t>(rows, 1)));
-  if (workers == 1) return f(0, rows);
-  const int64_t chunk = (rows + workers - 1) / workers;
-#pragma omp parallel for num_threads(workers) schedule(static)
-  for (int w = 0; w < workers; ++w) f(w * chunk, std::min(rows, (w + 1) * chunk));
-}
+// Memory-bound loops: below this many elements per thread, splitting costs more than it saves
+// (SE blocks' [N, 1, 1, C] tensors stay on one thread).
+constexpr int64_t kMinElementsPerThread = 1 << 15;
 
 enum class BinaryOp { add, mul };
 
@@ -46,17 +36,20 @@ class BroadcastBinary final : public PreparedKernel {
     const float* pb = b.data<float>().data();
     float* py = y.data<float>().data();
     const bool add = op_ == BinaryOp::add;
-    parallel_rows(rows, cols, args.threads, [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r) {
-        const float* ar = pa + r * cols;
-        const float* br = pb + (r / group) * cols;
-        float* yr = py + r * cols;
-        if (add)
-          for (int64_t c = 0; c < cols; ++c) yr[c] = ar[c] + br[c];
-        else
-          for (int64_t c = 0; c < cols; ++c) yr[c] = ar[c] * br[c];
-      }
-    });
+    parallel_for(
+        rows, args.threads,
+        [&](int64_t begin, int64_t end) {
+          for (int64_t r = begin; r < end; ++r) {
+            const float* ar = pa + r * cols;
+            const float* br = pb + (r / group) * cols;
+            float* yr = py + r * cols;
+            if (add)
+              for (int64_t c = 0; c < cols; ++c) yr[c] = ar[c] + br[c];
+            else
+              for (int64_t c = 0; c < cols; ++c) yr[c] = ar[c] * br[c];
+          }
+        },
+        std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(1, cols)));
   }
 
  private:
@@ -95,17 +88,20 @@ class SpatialMean final : public PreparedKernel {
     const int64_t n = x.dim(0), hw = x.dim(1) * x.dim(2), c = x.dim(3);
     const float* px = x.data<float>().data();
     float* py = y.data<float>().data();
-    parallel_rows(n, hw * c, args.threads, [&](int64_t begin, int64_t end) {
-      std::vector<double> sum(static_cast<size_t>(c));
-      for (int64_t b = begin; b < end; ++b) {
-        std::fill(sum.begin(), sum.end(), 0.0);
-        for (int64_t i = 0; i < hw; ++i) {
-          const float* row = px + (b * hw + i) * c;
-          for (int64_t k = 0; k < c; ++k) sum[size_t(k)] += row[k];
-        }
-        for (int64_t k = 0; k < c; ++k) py[b * c + k] = float(sum[size_t(k)] / double(hw));
-      }
-    });
+    parallel_for(
+        n, args.threads,
+        [&](int64_t begin, int64_t end) {
+          std::vector<double> sum(static_cast<size_t>(c));
+          for (int64_t b = begin; b < end; ++b) {
+            std::fill(sum.begin(), sum.end(), 0.0);
+            for (int64_t i = 0; i < hw; ++i) {
+              const float* row = px + (b * hw + i) * c;
+              for (int64_t k = 0; k < c; ++k) sum[size_t(k)] += row[k];
+            }
+            for (int64_t k = 0; k < c; ++k) py[b * c + k] = float(sum[size_t(k)] / double(hw));
+          }
+        },
+        std::max<int64_t>(1, kMinElementsPerThread / std::max<int64_t>(1, hw * c)));
   }
 };
 

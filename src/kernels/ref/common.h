@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
-#include <thread>
 #include <vector>
 
 #include "kernels/kernel.h"
@@ -85,22 +84,6 @@ void run_channels_last(const KernelArgs& args, const KernelFn& nchw_kernel,
 
 inline constexpr int64_t kToChannelsLast[] = {0, 2, 3, 1};   // NCHW -> NHWC
 inline constexpr int64_t kToChannelsFirst[] = {0, 3, 1, 2};  // NHWC -> NCHW
-
-// Runs f(i) for i in [0, count) on up to `threads` threads, in contiguous chunks.
-template <class F>
-void parallel_for(int64_t count, int threads, F&& f) {
-  const int64_t workers = std::clamp<int64_t>(threads, 1, std::max<int64_t>(count, 1));
-  if (workers == 1) {
-    for (int64_t i = 0; i < count; ++i) f(i);
-    return;
-  }
-  std::vector<std::jthread> pool;
-  const int64_t chunk = (count + workers - 1) / workers;
-  for (int64_t w = 0; w < workers; ++w)
-    pool.emplace_back([&, w] {
-      for (int64_t i = w * chunk; i < std::min(count, (w + 1) * chunk); ++i) f(i);
-    });
-}
 
 // Round half to even, as ONNX quantization does.
 inline double round_half_even(double v) {

@@ -57,38 +57,40 @@ std::vector<Acc> conv3d_accumulate(const Conv3d& g, std::span<const TX> x, std::
   const int64_t c_per_group = g.c / g.group, m_per_group = g.m / g.group;
   std::vector<Acc> acc(size_t(g.n * g.m * out_plane), Acc{0});
   // Each (image, output channel) plane is independent: split them across threads.
-  parallel_for(g.n * g.m, threads, [&](int64_t plane) {
-    const int64_t n = plane / g.m, m = plane % g.m;
-    const int64_t group = m / m_per_group;
-    Acc* out = acc.data() + (n * g.m + m) * out_plane;
-    const Acc wz = w_zero.size() == 1 ? w_zero[0] : w_zero[size_t(m)];
-    for (int64_t cg = 0; cg < c_per_group; ++cg) {
-      const int64_t c = group * c_per_group + cg;
-      const TX* xp = x.data() + (n * g.c + c) * in_plane;
-      const TW* wp = w.data() + (m * c_per_group + cg) * kernel_size;
-      for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
-        for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
-          for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
-            const Acc wv = Acc(wp[(kd * g.kernel[1] + kh) * g.kernel[2] + kw]) - wz;
-            // Output columns whose input column lies inside the image.
-            const int64_t off_w = kw * g.dilation[2] - g.pad[2];
-            int64_t ow_lo = off_w >= 0 ? 0 : (-off_w + g.stride[2] - 1) / g.stride[2];
-            int64_t ow_hi =
-                g.in[2] - off_w <= 0 ? 0 : (g.in[2] - off_w + g.stride[2] - 1) / g.stride[2];
-            ow_hi = std::min(ow_hi, g.out[2]);
-            for (int64_t od = 0; od < g.out[0]; ++od) {
-              const int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad[0];
-              if (id < 0 || id >= g.in[0]) continue;
-              for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-                const int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad[1];
-                if (ih < 0 || ih >= g.in[1]) continue;
-                const TX* row = xp + (id * g.in[1] + ih) * g.in[2] + off_w;
-                Acc* orow = out + (od * g.out[1] + oh) * g.out[2];
-                for (int64_t ow = ow_lo; ow < ow_hi; ++ow)
-                  orow[ow] += (Acc(row[ow * g.stride[2]]) - x_zero) * wv;
+  parallel_for(g.n * g.m, threads, [&](int64_t first_plane, int64_t end_plane) {
+    for (int64_t plane = first_plane; plane < end_plane; ++plane) {
+      const int64_t n = plane / g.m, m = plane % g.m;
+      const int64_t group = m / m_per_group;
+      Acc* out = acc.data() + (n * g.m + m) * out_plane;
+      const Acc wz = w_zero.size() == 1 ? w_zero[0] : w_zero[size_t(m)];
+      for (int64_t cg = 0; cg < c_per_group; ++cg) {
+        const int64_t c = group * c_per_group + cg;
+        const TX* xp = x.data() + (n * g.c + c) * in_plane;
+        const TW* wp = w.data() + (m * c_per_group + cg) * kernel_size;
+        for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
+          for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
+            for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+              const Acc wv = Acc(wp[(kd * g.kernel[1] + kh) * g.kernel[2] + kw]) - wz;
+              // Output columns whose input column lies inside the image.
+              const int64_t off_w = kw * g.dilation[2] - g.pad[2];
+              int64_t ow_lo = off_w >= 0 ? 0 : (-off_w + g.stride[2] - 1) / g.stride[2];
+              int64_t ow_hi =
+                  g.in[2] - off_w <= 0 ? 0 : (g.in[2] - off_w + g.stride[2] - 1) / g.stride[2];
+              ow_hi = std::min(ow_hi, g.out[2]);
+              for (int64_t od = 0; od < g.out[0]; ++od) {
+                const int64_t id = od * g.stride[0] + kd * g.dilation[0] - g.pad[0];
+                if (id < 0 || id >= g.in[0]) continue;
+                for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+                  const int64_t ih = oh * g.stride[1] + kh * g.dilation[1] - g.pad[1];
+                  if (ih < 0 || ih >= g.in[1]) continue;
+                  const TX* row = xp + (id * g.in[1] + ih) * g.in[2] + off_w;
+                  Acc* orow = out + (od * g.out[1] + oh) * g.out[2];
+                  for (int64_t ow = ow_lo; ow < ow_hi; ++ow)
+                    orow[ow] += (Acc(row[ow * g.stride[2]]) - x_zero) * wv;
+                }
               }
             }
-          }
+      }
     }
   });
   return acc;
