@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,24 @@ inline std::vector<Tensor> run_node_graph(const NodeSpec& spec) {
   std::vector<Tensor> result;
   for (size_t i = 0; i < spec.outputs; ++i) result.push_back(out.at("y" + std::to_string(i)));
   return result;
+}
+
+// Deterministic uniform random tensors: integers in [lo, hi] as T, floats in [lo, hi).
+template <class T>
+Tensor random_integers(Dims dims, int lo, int hi, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> u(lo, hi);
+  std::vector<T> v(size_t(checked_numel(dims)));
+  for (auto& x : v) x = T(u(rng));
+  return Tensor::from_values<T>(dims, std::span<const T>(v));
+}
+
+inline Tensor random_floats(Dims dims, float lo, float hi, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(size_t(checked_numel(dims)));
+  for (auto& x : v) x = u(rng);
+  return Tensor::from_values<float>(dims, std::span<const float>(v));
 }
 
 inline Tensor arange(Dims dims, float start = 0) {

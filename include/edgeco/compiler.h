@@ -25,6 +25,14 @@ int fold_batch_norm(Graph& graph, PassLog* log = nullptr);
 // exports: x * HardSigmoid(x) (hardswish before opset 14) and x * Sigmoid(x) (SiLU/Swish).
 int fuse_conv(Graph& graph, PassLog* log = nullptr);
 
+// QDQ patterns become integer nodes, so activations stay 8-bit between layers:
+// DequantizeLinear(x) -> Conv(DequantizeLinear(w), DequantizeLinear(b) or float b) [-> activation]
+// -> QuantizeLinear becomes edgeco.QFusedConv (int32 accumulation, per-channel weight scales,
+// requantization), and Add(DequantizeLinear(a), DequantizeLinear(b)) [-> Relu] -> QuantizeLinear
+// becomes edgeco.QAdd. Parameters must be constants; activations per tensor, weights per tensor or
+// per output channel. DequantizeLinear nodes left without readers go with remove_dead_nodes.
+int fuse_quantized(Graph& graph, PassLog* log = nullptr);
+
 // Removes nodes none of whose outputs reach a graph output, and initializers nothing reads.
 int remove_dead_nodes(Graph& graph, PassLog* log = nullptr);
 

@@ -22,10 +22,27 @@ std::string twin(const std::string& name) {
   return name + ".nhwc";
 }
 
-bool is_4d_float(const Graph& g, const std::string& name) {
+bool is_4d(const Graph& g, const std::string& name) {
   const Value* v = g.find_value(name);
-  return v && v->type && v->type->rank_known && v->type->dims.size() == 4 &&
-         v->type->dtype == DType::f32;
+  return v && v->type && v->type->rank_known && v->type->dims.size() == 4;
+}
+
+bool is_4d_float(const Graph& g, const std::string& name) {
+  return is_4d(g, name) && g.find_value(name)->type->dtype == DType::f32;
+}
+
+bool is_4d_8bit(const Graph& g, const std::string& name) {
+  if (!is_4d(g, name)) return false;
+  const DType d = g.find_value(name)->type->dtype;
+  return d == DType::u8 || d == DType::i8;
+}
+
+// A QuantizeLinear/DequantizeLinear with one scale: element-wise, so layout-agnostic.
+bool is_per_tensor_qdq(const Graph& g, const Node& n) {
+  if (!n.domain.empty() || (n.op_type != "QuantizeLinear" && n.op_type != "DequantizeLinear"))
+    return false;
+  const Value* scale = n.inputs.size() > 1 ? g.find_value(n.inputs[1]) : nullptr;
+  return scale && scale->initializer && scale->initializer->numel() == 1;
 }
 
 // A constant that broadcasts against NCHW, lifted to rank 4 and permuted to broadcast against NHWC.
@@ -84,8 +101,32 @@ class ChannelsLast {
         node.inputs[3] = as_nhwc(node.inputs[3]);
       return rename_outputs(node);
     }
-    if (!node.domain.empty() || node.outputs.size() != 1 || !is_4d_float(g_, node.outputs[0]))
-      return false;
+    const bool qconv = node.op_type == "QFusedConv" && node.domain == "edgeco";
+    if (qconv) {
+      const Value* w = node.inputs.size() > 3 ? g_.find_value(node.inputs[3]) : nullptr;
+      if (!is_4d_8bit(g_, node.inputs[0]) || !w || !w->initializer || w->initializer->rank() != 4 ||
+          node.attr_int("channels_last", 0) != 0)
+        return false;
+      node.attributes["channels_last"] = Attribute{int64_t{1}};
+      node.inputs[0] = as_nhwc(node.inputs[0]);
+      return rename_outputs(node);
+    }
+    if (node.op_type == "QAdd" && node.domain == "edgeco") {
+      // Same-shaped operands (0 and 3); the rest are scalar parameters.
+      if (!(nhwc(node.inputs[0]) || nhwc(node.inputs[3])) || !is_4d(g_, node.inputs[0]) ||
+          !is_4d(g_, node.inputs[3]))
+        return false;
+      node.inputs[0] = as_nhwc(node.inputs[0]);
+      node.inputs[3] = as_nhwc(node.inputs[3]);
+      return rename_outputs(node);
+    }
+    if (node.outputs.size() != 1 || !is_4d(g_, node.outputs[0])) return false;
+    if (is_per_tensor_qdq(g_, node)) {
+      if (!nhwc(node.inputs[0])) return false;
+      node.inputs[0] = twin(node.inputs[0]);
+      return rename_outputs(node);
+    }
+    if (!node.domain.empty() || !is_4d_float(g_, node.outputs[0])) return false;
     if (kUnary.count(node.op_type)) {
       if (!nhwc(node.inputs[0])) return false;
       node.inputs[0] = twin(node.inputs[0]);

@@ -2,53 +2,11 @@
 #include <map>
 #include <set>
 
+#include "compiler/rewrite.h"
 #include "edgeco/compiler.h"
 
 namespace edgeco {
-namespace {
 
-// Readers of each value, and whether it is a graph output.
-struct Uses {
-  std::map<std::string, std::vector<size_t>> readers;
-  std::set<std::string> graph_outputs;
-
-  explicit Uses(const Graph& g) : graph_outputs(g.outputs.begin(), g.outputs.end()) {
-    for (size_t i = 0; i < g.nodes.size(); ++i)
-      for (const auto& in : g.nodes[i].inputs)
-        if (!in.empty()) readers[in].push_back(i);
-  }
-  // The single node reading `value`, if it has exactly one reader and is not a graph output.
-  std::optional<size_t> sole_reader(const std::string& value) const {
-    if (graph_outputs.count(value)) return std::nullopt;
-    auto it = readers.find(value);
-    if (it == readers.end() || it->second.size() != 1) return std::nullopt;
-    return it->second[0];
-  }
-};
-
-const Tensor* constant(const Graph& g, const Node& n, size_t i) {
-  if (!n.has_input(i)) return nullptr;
-  const Value* v = g.find_value(n.inputs[i]);
-  return v && v->initializer ? &*v->initializer : nullptr;
-}
-
-bool is_plain_conv(const Node& n) {
-  return n.domain.empty() && n.op_type == "Conv";
-}
-
-void note(PassLog* log, std::string line) {
-  if (log) log->lines.push_back(std::move(line));
-}
-
-// Drops nodes marked for removal, keeping order.
-void erase_marked(Graph& g, const std::vector<bool>& removed) {
-  std::vector<Node> kept;
-  for (size_t i = 0; i < g.nodes.size(); ++i)
-    if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
-  g.nodes = std::move(kept);
-}
-
-// The activation of node `n` as FusedConv attributes, or nullopt if it cannot be fused.
 std::optional<std::map<std::string, Attribute>> activation_of(const Graph& g, const Node& n) {
   if (!n.domain.empty()) return std::nullopt;
   std::map<std::string, Attribute> a{{"activation", Attribute{n.op_type}}};
@@ -80,6 +38,8 @@ std::optional<std::map<std::string, Attribute>> activation_of(const Graph& g, co
   }
   return std::nullopt;
 }
+
+namespace {
 
 // x * gate(x) where x has exactly the gate and the Mul as readers and the gate only the Mul.
 struct Gated {
@@ -277,6 +237,8 @@ PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate, bool channels_
   PassLog log;
   graph.sort_topologically();
   infer_types(graph, OpRegistry::builtin(), evaluate);
+  // First, while the QDQ patterns are intact (Conv fusion would absorb their activations).
+  if (fuse_quantized(graph, &log) > 0) infer_types(graph, OpRegistry::builtin(), evaluate);
   fold_batch_norm(graph, &log);
   fuse_conv(graph, &log);
   remove_dead_nodes(graph, &log);

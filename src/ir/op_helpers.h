@@ -65,6 +65,11 @@ inline int64_t numel_or_zero(const TensorType& t) {
 void infer_conv(InferContext& ctx, WindowKind kind, size_t x_index, size_t w_index,
                 std::optional<size_t> bias_index, DType out_dtype);
 
+// infer_conv for a 2-D convolution whose X and Y are NHWC when the node's channels_last is set
+// (W stays [M, C/group, kH, kW]).
+void infer_conv_with_layout(InferContext& ctx, size_t x_index, size_t w_index, size_t bias_index,
+                            DType out_dtype);
+
 void register_elementwise_ops(OpRegistry& r);
 void register_nn_ops(OpRegistry& r);
 void register_shape_ops(OpRegistry& r);

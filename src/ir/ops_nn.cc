@@ -69,6 +69,26 @@ void infer_conv(InferContext& ctx, WindowKind kind, size_t x_index, size_t w_ind
   ctx.set_output(0, TensorType{out_dtype, out});
 }
 
+void infer_conv_with_layout(InferContext& ctx, size_t x_index, size_t w_index, size_t bias_index,
+                            DType out_dtype) {
+  if (ctx.node().attr_int("channels_last", 0) == 0)
+    return infer_conv(ctx, WindowKind::conv, x_index, w_index, bias_index, out_dtype);
+  const TensorType& x = ctx.input_type(x_index);
+  if (!x.rank_known || x.dims.size() != 4) ctx.fail("channels_last needs a 4-D input");
+  // Infer as NCHW, then permute the output to NHWC.
+  TensorType x_nchw = x;
+  x_nchw.dims = {x.dims[0], x.dims[3], x.dims[1], x.dims[2]};
+  std::vector<const TensorType*> types;
+  for (size_t i = 0; i < ctx.num_inputs(); ++i)
+    types.push_back(i == x_index ? &x_nchw : ctx.has_input(i) ? &ctx.input_type(i) : nullptr);
+  InferContext nchw(ctx.node(), ctx.opset(), types,
+                    std::vector<const Tensor*>(types.size(), nullptr));
+  infer_conv(nchw, WindowKind::conv, x_index, w_index, bias_index, out_dtype);
+  TensorType y = *nchw.output_types()[0];
+  if (y.rank_known) y.dims = {y.dims[0], y.dims[2], y.dims[3], y.dims[1]};
+  ctx.set_output(0, y);
+}
+
 namespace {
 
 int64_t conv_macs(const InferContext& ctx) {
@@ -244,23 +264,7 @@ void register_nn_ops(OpRegistry& r) {
   OpSchema fused = schema("FusedConv", 2, 4, fused_attrs, [](InferContext& ctx) {
     require_dtype_in(ctx, 0, kFloats);
     require_same_dtype(ctx, 0, 1);
-    if (ctx.node().attr_int("channels_last", 0) != 0) {
-      const TensorType& x = ctx.input_type(0);
-      if (!x.rank_known || x.dims.size() != 4) ctx.fail("channels_last needs a 4-D input");
-      // Infer as NCHW, then permute the output to NHWC.
-      TensorType x_nchw = x;
-      x_nchw.dims = {x.dims[0], x.dims[3], x.dims[1], x.dims[2]};
-      std::vector<const TensorType*> types{&x_nchw, &ctx.input_type(1)};
-      if (ctx.has_input(2)) types.push_back(&ctx.input_type(2));
-      InferContext nchw(ctx.node(), ctx.opset(), types,
-                        std::vector<const Tensor*>(types.size(), nullptr));
-      infer_conv(nchw, WindowKind::conv, 0, 1, 2, x.dtype);
-      TensorType y = *nchw.output_types()[0];
-      if (y.rank_known) y.dims = {y.dims[0], y.dims[2], y.dims[3], y.dims[1]};
-      ctx.set_output(0, y);
-    } else {
-      infer_conv(ctx, WindowKind::conv, 0, 1, 2, ctx.input_type(0).dtype);
-    }
+    infer_conv_with_layout(ctx, 0, 1, 2, ctx.input_type(0).dtype);
     if (ctx.has_input(3)) {
       require_same_dtype(ctx, 0, 3);
       const auto& y = ctx.output_types()[0];

@@ -25,6 +25,26 @@ void check_scale_shape(InferContext& ctx, size_t scale_index, size_t zero_point_
              " differs from scale shape " + dims_to_string(scale.dims));
 }
 
+int64_t qconv_macs(const InferContext& ctx) {
+  const auto& y = ctx.output_types()[0];
+  const TensorType& w = ctx.input_type(3);
+  if (!y || !y->fully_known() || !w.fully_known()) return 0;
+  int64_t n = 1;
+  for (int64_t d : y->dims) n *= d;
+  for (size_t i = 1; i < w.dims.size(); ++i) n *= w.dims[i];
+  return n;
+}
+
+// A quantization parameter the int8 ops take per tensor: a scalar (or one-element) constant-shaped
+// input.
+void require_per_tensor(const InferContext& ctx, size_t i) {
+  if (!ctx.has_input(i)) return;
+  const TensorType& t = ctx.input_type(i);
+  if (t.fully_known() && numel_or_zero(t) != 1)
+    ctx.fail("input " + std::to_string(i) + " must hold one value, got shape " +
+             dims_to_string(t.dims));
+}
+
 }  // namespace
 
 void register_quant_ops(OpRegistry& r) {
@@ -61,16 +81,64 @@ void register_quant_ops(OpRegistry& r) {
                             if (ctx.has_input(8)) require_dtype_in(ctx, 8, {DType::i32});
                             infer_conv(ctx, WindowKind::conv, 0, 3, 8, ctx.input_type(7).dtype);
                           });
-  qconv.macs = [](const InferContext& ctx) -> int64_t {
-    const auto& y = ctx.output_types()[0];
-    const TensorType& w = ctx.input_type(3);
-    if (!y || !y->fully_known() || !w.fully_known()) return 0;
-    int64_t n = 1;
-    for (int64_t d : y->dims) n *= d;
-    for (size_t i = 1; i < w.dims.size(); ++i) n *= w.dims[i];
-    return n;
-  };
+  qconv.macs = qconv_macs;
   r.add(qconv);
+
+  // edgeco.QFusedConv: a convolution in integer arithmetic, as the compiler's fusion of
+  // DequantizeLinear -> Conv [-> activation] -> QuantizeLinear emits it. Inputs follow QLinearConv
+  // (x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point) except B, a float
+  // bias in real units. y = saturate(round(act(x_scale * w_scale[m] * acc + B[m]) / y_scale) +
+  // y_zero_point), acc the int32 sum of (x - x_zero_point) * (w - w_zero_point[m]).
+  // Activations as edgeco.FusedConv; channels_last=1: X and Y are NHWC.
+  OpSchema qfused = schema("QFusedConv", 8, 9,
+                           {{"auto_pad", AttrType::s},
+                            {"dilations", AttrType::ints},
+                            {"group", AttrType::i},
+                            {"kernel_shape", AttrType::ints},
+                            {"pads", AttrType::ints},
+                            {"strides", AttrType::ints},
+                            {"activation", AttrType::s},
+                            {"activation_alpha", AttrType::f},
+                            {"activation_beta", AttrType::f},
+                            {"channels_last", AttrType::i}},
+                           [](InferContext& ctx) {
+                             require_dtype_in(ctx, 0, {DType::u8, DType::i8});
+                             require_dtype_in(ctx, 3, {DType::u8, DType::i8});
+                             require_dtype_in(ctx, 7, {DType::u8, DType::i8});
+                             if (ctx.has_input(2)) require_same_dtype(ctx, 0, 2);
+                             if (ctx.has_input(8)) require_dtype_in(ctx, 8, {DType::f32});
+                             for (size_t i : {1, 2, 6, 7}) require_per_tensor(ctx, i);
+                             infer_conv_with_layout(ctx, 0, 3, 8, ctx.input_type(7).dtype);
+                           });
+  qfused.domain = "edgeco";
+  qfused.macs = qconv_macs;
+  r.add(qfused);
+
+  // edgeco.QAdd: Add of two same-shaped quantized tensors, computed as ONNX's
+  // DequantizeLinear -> Add -> QuantizeLinear computes it in float32 (so results are bit-exact):
+  // y = saturate(round((float(a - a_zp) * a_scale + float(b - b_zp) * b_scale) / y_scale) + y_zp).
+  // Inputs as com.microsoft QLinearAdd: a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp.
+  // activation "Relu" applies max(sum, 0) before quantizing.
+  OpSchema qadd = schema("QAdd", 8, 8, {{"activation", AttrType::s}}, [](InferContext& ctx) {
+    const std::string activation = ctx.node().attr_string("activation", "");
+    if (!activation.empty() && activation != "Relu")
+      ctx.fail("activation '" + activation + "' is not supported (only Relu)",
+               ErrorKind::unsupported);
+    require_dtype_in(ctx, 0, {DType::u8, DType::i8});
+    require_dtype_in(ctx, 3, {DType::u8, DType::i8});
+    require_dtype_in(ctx, 7, {DType::u8, DType::i8});
+    for (size_t i : {1, 2, 4, 5, 6, 7}) require_per_tensor(ctx, i);
+    const TensorType& a = ctx.input_type(0);
+    const TensorType& b = ctx.input_type(3);
+    if (a.fully_known() && b.fully_known() && a.dims != b.dims)
+      ctx.fail("inputs have different shapes " + dims_to_string(a.dims) + " and " +
+               dims_to_string(b.dims));
+    TensorType y = a.rank_known ? a : b;
+    y.dtype = ctx.input_type(7).dtype;
+    ctx.set_output(0, y);
+  });
+  qadd.domain = "edgeco";
+  r.add(qadd);
 
   OpSchema qmatmul = schema("QLinearMatMul", 8, 8, {}, [](InferContext& ctx) {
     require_dtype_in(ctx, 0, {DType::u8, DType::i8});

@@ -244,3 +244,111 @@ TEST(Passes, DeadNodesAndUnusedInitializersAreRemoved) {
 
 }  // namespace
 }  // namespace edgeco
+
+namespace edgeco {
+namespace {
+
+// A QDQ graph as quantizers write it: x -> Q -> DQ -> Conv(DQ w1, DQ b1) -> Relu -> Q -> DQ ->
+// Conv(DQ w2) -> Q -> DQ -> Add(., DQ x) -> Q -> DQ -> y.
+Graph qdq_block() {
+  Graph g;
+  g.opset = 13;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, 4, 6, 6}};
+  auto param = [&](const std::string& name, float scale, uint8_t zero) {
+    g.value(name + "_s").initializer = Tensor::scalar<float>(scale);
+    g.value(name + "_z").initializer = Tensor::scalar<uint8_t>(zero);
+  };
+  param("x", 0.02f, 128);
+  param("r1", 0.01f, 0);
+  param("c2", 0.015f, 120);
+  param("sum", 0.03f, 125);
+  g.value("w1_q").initializer = testing::random_integers<int8_t>({4, 4, 3, 3}, -127, 127, 1);
+  g.value("w1_s").initializer = random_tensor({4}, 2, 0.002f, 0.004f);
+  g.value("w1_z").initializer = Tensor(DType::i8, {4});
+  g.value("b1_q").initializer = testing::random_integers<int32_t>({4}, -500, 500, 3);
+  g.value("b1_s").initializer =
+      Tensor::from_values<float>({4}, std::vector<float>{1e-4f, 2e-4f, 3e-4f, 4e-4f});
+  g.value("w2_q").initializer = testing::random_integers<int8_t>({4, 4, 1, 1}, -127, 127, 4);
+  g.value("w2_s").initializer = Tensor::scalar<float>(0.003f);
+  auto q = [&](const std::string& in, const std::string& p, const std::string& out) {
+    g.nodes.push_back(Node{in + "_Q", "QuantizeLinear", "", {in, p + "_s", p + "_z"}, {out}});
+  };
+  auto dq = [&](const std::string& in, const std::vector<std::string>& params,
+                const std::string& out, std::map<std::string, Attribute> attrs = {}) {
+    std::vector<std::string> inputs{in};
+    inputs.insert(inputs.end(), params.begin(), params.end());
+    g.nodes.push_back(Node{out + "_DQ", "DequantizeLinear", "", inputs, {out}, attrs});
+  };
+  q("x", "x", "xq");
+  dq("xq", {"x_s", "x_z"}, "xd");
+  dq("w1_q", {"w1_s", "w1_z"}, "w1", {{"axis", testing::i64(0)}});
+  dq("b1_q", {"b1_s"}, "b1", {{"axis", testing::i64(0)}});
+  g.nodes.push_back(
+      Node{"conv1", "Conv", "", {"xd", "w1", "b1"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}}});
+  g.nodes.push_back(Node{"relu", "Relu", "", {"c1"}, {"r1"}});
+  q("r1", "r1", "r1q");
+  dq("r1q", {"r1_s", "r1_z"}, "r1d");
+  dq("w2_q", {"w2_s"}, "w2");
+  g.nodes.push_back(Node{"conv2", "Conv", "", {"r1d", "w2"}, {"c2"}});
+  q("c2", "c2", "c2q");
+  dq("c2q", {"c2_s", "c2_z"}, "c2d");
+  g.nodes.push_back(Node{"add", "Add", "", {"c2d", "xd"}, {"sum"}});
+  q("sum", "sum", "sumq");
+  dq("sumq", {"sum_s", "sum_z"}, "y");
+  g.outputs = {"y"};
+  return g;
+}
+
+TEST(QuantizedFusion, QdqBlockBecomesIntegerNodes) {
+  Graph g = qdq_block();
+  PassLog log = optimize(g);
+  std::vector<std::string> ops;
+  for (const Node& n : g.nodes) ops.push_back(n.op_type);
+  EXPECT_EQ(ops, (std::vector<std::string>{"QuantizeLinear", "QFusedConv", "QFusedConv", "QAdd",
+                                           "DequantizeLinear"}));
+  EXPECT_EQ(g.nodes[1].attr_string("activation"), "Relu");
+  EXPECT_EQ(g.nodes[1].inputs[0], "xq");  // the quantized tensor flows between integer nodes
+  EXPECT_EQ(g.nodes[2].inputs[0], "r1q");
+  EXPECT_EQ(g.nodes[3].inputs[0], "c2q");
+  EXPECT_EQ(g.nodes[3].inputs[3], "xq");
+  EXPECT_EQ(log.lines[0], "int8 Conv 'conv1' + Relu with its QuantizeLinear/DequantizeLinear");
+}
+
+TEST(QuantizedFusion, IntegerExecutionStaysWithinOneStepOfTheQdqGraph) {
+  // The QDQ graph on the reference kernels computes in float; the integer nodes in int32 with
+  // one rounding. A result within float error of a rounding boundary may land one step away, and
+  // a step in an inner tensor can move the output by at most about one more.
+  const Graph g = qdq_block();
+  const TensorMap feed{{"x", random_tensor({1, 4, 6, 6}, 5, -2.5f, 2.5f)}};
+  const auto expected = Session(g).run(feed).at("y").to_doubles();
+  for (const bool fast : {false, true}) {
+    Session s(g, SessionOptions{1, true, fast});
+    const auto actual = s.run(feed).at("y").to_doubles();
+    ASSERT_EQ(actual.size(), expected.size());
+    size_t same = 0;
+    for (size_t i = 0; i < actual.size(); ++i) {
+      EXPECT_LE(std::abs(actual[i] - expected[i]), 2 * 0.03 + 1e-6) << "element " << i;
+      same += actual[i] == expected[i];
+    }
+    EXPECT_GE(same, actual.size() * 9 / 10) << (fast ? "fast" : "reference");
+  }
+}
+
+TEST(QuantizedFusion, NonConstantScaleKeepsTheQdqForm) {
+  Graph g = qdq_block();
+  g.inputs.push_back("r1_s");  // a runtime scale: the integer kernels cannot take it
+  g.value("r1_s").initializer.reset();
+  g.value("r1_s").type = TensorType{DType::f32, {}};
+  optimize(g);
+  int convs = 0, qconvs = 0;
+  for (const Node& n : g.nodes) {
+    convs += n.op_type == "Conv" || n.op_type == "FusedConv";
+    qconvs += n.op_type == "QFusedConv";
+  }
+  EXPECT_EQ(convs, 2);  // conv1 writes r1 through a runtime Q; conv2 reads a runtime DQ
+  EXPECT_EQ(qconvs, 0);
+}
+
+}  // namespace
+}  // namespace edgeco

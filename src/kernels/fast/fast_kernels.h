@@ -12,6 +12,9 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
+// oneDNN's name for an edgeco element type (f32, u8, s8, s32); throws for others.
+dt onednn_type(DType dtype);
+
 // The one CPU engine every oneDNN kernel uses.
 dnnl::engine& cpu_engine();
 
@@ -25,9 +28,9 @@ class OneDnnKernel : public PreparedKernel {
  protected:
   virtual void prepare(const KernelArgs& args) = 0;
   virtual void execute(const KernelArgs& args, dnnl::stream& stream) = 0;
-  // A oneDNN view of a float tensor's storage (no copy).
+  // A oneDNN view of a tensor's storage (no copy).
   static memory view(const memory::desc& md, const Tensor& t) {
-    return memory(md, cpu_engine(), const_cast<float*>(t.data<float>().data()));
+    return memory(md, cpu_engine(), const_cast<std::byte*>(t.bytes().data()));
   }
 
  private:
@@ -39,5 +42,6 @@ void register_onednn_gemm(FastKernelRegistry& registry);
 void register_onednn_transpose(FastKernelRegistry& registry);
 void register_onednn_pool(FastKernelRegistry& registry);
 void register_simd_elementwise(FastKernelRegistry& registry);
+void register_simd_quant(FastKernelRegistry& registry);
 
 }  // namespace edgeco::kernels::fast

@@ -1,6 +1,8 @@
-// 2-D float32 Conv and edgeco.FusedConv on oneDNN: bias, residual (sum post-op) and activation
-// (eltwise post-ops) run inside the convolution. Activations stay NCHW at the boundary; oneDNN
-// picks its own layout inside, with reorders at entry and exit.
+// 2-D convolutions on oneDNN: float32 Conv and edgeco.FusedConv, whose bias, residual (sum
+// post-op) and activation (eltwise post-ops) run inside the convolution, and the int8
+// edgeco.QFusedConv (u8/s8 activations, s8 weights, int32 accumulation, per-channel output scales,
+// activation and requantization as post-ops). NCHW tensors are reordered to oneDNN's layout at
+// entry and exit; channels_last (NHWC) ones are used as they are.
 #include <cstring>
 #include <optional>
 #include <unordered_map>
@@ -12,7 +14,6 @@ namespace {
 
 // Adds the node's activation as eltwise post-ops; false if oneDNN 2.6 cannot express it.
 bool append_activation(const Node& node, dnnl::post_ops& ops) {
-  if (node.op_type != "FusedConv") return true;
   const std::string a = node.attr_string("activation", "");
   const float alpha = node.attr_float("activation_alpha", 0.0f),
               beta = node.attr_float("activation_beta", 0.0f);
@@ -41,10 +42,32 @@ bool append_activation(const Node& node, dnnl::post_ops& ops) {
   return true;
 }
 
+// What the int8 convolution needs beyond the float one: the scales and zero points that map its
+// integers to real values.
+struct Requantization {
+  float x_scale = 1;
+  int32_t x_zero = 0;
+  std::vector<float> w_scales;  // one, or one per output channel
+  float y_scale = 1;
+  int32_t y_zero = 0;
+  DType x_type = DType::u8, y_type = DType::u8;
+};
+
 class OneDnnConv final : public OneDnnKernel {
  public:
-  OneDnnConv(const Node& node, Tensor weights, std::optional<Tensor> bias)
-      : node_(node), weights_(std::move(weights)), bias_(std::move(bias)) {}
+  OneDnnConv(const Node& node, Tensor weights, std::optional<Tensor> bias,
+             std::optional<Requantization> quant = std::nullopt)
+      : node_(node),
+        weights_(std::move(weights)),
+        bias_(std::move(bias)),
+        quant_(std::move(quant)) {
+    // oneDNN adds the bias to the int32 accumulator before the output scale: bias / scale[m].
+    if (quant_ && bias_) {
+      auto b = bias_->data<float>();
+      for (size_t m = 0; m < b.size(); ++m)
+        b[m] /= quant_->x_scale * quant_->w_scales[quant_->w_scales.size() == 1 ? 0 : m];
+    }
+  }
 
  private:
   void execute(const KernelArgs& args, dnnl::stream& stream) override {
@@ -91,14 +114,17 @@ class OneDnnConv final : public OneDnnKernel {
     const memory::dims dst_dims{x[0], w[0], g.output[0], g.output[1]};
     const memory::dims w_dims = group == 1 ? memory::dims{w[0], w[1], w[2], w[3]}
                                            : memory::dims{group, w[0] / group, w[1], w[2], w[3]};
-    src_user_md_ = memory::desc(src_dims, dt::f32, user_tag);
-    dst_user_md_ = memory::desc(dst_dims, dt::f32, user_tag);
-    const memory::desc w_user_md(w_dims, dt::f32, group == 1 ? tag::oihw : tag::goihw);
+    const dt src_type = quant_ ? onednn_type(quant_->x_type) : dt::f32;
+    const dt dst_type = quant_ ? onednn_type(quant_->y_type) : dt::f32;
+    const dt w_type = onednn_type(weights_.dtype());
+    src_user_md_ = memory::desc(src_dims, src_type, user_tag);
+    dst_user_md_ = memory::desc(dst_dims, dst_type, user_tag);
+    const memory::desc w_user_md(w_dims, w_type, group == 1 ? tag::oihw : tag::goihw);
     const memory::desc bias_md = bias_ ? memory::desc({w[0]}, dt::f32, tag::x) : memory::desc();
     dnnl::convolution_forward::desc desc(
         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-        memory::desc(src_dims, dt::f32, compute_tag), memory::desc(w_dims, dt::f32, tag::any),
-        bias_md, memory::desc(dst_dims, dt::f32, compute_tag), {g.strides[0], g.strides[1]},
+        memory::desc(src_dims, src_type, compute_tag), memory::desc(w_dims, w_type, tag::any),
+        bias_md, memory::desc(dst_dims, dst_type, compute_tag), {g.strides[0], g.strides[1]},
         {g.dilations[0] - 1, g.dilations[1] - 1}, {g.pads_begin[0], g.pads_begin[1]},
         {g.pads_end[0], g.pads_end[1]});
     dnnl::post_ops ops;
@@ -106,11 +132,20 @@ class OneDnnConv final : public OneDnnKernel {
     if (has_residual_) ops.append_sum(1.0f);
     append_activation(node_, ops);
     dnnl::primitive_attr attr;
+    if (quant_) {
+      // Real value = x_scale * w_scale[m] * (acc + bias'); activation; then onto y's grid.
+      std::vector<float> scales;
+      for (float ws : quant_->w_scales) scales.push_back(quant_->x_scale * ws);
+      attr.set_output_scales(scales.size() == 1 ? 0 : 1 << 1, scales);
+      if (quant_->x_zero != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {quant_->x_zero});
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f / quant_->y_scale,
+                         float(quant_->y_zero));
+    }
     attr.set_post_ops(ops);
     const dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
     dnnl::stream stream(cpu_engine());
     // Weights are packed into oneDNN's layout once.
-    memory w_user(w_user_md, cpu_engine(), const_cast<float*>(weights_.data<float>().data()));
+    memory w_user(w_user_md, cpu_engine(), const_cast<std::byte*>(weights_.bytes().data()));
     weights_mem_ = memory(pd.weights_desc(), cpu_engine());
     dnnl::reorder(w_user, weights_mem_).execute(stream, w_user, weights_mem_);
     if (bias_)
@@ -137,12 +172,45 @@ class OneDnnConv final : public OneDnnKernel {
   Node node_;
   Tensor weights_;
   std::optional<Tensor> bias_;
+  std::optional<Requantization> quant_;
   bool has_residual_ = false;
   memory::desc src_user_md_, dst_user_md_;
   memory weights_mem_, bias_mem_, src_mem_, dst_mem_;
   std::optional<dnnl::reorder> src_reorder_, dst_reorder_, residual_reorder_;
   dnnl::convolution_forward conv_;
 };
+
+// edgeco.QFusedConv with constant per-tensor activation parameters and zero weight zero points
+// (oneDNN's int8 convolutions take symmetric weights).
+std::unique_ptr<PreparedKernel> make_qconv(const PrepareArgs& a) {
+  const auto& types = a.input_types;
+  if (types.size() < 8 || !types[0] || !types[0]->rank_known || types[0]->dims.size() != 4)
+    return nullptr;
+  for (size_t i : {1, 3, 4, 6, 7})
+    if (!a.constants[i]) return nullptr;
+  if ((a.node.has_input(2) && !a.constants[2]) || (a.node.has_input(5) && !a.constants[5]) ||
+      (a.node.has_input(8) && !a.constants[8]))
+    return nullptr;
+  const Tensor& w = *a.constants[3];
+  if (w.dtype() != DType::i8 || w.rank() != 4) return nullptr;
+  if (a.node.has_input(5))
+    for (int64_t z : a.constants[5]->to_int64s())
+      if (z != 0) return nullptr;
+  dnnl::post_ops probe;
+  if (!append_activation(a.node, probe) || a.node.attr_int("group", 1) < 1) return nullptr;
+  Requantization q;
+  q.x_type = types[0]->dtype;
+  q.y_type = a.constants[7]->dtype();
+  q.x_scale = float(a.constants[1]->to_doubles()[0]);
+  q.x_zero = a.node.has_input(2) ? int32_t(a.constants[2]->to_int64s()[0]) : 0;
+  for (double s : a.constants[4]->to_doubles()) q.w_scales.push_back(float(s));
+  q.y_scale = float(a.constants[6]->to_doubles()[0]);
+  q.y_zero = int32_t(a.constants[7]->to_int64s()[0]);
+  if (q.w_scales.size() != 1 && int64_t(q.w_scales.size()) != w.dim(0)) return nullptr;
+  std::optional<Tensor> bias;
+  if (a.node.has_input(8)) bias = a.constants[8]->clone();
+  return std::make_unique<OneDnnConv>(a.node, w, std::move(bias), std::move(q));
+}
 
 std::unique_ptr<PreparedKernel> make_conv(const PrepareArgs& a) {
   const auto& types = a.input_types;
@@ -165,6 +233,7 @@ std::unique_ptr<PreparedKernel> make_conv(const PrepareArgs& a) {
 void register_onednn_conv(FastKernelRegistry& registry) {
   registry.add("Conv", make_conv);
   registry.add("edgeco.FusedConv", make_conv);
+  registry.add("edgeco.QFusedConv", make_qconv);
 }
 
 }  // namespace edgeco::kernels::fast

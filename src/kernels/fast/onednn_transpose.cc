@@ -1,5 +1,5 @@
-// The layout Transposes the channels-last pass inserts (NCHW <-> NHWC, 4-D float32) as oneDNN
-// reorders; other permutations stay on the reference kernel.
+// The layout Transposes the channels-last pass inserts (NCHW <-> NHWC, 4-D float32 or 8-bit) as
+// oneDNN reorders; other permutations stay on the reference kernel.
 #include <unordered_map>
 
 #include "kernels/fast/fast_kernels.h"
@@ -9,7 +9,8 @@ namespace {
 
 class OneDnnLayoutTranspose final : public OneDnnKernel {
  public:
-  explicit OneDnnLayoutTranspose(bool to_channels_last) : to_channels_last_(to_channels_last) {}
+  OneDnnLayoutTranspose(bool to_channels_last, DType dtype)
+      : to_channels_last_(to_channels_last), type_(onednn_type(dtype)) {}
 
  private:
   void execute(const KernelArgs& args, dnnl::stream& stream) override {
@@ -22,25 +23,27 @@ class OneDnnLayoutTranspose final : public OneDnnKernel {
     // Both sides describe the same logical NCHW tensor in two physical layouts.
     const memory::dims logical = to_channels_last_ ? memory::dims{x[0], x[1], x[2], x[3]}
                                                    : memory::dims{x[0], x[3], x[1], x[2]};
-    src_md_ = memory::desc(logical, dt::f32, to_channels_last_ ? tag::nchw : tag::nhwc);
-    dst_md_ = memory::desc(logical, dt::f32, to_channels_last_ ? tag::nhwc : tag::nchw);
+    src_md_ = memory::desc(logical, type_, to_channels_last_ ? tag::nchw : tag::nhwc);
+    dst_md_ = memory::desc(logical, type_, to_channels_last_ ? tag::nhwc : tag::nchw);
     reorder_ =
         dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), src_md_, cpu_engine(), dst_md_));
   }
 
   bool to_channels_last_;
+  dt type_;
   memory::desc src_md_, dst_md_;
   dnnl::reorder reorder_;
 };
 
 std::unique_ptr<PreparedKernel> make_transpose(const PrepareArgs& a) {
   const TensorType* x = a.input_types.empty() ? nullptr : a.input_types[0];
-  if (!x || x->dtype != DType::f32 || !x->rank_known || x->dims.size() != 4 ||
-      !a.node.has_attr("perm"))
+  const bool supported =
+      x && (x->dtype == DType::f32 || x->dtype == DType::u8 || x->dtype == DType::i8);
+  if (!supported || !x->rank_known || x->dims.size() != 4 || !a.node.has_attr("perm"))
     return nullptr;
   const Dims perm = a.node.attr_ints("perm");
-  if (perm == Dims{0, 2, 3, 1}) return std::make_unique<OneDnnLayoutTranspose>(true);
-  if (perm == Dims{0, 3, 1, 2}) return std::make_unique<OneDnnLayoutTranspose>(false);
+  if (perm == Dims{0, 2, 3, 1}) return std::make_unique<OneDnnLayoutTranspose>(true, x->dtype);
+  if (perm == Dims{0, 3, 1, 2}) return std::make_unique<OneDnnLayoutTranspose>(false, x->dtype);
   return nullptr;
 }
 

@@ -16,6 +16,21 @@ void fast::OneDnnKernel::run(const KernelArgs& args) {
   stream.wait();
 }
 
+fast::dt fast::onednn_type(DType dtype) {
+  switch (dtype) {
+    case DType::f32:
+      return dt::f32;
+    case DType::u8:
+      return dt::u8;
+    case DType::i8:
+      return dt::s8;
+    case DType::i32:
+      return dt::s32;
+    default:
+      throw Error(ErrorKind::internal, "no oneDNN type for " + std::string(to_string(dtype)));
+  }
+}
+
 dnnl::engine& fast::cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
@@ -29,6 +44,7 @@ const FastKernelRegistry& FastKernelRegistry::instance() {
     fast::register_onednn_transpose(r);
     fast::register_onednn_pool(r);
     fast::register_simd_elementwise(r);
+    fast::register_simd_quant(r);
     return r;
   }();
   return registry;

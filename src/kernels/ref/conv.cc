@@ -1,69 +1,9 @@
 // Conv and ConvTranspose (float). The integer forms live in quant.cc.
-#include <map>
-
+#include "activation.h"
 #include "conv_core.h"
 
 namespace edgeco::kernels::ref {
 namespace {
-
-// The activation FusedConv applies (ONNX semantics), resolved once per node.
-struct Activation {
-  enum Kind {
-    none,
-    relu,
-    clip,
-    leaky_relu,
-    hard_sigmoid,
-    hard_swish,
-    sigmoid,
-    tanh,
-    swish
-  } kind = none;
-  double alpha = 0, beta = 0;
-
-  static Activation of(const KernelArgs& args) {
-    if (args.node.op_type != "FusedConv") return {};
-    static const std::map<std::string, Kind> kinds = {{"", none},
-                                                      {"Relu", relu},
-                                                      {"Clip", clip},
-                                                      {"LeakyRelu", leaky_relu},
-                                                      {"HardSigmoid", hard_sigmoid},
-                                                      {"HardSwish", hard_swish},
-                                                      {"Sigmoid", sigmoid},
-                                                      {"Swish", swish},
-                                                      {"Tanh", tanh}};
-    const std::string name = args.node.attr_string("activation", "");
-    auto it = kinds.find(name);
-    if (it == kinds.end())
-      args.fail("FusedConv activation '" + name + "' is not supported", ErrorKind::unsupported);
-    return {it->second, args.node.attr_float("activation_alpha", 0.0f),
-            args.node.attr_float("activation_beta", 0.0f)};
-  }
-
-  double operator()(double v) const {
-    switch (kind) {
-      case none:
-        return v;
-      case relu:
-        return v > 0 ? v : 0;
-      case clip:
-        return std::min(std::max(v, alpha), beta);
-      case leaky_relu:
-        return v < 0 ? v * alpha : v;
-      case hard_sigmoid:
-        return std::clamp(alpha * v + beta, 0.0, 1.0);
-      case hard_swish:
-        return v * std::clamp(v / 6.0 + 0.5, 0.0, 1.0);
-      case sigmoid:
-        return 1.0 / (1.0 + std::exp(-v));
-      case tanh:
-        return std::tanh(v);
-      case swish:
-        return v / (1.0 + std::exp(-v));
-    }
-    return v;
-  }
-};
 
 void conv(const KernelArgs& args) {
   const Tensor& x = args.in(0);

@@ -1,5 +1,6 @@
 // Quantization kernels: QuantizeLinear, DequantizeLinear, and the integer convolution and matrix
 // products (ConvInteger, MatMulInteger, QLinearConv, QLinearMatMul) with int32 accumulation.
+#include "activation.h"
 #include "conv_core.h"
 #include "matmul_core.h"
 
@@ -155,6 +156,61 @@ void qlinear_conv(const KernelArgs& args) {
   requantize(args, acc, multiplier, channel, zero_points(args, 7)[0]);
 }
 
+// edgeco.QFusedConv in NCHW: exact int32 accumulation, then the real-valued result (with bias and
+// activation) in double, rounded half to even onto the output's grid.
+void qfused_conv_nchw(const KernelArgs& args) {
+  Conv3d g;
+  const auto acc = integer_conv(args, 0, 3, 2, 5, g);
+  const Activation activation = Activation::of(args);
+  const double x_scale = args.in(1).to_doubles()[0], y_scale = args.in(6).to_doubles()[0];
+  const auto w_scales = args.in(4).to_doubles();
+  if (w_scales.size() != 1 && int64_t(w_scales.size()) != g.m)
+    args.fail("weight scale has " + std::to_string(w_scales.size()) + " entries for " +
+              std::to_string(g.m) + " output channels");
+  const auto bias = args.has(8) ? args.in(8).to_doubles() : std::vector<double>{};
+  const int32_t y_zero = zero_points(args, 7)[0];
+  const int64_t plane = g.out[0] * g.out[1] * g.out[2];
+  dispatch_u8_i8(args.out(0).dtype(), args, [&](auto tag) {
+    using T = decltype(tag);
+    auto py = args.out(0).data<T>();
+    for (size_t i = 0; i < acc.size(); ++i) {
+      const size_t m = size_t((int64_t(i) / plane) % g.m);
+      double v = x_scale * w_scales[w_scales.size() == 1 ? 0 : m] * double(acc[i]);
+      if (!bias.empty()) v += bias[m];
+      py[i] = saturate<T>(round_half_even(activation(v) / y_scale) + y_zero);
+    }
+  });
+}
+
+void qfused_conv(const KernelArgs& args) {
+  if (args.node.attr_int("channels_last", 0) == 0) return qfused_conv_nchw(args);
+  run_channels_last(args, qfused_conv_nchw, {0});
+}
+
+void qadd(const KernelArgs& args) {
+  const Tensor& a = args.in(0);
+  const Tensor& b = args.in(3);
+  if (a.dims() != b.dims())
+    args.fail("inputs have different shapes " + dims_to_string(a.dims()) + " and " +
+              dims_to_string(b.dims()));
+  const float a_scale = float(args.in(1).to_doubles()[0]),
+              b_scale = float(args.in(4).to_doubles()[0]),
+              y_scale = float(args.in(6).to_doubles()[0]);
+  const int32_t a_zero = zero_points(args, 2)[0], b_zero = zero_points(args, 5)[0],
+                y_zero = zero_points(args, 7)[0];
+  const bool relu = args.node.attr_string("activation", "") == "Relu";
+  const auto av = a.to_int64s(), bv = b.to_int64s();
+  dispatch_u8_i8(args.out(0).dtype(), args, [&](auto tag) {
+    using T = decltype(tag);
+    auto py = args.out(0).data<T>();
+    for (size_t i = 0; i < av.size(); ++i) {
+      float sum = float(av[i] - a_zero) * a_scale + float(bv[i] - b_zero) * b_scale;
+      if (relu) sum = std::max(sum, 0.0f);
+      py[i] = saturate<T>(round_half_even(sum / y_scale) + y_zero);
+    }
+  });
+}
+
 void qlinear_matmul(const KernelArgs& args) {
   auto acc = integer_matmul(args, 0, 3, 2, 5, args.output_types[0].dims);
   const double a_scale = args.in(1).to_doubles()[0], y_scale = args.in(6).to_doubles()[0];
@@ -184,6 +240,8 @@ void register_quant(KernelRegistry& r) {
   r.add("DequantizeLinear", dequantize_linear);
   r.add("QLinearConv", qlinear_conv);
   r.add("QLinearMatMul", qlinear_matmul);
+  r.add("edgeco.QFusedConv", qfused_conv);
+  r.add("edgeco.QAdd", qadd);
   r.add("ConvInteger", conv_integer);
   r.add("MatMulInteger", matmul_integer);
 }

@@ -1,0 +1,220 @@
+// The integer-execution pass: QDQ patterns (as ONNX Runtime's quantizer and edgeco's emit them)
+// become nodes that compute in int8 with int32 accumulation, so activations stay quantized from
+// one convolution to the next instead of being dequantized, computed in float and requantized.
+#include <algorithm>
+#include <cmath>
+
+#include "compiler/rewrite.h"
+
+namespace edgeco {
+namespace {
+
+bool is_op(const Node& n, std::string_view op) {
+  return n.domain.empty() && n.op_type == op;
+}
+
+// A DequantizeLinear or QuantizeLinear with constant parameters.
+struct QuantStep {
+  size_t node;
+  std::string data;        // the quantized (DQ) or float (Q) input
+  std::string scale;       // constant
+  std::string zero_point;  // constant, or "" for zero
+};
+
+class QuantizedFusion {
+ public:
+  QuantizedFusion(Graph& g, PassLog* log) : g_(g), log_(log), uses_(g), removed_(g.nodes.size()) {
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      for (const auto& out : g.nodes[i].outputs) producer_[out] = i;
+  }
+
+  int run() {
+    int fused = 0;
+    for (size_t i = 0; i < g_.nodes.size(); ++i) {
+      if (removed_[i]) continue;
+      if (is_plain_conv(g_.nodes[i]))
+        fused += fuse_conv(i);
+      else if (is_op(g_.nodes[i], "Add"))
+        fused += fuse_add(i);
+    }
+    erase_marked(g_, removed_);
+    g_.sort_topologically();
+    return fused;
+  }
+
+ private:
+  // The DequantizeLinear producing `value` with per-tensor (or, with `per_axis_extent`, per-axis
+  // on axis 0) constant parameters, reading an 8-bit (or `data_types`) input.
+  std::optional<QuantStep> dequantize_of(const std::string& value, bool constant_data,
+                                         int64_t per_axis_extent = 1,
+                                         std::initializer_list<DType> data_types = {DType::u8,
+                                                                                    DType::i8}) {
+    auto it = producer_.find(value);
+    if (it == producer_.end() || removed_[it->second]) return std::nullopt;
+    const Node& dq = g_.nodes[it->second];
+    if (!is_op(dq, "DequantizeLinear") || dq.outputs.size() != 1) return std::nullopt;
+    const Value* data = g_.find_value(dq.inputs[0]);
+    if (!data || !data->type ||
+        std::find(data_types.begin(), data_types.end(), data->type->dtype) == data_types.end())
+      return std::nullopt;
+    if (constant_data && !data->initializer) return std::nullopt;
+    if (!parameters_fit(dq, per_axis_extent, data->type->rank_known ? data->type->dims.size() : 0))
+      return std::nullopt;
+    return QuantStep{it->second, dq.inputs[0], dq.inputs[1], dq.has_input(2) ? dq.inputs[2] : ""};
+  }
+
+  // The QuantizeLinear that is the only reader of `value`, per tensor, to an 8-bit type.
+  std::optional<QuantStep> quantize_after(const std::string& value) {
+    const auto r = uses_.sole_reader(value);
+    if (!r || removed_[*r]) return std::nullopt;
+    const Node& q = g_.nodes[*r];
+    if (!is_op(q, "QuantizeLinear") || q.inputs[0] != value || !parameters_fit(q, 1, 0))
+      return std::nullopt;
+    return QuantStep{*r, q.inputs[0], q.inputs[1], q.has_input(2) ? q.inputs[2] : ""};
+  }
+
+  // Scale (and zero point) constant, with one value or `extent` values along axis 0.
+  bool parameters_fit(const Node& n, int64_t extent, size_t data_rank) const {
+    const Tensor* scale = constant(g_, n, 1);
+    if (!scale || !is_float(scale->dtype())) return false;
+    if (n.has_input(2) && !constant(g_, n, 2)) return false;
+    if (scale->numel() == 1) return true;
+    if (extent <= 1 || scale->numel() != extent || scale->rank() != 1 || data_rank == 0)
+      return false;
+    return normalize_axis(n.attr_int("axis", 1), int64_t(data_rank), "axis") == 0;
+  }
+
+  // The zero point input of a Q/DQ step for a fused node: its constant, or a new zero constant of
+  // `dtype` where the step had none.
+  std::string zero_point_or_new(const QuantStep& step, const std::string& name, DType dtype) {
+    if (!step.zero_point.empty()) return step.zero_point;
+    g_.value(name).initializer = Tensor(dtype, {});
+    return name;
+  }
+
+  int fuse_conv(size_t i) {
+    const Node& conv = g_.nodes[i];
+    const Value* w_value = g_.find_value(conv.inputs[1]);
+    const auto x = dequantize_of(conv.inputs[0], false);
+    if (!x || !w_value || !w_value->type || !w_value->type->rank_known ||
+        w_value->type->dims.size() != 4)
+      return 0;
+    const int64_t m = w_value->type->dims[0];
+    const auto w = dequantize_of(conv.inputs[1], true, m);
+    if (!w) return 0;
+    // Bias: DequantizeLinear of a constant int32 vector, or a float constant, in real units.
+    std::optional<Tensor> bias;
+    if (conv.has_input(2)) {
+      if (auto b = dequantize_of(conv.inputs[2], true, m, {DType::i32})) {
+        // Its DequantizeLinear goes when nothing else reads it (dead-node removal).
+        bias = dequantized(g_.nodes[b->node]);
+      } else if (const Tensor* c = constant(g_, conv, 2); c && c->dtype() == DType::f32) {
+        bias = *c;
+      } else {
+        return 0;
+      }
+    }
+    std::string tail = conv.outputs[0];
+    std::optional<size_t> activation;
+    std::map<std::string, Attribute> activation_attrs;
+    if (auto r = uses_.sole_reader(tail); r && !removed_[*r]) {
+      if (auto attrs = activation_of(g_, g_.nodes[*r]);
+          attrs && g_.nodes[*r].inputs[0] == tail && quantize_after(g_.nodes[*r].outputs[0])) {
+        activation = *r;
+        activation_attrs = *attrs;
+        tail = g_.nodes[*r].outputs[0];
+      }
+    }
+    const auto y = quantize_after(tail);
+    if (!y) return 0;
+    const Node& q = g_.nodes[y->node];
+    Node fused = conv;
+    fused.domain = "edgeco";
+    fused.op_type = "QFusedConv";
+    for (auto& [k, v] : activation_attrs) fused.attributes[k] = v;
+    const DType w_type = g_.find_value(w->data)->type->dtype;
+    fused.inputs = {x->data,       x->scale,
+                    x->zero_point, w->data,
+                    w->scale,      zero_point_or_new(*w, conv.name + ".w_zero_point", w_type),
+                    y->scale,      zero_point_or_new(*y, conv.name + ".y_zero_point", DType::u8)};
+    if (bias) {
+      const std::string b_name = conv.name + ".bias_real";
+      g_.value(b_name).initializer = std::move(*bias);
+      fused.inputs.push_back(b_name);
+    }
+    fused.outputs = {q.outputs[0]};
+    std::string what = "Conv '" + conv.name + "'";
+    if (activation) what += " + " + g_.nodes[*activation].op_type;
+    // The fused node takes the QuantizeLinear's place: every input exists there.
+    removed_[i] = true;
+    if (activation) removed_[*activation] = true;
+    g_.nodes[y->node] = std::move(fused);
+    note(log_, "int8 " + what + " with its QuantizeLinear/DequantizeLinear");
+    return 1;
+  }
+
+  // Add(DQ(a), DQ(b)) [-> Relu] -> Q, same-shaped 8-bit a and b: one QAdd.
+  int fuse_add(size_t i) {
+    const Node& add = g_.nodes[i];
+    if (add.inputs.size() != 2) return 0;
+    const auto a = dequantize_of(add.inputs[0], false), b = dequantize_of(add.inputs[1], false);
+    if (!a || !b) return 0;
+    const Value* av = g_.find_value(a->data);
+    const Value* bv = g_.find_value(b->data);
+    // Symbolic (batch) dims must match by name as the float residual fusion asks; QAdd checks the
+    // actual shapes when it runs.
+    if (!av->type->rank_known || !bv->type->rank_known || av->type->dims != bv->type->dims)
+      return 0;
+    std::string tail = add.outputs[0];
+    std::optional<size_t> relu;
+    if (auto r = uses_.sole_reader(tail); r && !removed_[*r] && is_op(g_.nodes[*r], "Relu") &&
+                                          quantize_after(g_.nodes[*r].outputs[0])) {
+      relu = *r;
+      tail = g_.nodes[*r].outputs[0];
+    }
+    const auto y = quantize_after(tail);
+    if (!y) return 0;
+    Node fused{add.name,
+               "QAdd",
+               "edgeco",
+               {a->data, a->scale, a->zero_point, b->data, b->scale, b->zero_point, y->scale,
+                zero_point_or_new(*y, add.name + ".y_zero_point", DType::u8)},
+               {g_.nodes[y->node].outputs[0]}};
+    if (relu) fused.attributes["activation"] = Attribute{std::string("Relu")};
+    removed_[i] = true;
+    if (relu) removed_[*relu] = true;
+    note(log_, "int8 Add '" + add.name + "'" + (relu ? " + Relu" : "") +
+                   " with its QuantizeLinear/DequantizeLinear");
+    g_.nodes[y->node] = std::move(fused);
+    return 1;
+  }
+
+  // The float value of a DequantizeLinear of constants, computed as the operator does.
+  Tensor dequantized(const Node& dq) const {
+    const Tensor& data = *constant(g_, dq, 0);
+    const auto scales = constant(g_, dq, 1)->to_doubles();
+    const auto zeros = dq.has_input(2) ? constant(g_, dq, 2)->to_int64s() : std::vector<int64_t>{0};
+    const auto values = data.to_int64s();
+    std::vector<float> out(values.size());
+    const size_t per_entry = scales.size() == 1 ? values.size() : values.size() / scales.size();
+    for (size_t k = 0; k < values.size(); ++k) {
+      const size_t c = scales.size() == 1 ? 0 : k / per_entry;
+      out[k] = float(values[k] - zeros[zeros.size() == 1 ? 0 : c]) * float(scales[c]);
+    }
+    return Tensor::from_values<float>(data.dims(), std::span<const float>(out));
+  }
+
+  Graph& g_;
+  PassLog* log_;
+  Uses uses_;
+  std::vector<bool> removed_;
+  std::map<std::string, size_t> producer_;
+};
+
+}  // namespace
+
+int fuse_quantized(Graph& graph, PassLog* log) {
+  return QuantizedFusion(graph, log).run();
+}
+
+}  // namespace edgeco
