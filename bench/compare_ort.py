@@ -8,6 +8,7 @@ figure per runtime is the median over rounds of each round's median; the ratio i
 
   /usr/bin/python3 bench/compare_ort.py --edgeco build/edgeco [--threads 1 2] [--markdown] MODEL.onnx...
   /usr/bin/python3 bench/compare_ort.py --edgeco build/edgeco --torchvision mobilenet_v2 resnet18 ...
+  /usr/bin/python3 bench/compare_ort.py --edgeco build/edgeco --torchvision --int8 mobilenet_v2 resnet18
 """
 import argparse
 import json
@@ -38,6 +39,9 @@ def main():
     parser.add_argument("--work", default=os.path.join(ROOT, "out", "bench"))
     parser.add_argument("--torchvision", action="store_true", help="arguments are torchvision model names to export")
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--int8", action="store_true",
+                        help="also quantize each model (`edgeco quantize --calibration random`, QDQ) and time "
+                             "the INT8 model on both runtimes, plus edgeco's INT8 speed-up over its own FP32")
     parser.add_argument("models", nargs="+")
     args = parser.parse_args()
 
@@ -53,22 +57,43 @@ def main():
         inputs = ["--input", "input=" + x] if os.path.exists(x) else []
         if not inputs:
             sys.exit(f"{model}: needs {x} (an input for both runtimes)")
+        variants = [("fp32", model)]
+        if args.int8:
+            quantized = os.path.join(os.path.dirname(model), name + ".int8.onnx")
+            subprocess.run([args.edgeco, "quantize", model, "--calibration", "random", "--out", quantized],
+                           check=True, capture_output=True)
+            variants.append(("int8", quantized))
         for threads in args.threads:
-            ours, theirs = [], []
+            # One round times every variant on both runtimes, alternating.
+            times = {(v, rt): [] for v, _ in variants for rt in ("edgeco", "ort")}
             for _ in range(args.rounds):
-                e = run_json([args.edgeco, "bench", model, "--threads", str(threads), "--iters", str(args.iters),
-                              "--warmup", str(args.warmup), "--json"] + inputs)
-                ours.append(e["median_ms"])
-                o = run_json(["node", ORT_RUN, model, "--threads", str(threads), "--iters", str(args.iters),
-                              "--warmup", str(args.warmup)] + inputs)
-                theirs.append(o["median_ms"])
-            row = {"model": name, "threads": threads, "edgeco_ms": statistics.median(ours),
-                   "ort_ms": statistics.median(theirs)}
+                for variant, path in variants:
+                    e = run_json([args.edgeco, "bench", path, "--threads", str(threads), "--iters",
+                                  str(args.iters), "--warmup", str(args.warmup), "--json"] + inputs)
+                    times[(variant, "edgeco")].append(e["median_ms"])
+                    o = run_json(["node", ORT_RUN, path, "--threads", str(threads), "--iters", str(args.iters),
+                                  "--warmup", str(args.warmup)] + inputs)
+                    times[(variant, "ort")].append(o["median_ms"])
+            med = {k: statistics.median(v) for k, v in times.items()}
+            row = {"model": name, "threads": threads, "edgeco_ms": med[("fp32", "edgeco")],
+                   "ort_ms": med[("fp32", "ort")]}
             row["ratio"] = row["edgeco_ms"] / row["ort_ms"]
+            if args.int8:
+                row["edgeco_int8_ms"] = med[("int8", "edgeco")]
+                row["ort_int8_ms"] = med[("int8", "ort")]
+                row["int8_ratio"] = row["edgeco_int8_ms"] / row["ort_int8_ms"]
+                row["int8_speedup"] = row["edgeco_ms"] / row["edgeco_int8_ms"]
             rows.append(row)
             if not args.markdown:
                 print(json.dumps(row), flush=True)
-    if args.markdown:
+    if args.markdown and args.int8:
+        print("| model | threads | edgeco INT8 ms | ORT INT8 ms | edgeco / ORT (INT8) | edgeco FP32 ms "
+              "| edgeco INT8 speed-up over FP32 |")
+        print("|---|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['model']} | {r['threads']} | {r['edgeco_int8_ms']:.2f} | {r['ort_int8_ms']:.2f} "
+                  f"| {r['int8_ratio']:.2f} | {r['edgeco_ms']:.2f} | {r['int8_speedup']:.2f}x |")
+    elif args.markdown:
         print("| model | threads | edgeco ms | ONNX Runtime ms | edgeco / ORT |")
         print("|---|---|---|---|---|")
         for r in rows:

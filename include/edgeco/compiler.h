@@ -29,7 +29,10 @@ int fuse_conv(Graph& graph, PassLog* log = nullptr);
 // DequantizeLinear(x) -> Conv(DequantizeLinear(w), DequantizeLinear(b) or float b) [-> activation]
 // -> QuantizeLinear becomes edgeco.QFusedConv (int32 accumulation, per-channel weight scales,
 // requantization), and Add(DequantizeLinear(a), DequantizeLinear(b)) [-> Relu] -> QuantizeLinear
-// becomes edgeco.QAdd. Parameters must be constants; activations per tensor, weights per tensor or
+// becomes edgeco.QAdd, and DequantizeLinear(a) -> Gemm/MatMul(DequantizeLinear(constant B))
+// [-> QuantizeLinear] becomes edgeco.QMatMul (float output without the QuantizeLinear).
+// QLinearConv and QLinearMatMul with constant parameters become the same two nodes.
+// Parameters must be constants; activations per tensor, weights per tensor or
 // per output channel. DequantizeLinear nodes left without readers go with remove_dead_nodes.
 int fuse_quantized(Graph& graph, PassLog* log = nullptr);
 

@@ -36,6 +36,10 @@ class QuantizedFusion {
         fused += fuse_conv(i);
       else if (is_op(g_.nodes[i], "Add"))
         fused += fuse_add(i);
+      else if (is_op(g_.nodes[i], "Gemm") || is_op(g_.nodes[i], "MatMul"))
+        fused += fuse_matmul(i);
+      else if (is_op(g_.nodes[i], "QLinearConv") || is_op(g_.nodes[i], "QLinearMatMul"))
+        fused += from_qlinear(i);
     }
     erase_marked(g_, removed_);
     g_.sort_topologically();
@@ -44,11 +48,10 @@ class QuantizedFusion {
 
  private:
   // The DequantizeLinear producing `value` with per-tensor (or, with `per_axis_extent`, per-axis
-  // on axis 0) constant parameters, reading an 8-bit (or `data_types`) input.
-  std::optional<QuantStep> dequantize_of(const std::string& value, bool constant_data,
-                                         int64_t per_axis_extent = 1,
-                                         std::initializer_list<DType> data_types = {DType::u8,
-                                                                                    DType::i8}) {
+  // on `axis`) constant parameters, reading an 8-bit (or `data_types`) input.
+  std::optional<QuantStep> dequantize_of(
+      const std::string& value, bool constant_data, int64_t per_axis_extent = 1,
+      std::initializer_list<DType> data_types = {DType::u8, DType::i8}, int64_t axis = 0) {
     auto it = producer_.find(value);
     if (it == producer_.end() || removed_[it->second]) return std::nullopt;
     const Node& dq = g_.nodes[it->second];
@@ -58,7 +61,8 @@ class QuantizedFusion {
         std::find(data_types.begin(), data_types.end(), data->type->dtype) == data_types.end())
       return std::nullopt;
     if (constant_data && !data->initializer) return std::nullopt;
-    if (!parameters_fit(dq, per_axis_extent, data->type->rank_known ? data->type->dims.size() : 0))
+    if (!parameters_fit(dq, per_axis_extent, data->type->rank_known ? data->type->dims.size() : 0,
+                        axis))
       return std::nullopt;
     return QuantStep{it->second, dq.inputs[0], dq.inputs[1], dq.has_input(2) ? dq.inputs[2] : ""};
   }
@@ -68,20 +72,20 @@ class QuantizedFusion {
     const auto r = uses_.sole_reader(value);
     if (!r || removed_[*r]) return std::nullopt;
     const Node& q = g_.nodes[*r];
-    if (!is_op(q, "QuantizeLinear") || q.inputs[0] != value || !parameters_fit(q, 1, 0))
+    if (!is_op(q, "QuantizeLinear") || q.inputs[0] != value || !parameters_fit(q, 1, 0, 0))
       return std::nullopt;
     return QuantStep{*r, q.inputs[0], q.inputs[1], q.has_input(2) ? q.inputs[2] : ""};
   }
 
-  // Scale (and zero point) constant, with one value or `extent` values along axis 0.
-  bool parameters_fit(const Node& n, int64_t extent, size_t data_rank) const {
+  // Scale (and zero point) constant, with one value or `extent` values along `axis`.
+  bool parameters_fit(const Node& n, int64_t extent, size_t data_rank, int64_t axis) const {
     const Tensor* scale = constant(g_, n, 1);
     if (!scale || !is_float(scale->dtype())) return false;
     if (n.has_input(2) && !constant(g_, n, 2)) return false;
     if (scale->numel() == 1) return true;
     if (extent <= 1 || scale->numel() != extent || scale->rank() != 1 || data_rank == 0)
       return false;
-    return normalize_axis(n.attr_int("axis", 1), int64_t(data_rank), "axis") == 0;
+    return normalize_axis(n.attr_int("axis", 1), int64_t(data_rank), "axis") == axis;
   }
 
   // The zero point input of a Q/DQ step for a fused node: its constant, or a new zero constant of
@@ -150,6 +154,101 @@ class QuantizedFusion {
     if (activation) removed_[*activation] = true;
     g_.nodes[y->node] = std::move(fused);
     note(log_, "int8 " + what + " with its QuantizeLinear/DequantizeLinear");
+    return 1;
+  }
+
+  // DQ(a) -> Gemm(B = DQ(constant int8), C = DQ(int32) or float)/MatMul [-> Q]: one QMatMul with
+  // B stored [K, N]; a float output unless a QuantizeLinear follows.
+  int fuse_matmul(size_t i) {
+    const Node& mm = g_.nodes[i];
+    const bool gemm = mm.op_type == "Gemm";
+    if (gemm && (mm.attr_int("transA", 0) != 0 || mm.attr_float("alpha", 1.0f) != 1.0f ||
+                 mm.attr_float("beta", 1.0f) != 1.0f))
+      return 0;
+    const bool trans_b = gemm && mm.attr_int("transB", 0) != 0;
+    const Value* b_value = g_.find_value(mm.inputs[1]);
+    const Value* a_value = g_.find_value(mm.inputs[0]);
+    if (!b_value || !b_value->type || !b_value->type->rank_known ||
+        b_value->type->dims.size() != 2 || !a_value || !a_value->type ||
+        !a_value->type->rank_known || a_value->type->dims.size() < 2 ||
+        (gemm && a_value->type->dims.size() != 2))
+      return 0;
+    const int64_t n = b_value->type->dims[trans_b ? 0 : 1];
+    const auto a = dequantize_of(mm.inputs[0], false);
+    const auto b = dequantize_of(mm.inputs[1], true, n, {DType::i8, DType::u8}, trans_b ? 0 : 1);
+    if (!a || !b) return 0;
+    std::optional<Tensor> bias;
+    if (gemm && mm.has_input(2)) {
+      if (auto c = dequantize_of(mm.inputs[2], true, n, {DType::i32}))
+        bias = dequantized(g_.nodes[c->node]);
+      else if (const Tensor* f = constant(g_, mm, 2); f && f->dtype() == DType::f32)
+        bias = *f;
+      if (!bias || bias->numel() != n) return 0;
+      bias = bias->reshaped({n});
+    }
+    const Tensor& b_data = *g_.find_value(b->data)->initializer;
+    const std::string b_name = mm.name + ".b_kn";
+    g_.value(b_name).initializer = trans_b ? b_data.permuted(std::vector<int64_t>{1, 0}) : b_data;
+    Node fused{mm.name,
+               "QMatMul",
+               "edgeco",
+               {a->data, a->scale, a->zero_point, b_name, b->scale, b->zero_point, ""},
+               mm.outputs};
+    if (bias) {
+      g_.value(mm.name + ".bias_real").initializer = std::move(*bias);
+      fused.inputs[6] = mm.name + ".bias_real";
+    }
+    std::string what = mm.op_type + " '" + mm.name + "'";
+    size_t place = i;
+    if (const auto y = quantize_after(mm.outputs[0])) {
+      fused.inputs.push_back(y->scale);
+      fused.inputs.push_back(zero_point_or_new(*y, mm.name + ".y_zero_point", DType::u8));
+      fused.outputs = g_.nodes[y->node].outputs;
+      removed_[i] = true;
+      place = y->node;
+      what += " with its QuantizeLinear";
+    }
+    g_.nodes[place] = std::move(fused);
+    note(log_, "int8 " + what + " and DequantizeLinear inputs");
+    return 1;
+  }
+
+  // The QOperator forms (QLinearConv, QLinearMatMul) with constant parameters take the same
+  // kernels: QLinearConv's int32 bias becomes real units (B * x_scale * w_scale[m]).
+  int from_qlinear(size_t i) {
+    Node& n = g_.nodes[i];
+    for (size_t k : {1, 2, 4, 5, 6, 7})
+      if (n.has_input(k) && !constant(g_, n, k)) return 0;
+    const Tensor* w = constant(g_, n, 3);
+    if (!w || !constant(g_, n, 1) || !constant(g_, n, 4) || !constant(g_, n, 6)) return 0;
+    const auto x_scale = constant(g_, n, 1)->to_doubles();
+    const auto w_scales = constant(g_, n, 4)->to_doubles();
+    if (x_scale.size() != 1 || constant(g_, n, 6)->numel() != 1) return 0;
+    if (n.op_type == "QLinearConv") {
+      if (w->rank() != 4 || (w_scales.size() != 1 && int64_t(w_scales.size()) != w->dim(0)))
+        return 0;
+      if (n.has_input(8)) {
+        const Tensor* b = constant(g_, n, 8);
+        if (!b) return 0;
+        const auto bq = b->to_doubles();
+        std::vector<float> real(bq.size());
+        for (size_t m = 0; m < bq.size(); ++m)
+          real[m] = float(bq[m] * x_scale[0] * w_scales[w_scales.size() == 1 ? 0 : m]);
+        g_.value(n.name + ".bias_real").initializer =
+            Tensor::from_values<float>({int64_t(real.size())}, std::span<const float>(real));
+        n.inputs[8] = n.name + ".bias_real";
+      }
+      n.op_type = "QFusedConv";
+    } else {
+      if (w->rank() != 2 || (w_scales.size() != 1 && int64_t(w_scales.size()) != w->dim(1)))
+        return 0;
+      // QMatMul's inputs 6-8: no bias, then y_scale and y_zero_point.
+      n.inputs = {n.inputs[0], n.inputs[1], n.inputs[2], n.inputs[3], n.inputs[4],
+                  n.inputs[5], "",          n.inputs[6], n.inputs[7]};
+      n.op_type = "QMatMul";
+    }
+    n.domain = "edgeco";
+    note(log_, "int8 " + n.op_type + " for QLinear node '" + n.name + "'");
     return 1;
   }
 

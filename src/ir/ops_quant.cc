@@ -114,6 +114,43 @@ void register_quant_ops(OpRegistry& r) {
   qfused.macs = qconv_macs;
   r.add(qfused);
 
+  // edgeco.QMatMul: A [..., K] (8-bit, per-tensor parameters) times a constant int8 B [K, N]
+  // (per-tensor or per-column scale), as the fusion of DequantizeLinear -> Gemm/MatMul emits it.
+  // Inputs: a, a_scale, a_zero_point, b, b_scale, b_zero_point, bias (float32 [N], real units,
+  // optional), y_scale, y_zero_point (optional). y = a_scale * b_scale[n] * acc + bias[n] in
+  // float32, or, with y_scale, saturate(round(that / y_scale) + y_zero_point).
+  OpSchema qmm = schema("QMatMul", 6, 9, {}, [](InferContext& ctx) {
+    require_dtype_in(ctx, 0, {DType::u8, DType::i8});
+    require_dtype_in(ctx, 3, {DType::u8, DType::i8});
+    for (size_t i : {1, 2, 7, 8}) require_per_tensor(ctx, i);
+    if (ctx.has_input(6)) require_dtype_in(ctx, 6, {DType::f32});
+    const TensorType& a = ctx.input_type(0);
+    const TensorType& b = ctx.input_type(3);
+    if (b.rank_known && b.dims.size() != 2)
+      ctx.fail("B must be a matrix, got " + dims_to_string(b.dims));
+    if (a.rank_known && a.dims.size() < 2)
+      ctx.fail("A must have rank >= 2, got " + dims_to_string(a.dims));
+    const bool quantized = ctx.has_input(7);
+    if (quantized && ctx.has_input(8)) require_dtype_in(ctx, 8, {DType::u8, DType::i8});
+    const DType out =
+        quantized ? (ctx.has_input(8) ? ctx.input_type(8).dtype : DType::u8) : DType::f32;
+    if (!a.rank_known || !b.rank_known) return ctx.set_output(0, unknown_rank(out));
+    if (a.dims.back() >= 0 && b.dims[0] >= 0 && a.dims.back() != b.dims[0])
+      ctx.fail("A " + dims_to_string(a.dims) + " and B " + dims_to_string(b.dims) +
+               " do not chain");
+    TensorType y{out, a.dims};
+    y.dims.back() = b.dims[1];
+    ctx.set_output(0, y);
+  });
+  qmm.domain = "edgeco";
+  qmm.macs = [](const InferContext& ctx) -> int64_t {
+    const auto& y = ctx.output_types()[0];
+    const TensorType& b = ctx.input_type(3);
+    if (!y || !y->fully_known() || !b.fully_known()) return 0;
+    return numel_or_zero(*y) * b.dims[0];
+  };
+  r.add(qmm);
+
   // edgeco.QAdd: Add of two same-shaped quantized tensors, computed as ONNX's
   // DequantizeLinear -> Add -> QuantizeLinear computes it in float32 (so results are bit-exact):
   // y = saturate(round((float(a - a_zp) * a_scale + float(b - b_zp) * b_scale) / y_scale) + y_zp).

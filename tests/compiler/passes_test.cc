@@ -335,6 +335,78 @@ TEST(QuantizedFusion, IntegerExecutionStaysWithinOneStepOfTheQdqGraph) {
   }
 }
 
+TEST(QuantizedFusion, QdqGemmBecomesQMatMulWithBStoredKByN) {
+  // x -> Q -> DQ -> Gemm(transB, DQ w [N=3, K=5] per row, DQ int32 bias) -> y (float).
+  Graph g;
+  g.opset = 13;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {2, 5}};
+  g.value("x_s").initializer = Tensor::scalar<float>(0.02f);
+  g.value("x_z").initializer = Tensor::scalar<uint8_t>(128);
+  g.value("w_q").initializer = testing::random_integers<int8_t>({3, 5}, -127, 127, 41);
+  g.value("w_s").initializer = random_tensor({3}, 42, 0.002f, 0.004f);
+  g.value("w_z").initializer = Tensor(DType::i8, {3});
+  g.value("b_q").initializer = testing::random_integers<int32_t>({3}, -900, 900, 43);
+  g.value("b_s").initializer = random_tensor({3}, 44, 1e-5f, 1e-4f);
+  g.nodes = {
+      Node{"q", "QuantizeLinear", "", {"x", "x_s", "x_z"}, {"xq"}},
+      Node{"dq", "DequantizeLinear", "", {"xq", "x_s", "x_z"}, {"xd"}},
+      Node{
+          "wdq", "DequantizeLinear", "", {"w_q", "w_s", "w_z"}, {"w"}, {{"axis", testing::i64(0)}}},
+      Node{"bdq", "DequantizeLinear", "", {"b_q", "b_s"}, {"b"}, {{"axis", testing::i64(0)}}},
+      Node{"gemm", "Gemm", "", {"xd", "w", "b"}, {"y"}, {{"transB", testing::i64(1)}}}};
+  g.outputs = {"y"};
+  Graph optimized = g;
+  optimize(optimized);
+  ASSERT_EQ(optimized.nodes.size(), 2u);
+  EXPECT_EQ(optimized.nodes[1].op_type, "QMatMul");
+  EXPECT_EQ(optimized.find_value(optimized.nodes[1].inputs[3])->initializer->dims(), (Dims{5, 3}));
+  const TensorMap feed{{"x", random_tensor({2, 5}, 45, -2, 2)}};
+  const auto expected = Session(g).run(feed).at("y").to_doubles();
+  for (const bool fast : {false, true}) {
+    const auto actual = Session(g, SessionOptions{1, true, fast}).run(feed).at("y").to_doubles();
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 0; i < actual.size(); ++i)
+      EXPECT_NEAR(actual[i], expected[i], 1e-5 * std::max(1.0, std::abs(expected[i])));
+  }
+}
+
+TEST(QuantizedFusion, QLinearConvWithConstantsRunsOnTheInt8Kernels) {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::u8, {1, 8, 9, 9}};
+  g.value("xs").initializer = Tensor::scalar<float>(0.02f);
+  g.value("xz").initializer = Tensor::scalar<uint8_t>(120);
+  g.value("w").initializer = testing::random_integers<int8_t>({6, 8, 3, 3}, -127, 127, 51);
+  g.value("ws").initializer = random_tensor({6}, 52, 0.002f, 0.004f);
+  g.value("wz").initializer = Tensor(DType::i8, {6});
+  g.value("ys").initializer = Tensor::scalar<float>(0.05f);
+  g.value("yz").initializer = Tensor::scalar<uint8_t>(128);
+  g.value("b").initializer = testing::random_integers<int32_t>({6}, -3000, 3000, 53);
+  g.nodes = {Node{"qconv",
+                  "QLinearConv",
+                  "",
+                  {"x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"},
+                  {"y"},
+                  {{"pads", ints({1, 1, 1, 1})}}}};
+  g.outputs = {"y"};
+  const TensorMap feed{{"x", testing::random_integers<uint8_t>({1, 8, 9, 9}, 0, 255, 54)}};
+  const auto expected = Session(g).run(feed).at("y").to_int64s();
+  Session fast(g, SessionOptions{1, true, true});
+  const auto actual = fast.run(feed).at("y").to_int64s();
+  bool on_onednn = false;
+  for (const auto& t : fast.last_timings())
+    on_onednn = on_onednn || (t.op_type == "QFusedConv" && t.kernel == "onednn");
+  EXPECT_TRUE(on_onednn);
+  ASSERT_EQ(actual.size(), expected.size());
+  size_t saturated = 0;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    EXPECT_LE(std::abs(actual[i] - expected[i]), 1) << "element " << i;
+    saturated += expected[i] == 0 || expected[i] == 255;
+  }
+  EXPECT_LT(saturated, actual.size() / 4);
+}
+
 TEST(QuantizedFusion, NonConstantScaleKeepsTheQdqForm) {
   Graph g = qdq_block();
   g.inputs.push_back("r1_s");  // a runtime scale: the integer kernels cannot take it

@@ -82,6 +82,53 @@ TEST(Int8Reference, QAddKnownAnswerSaturatesAndAppliesRelu) {
       (std::vector<int64_t>{10, 35, 190}));
 }
 
+TEST(Int8Reference, QMatMulKnownAnswerFloatAndQuantized) {
+  // a - 10 = {2, 4} at scale 0.5; B = [[1, -1], [2, 3]] at column scales {0.25, 1}: acc = {10, 10},
+  // real = {0.125 * 10 + 0.5, 0.5 * 10 - 1} = {1.75, 4}; on a 0.5 grid: {3.5 -> 4, 8}, + 3.
+  const Tensor a = values<uint8_t>({1, 2}, {12, 14});
+  std::vector<Tensor> rest{Tensor::scalar<float>(0.5f),
+                           Tensor::scalar<uint8_t>(10),
+                           values<int8_t>({2, 2}, {1, -1, 2, 3}),
+                           values<float>({2}, {0.25f, 1.0f}),
+                           Tensor::scalar<int8_t>(0),
+                           values<float>({2}, {0.5f, -1.0f})};
+  EXPECT_EQ(run(one_node("QMatMul", "edgeco", a, rest), a, false).to_doubles(),
+            (std::vector<double>{1.75, 4.0}));
+  rest.push_back(Tensor::scalar<float>(0.5f));
+  rest.push_back(Tensor::scalar<uint8_t>(3));
+  EXPECT_EQ(run(one_node("QMatMul", "edgeco", a, rest), a, false).to_int64s(),
+            (std::vector<int64_t>{7, 11}));
+}
+
+TEST(FastInt8, QMatMulMatchesReference) {
+  const Tensor a = random_integers<uint8_t>({3, 2, 40}, 0, 255, 21);
+  std::vector<Tensor> rest{Tensor::scalar<float>(0.02f),
+                           Tensor::scalar<uint8_t>(120),
+                           random_integers<int8_t>({40, 10}, -127, 127, 22),
+                           random_floats({10}, 0.001f, 0.01f, 23),
+                           Tensor(DType::i8, {10}),
+                           random_floats({10}, -1, 1, 24)};
+  std::string kernel;
+  const auto expected = run(one_node("QMatMul", "edgeco", a, rest), a, false).to_doubles();
+  const auto actual = run(one_node("QMatMul", "edgeco", a, rest), a, true, &kernel).to_doubles();
+  EXPECT_EQ(kernel, "onednn");
+  ASSERT_EQ(actual.size(), expected.size());
+  for (size_t i = 0; i < actual.size(); ++i)
+    EXPECT_NEAR(actual[i], expected[i], 1e-5 * std::max(1.0, std::abs(expected[i])));
+  // Requantized: within one step of the grid.
+  rest.push_back(Tensor::scalar<float>(0.05f));
+  rest.push_back(Tensor::scalar<uint8_t>(128));
+  const auto q_expected = run(one_node("QMatMul", "edgeco", a, rest), a, false).to_int64s();
+  const auto q_actual = run(one_node("QMatMul", "edgeco", a, rest), a, true, &kernel).to_int64s();
+  EXPECT_EQ(kernel, "onednn");
+  size_t saturated = 0;
+  for (size_t i = 0; i < q_actual.size(); ++i) {
+    EXPECT_LE(std::abs(q_actual[i] - q_expected[i]), 1) << "element " << i;
+    saturated += q_expected[i] == 0 || q_expected[i] == 255;
+  }
+  EXPECT_LT(saturated, q_actual.size() / 4);
+}
+
 struct QConvCase {
   std::string name;
   Dims x, w;  // x as the node sees it (NHWC when channels_last)

@@ -1,5 +1,7 @@
-// Gemm on oneDNN's matmul: float32 A [M, K] (or transposed) times constant B, plus a constant C
-// that is a row vector (a bias, as classifiers have) or absent.
+// Matrix products on oneDNN's matmul: the float32 Gemm (A [M, K] or transposed, times constant B,
+// plus a constant C that is a row vector, a bias as classifiers have, or absent), and the int8
+// edgeco.QMatMul (u8/s8 A, s8 B, int32 accumulation, per-column output scales, float32 or
+// requantized 8-bit output).
 #include <optional>
 #include <unordered_map>
 
@@ -8,7 +10,37 @@
 namespace edgeco::kernels::fast {
 namespace {
 
-class OneDnnGemm final : public OneDnnKernel {
+// A oneDNN matmul with constant weights packed once; subclasses describe A, Y and the primitive.
+class OneDnnMatMul : public OneDnnKernel {
+ protected:
+  void execute(const KernelArgs& args, dnnl::stream& stream) final {
+    std::unordered_map<int, memory> exec{{DNNL_ARG_SRC, view(a_md_, args.in(0))},
+                                         {DNNL_ARG_WEIGHTS, b_mem_},
+                                         {DNNL_ARG_DST, view(y_md_, args.out(0))}};
+    if (bias_mem_) exec[DNNL_ARG_BIAS] = bias_mem_;
+    matmul_.execute(stream, exec);
+  }
+
+  // Packs `b_user` into the primitive's weight layout and makes the primitive; `bias` (or none)
+  // must outlive it.
+  void build(const dnnl::matmul::primitive_desc& pd, memory b_user, const memory::desc& bias_md,
+             Tensor* bias) {
+    dnnl::stream stream(cpu_engine());
+    b_mem_ = memory(pd.weights_desc(), cpu_engine());
+    dnnl::reorder(b_user, b_mem_).execute(stream, b_user, b_mem_);
+    stream.wait();
+    bias_mem_ = bias ? memory(bias_md, cpu_engine(), bias->bytes().data()) : memory();
+    matmul_ = dnnl::matmul(pd);
+  }
+
+  memory::desc a_md_, y_md_;
+
+ private:
+  memory b_mem_, bias_mem_;
+  dnnl::matmul matmul_;
+};
+
+class OneDnnGemm final : public OneDnnMatMul {
  public:
   OneDnnGemm(const Node& node, const Tensor& b, std::optional<Tensor> bias)
       : trans_a_(node.attr_int("transA", 0) != 0),
@@ -19,14 +51,6 @@ class OneDnnGemm final : public OneDnnKernel {
         bias_(std::move(bias)) {}
 
  private:
-  void execute(const KernelArgs& args, dnnl::stream& stream) override {
-    std::unordered_map<int, memory> exec{{DNNL_ARG_SRC, view(a_md_, args.in(0))},
-                                         {DNNL_ARG_WEIGHTS, b_mem_},
-                                         {DNNL_ARG_DST, view(y_md_, args.out(0))}};
-    if (bias_) exec[DNNL_ARG_BIAS] = bias_mem_;
-    matmul_.execute(stream, exec);
-  }
-
   void prepare(const KernelArgs& args) override {
     const Dims& a = args.in(0).dims();
     const int64_t m = trans_a_ ? a[1] : a[0], k = trans_a_ ? a[0] : a[1];
@@ -46,15 +70,10 @@ class OneDnnGemm final : public OneDnnKernel {
     const dnnl::matmul::primitive_desc pd(
         dnnl::matmul::desc(a_md_, memory::desc({k, n}, dt::f32, tag::any), bias_md, y_md_),
         cpu_engine());
-    dnnl::stream stream(cpu_engine());
     Tensor scaled_b = b_.clone();
     for (float& v : scaled_b.data<float>()) v *= alpha_;
-    memory b_user_mem(b_user, cpu_engine(), scaled_b.data<float>().data());
-    b_mem_ = memory(pd.weights_desc(), cpu_engine());
-    dnnl::reorder(b_user_mem, b_mem_).execute(stream, b_user_mem, b_mem_);
-    stream.wait();
-    if (bias_) bias_mem_ = memory(bias_md, cpu_engine(), scaled_bias_.data<float>().data());
-    matmul_ = dnnl::matmul(pd);
+    build(pd, memory(b_user, cpu_engine(), scaled_b.data<float>().data()), bias_md,
+          bias_ ? &scaled_bias_ : nullptr);
   }
 
   bool trans_a_, trans_b_;
@@ -62,10 +81,77 @@ class OneDnnGemm final : public OneDnnKernel {
   Tensor b_;
   std::optional<Tensor> bias_;
   Tensor scaled_bias_;
-  memory::desc a_md_, y_md_;
-  memory b_mem_, bias_mem_;
-  dnnl::matmul matmul_;
 };
+
+class OneDnnQMatMul final : public OneDnnMatMul {
+ public:
+  OneDnnQMatMul(const PrepareArgs& a) : b_(*a.constants[3]) {
+    a_type_ = onednn_type(a.input_types[0]->dtype);
+    const float a_scale = float(a.constants[1]->to_doubles()[0]);
+    a_zero_ = a.node.has_input(2) ? int32_t(a.constants[2]->to_int64s()[0]) : 0;
+    const int64_t n = b_.dim(1);
+    for (double s : a.constants[4]->to_doubles()) scales_.push_back(a_scale * float(s));
+    if (a.node.has_input(6)) {  // oneDNN adds the bias to the accumulator, before the scales
+      bias_ = a.constants[6]->cast(DType::f32).clone().reshaped({1, n});
+      auto b = bias_->data<float>();
+      for (size_t j = 0; j < b.size(); ++j) b[j] /= scales_[scales_.size() == 1 ? 0 : j];
+    }
+    if (a.node.has_input(7)) {
+      y_scale_ = float(a.constants[7]->to_doubles()[0]);
+      y_zero_ = a.node.has_input(8) ? int32_t(a.constants[8]->to_int64s()[0]) : 0;
+      y_type_ = a.node.has_input(8) ? onednn_type(a.constants[8]->dtype()) : dt::u8;
+    }
+  }
+
+ private:
+  void prepare(const KernelArgs& args) override {
+    const int64_t k = b_.dim(0), n = b_.dim(1), m = args.in(0).numel() / k;
+    a_md_ = memory::desc({m, k}, a_type_, tag::ab);
+    y_md_ = memory::desc({m, n}, y_type_, tag::ab);
+    const memory::desc bias_md = bias_ ? memory::desc({1, n}, dt::f32, tag::ab) : memory::desc();
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(scales_.size() == 1 ? 0 : 1 << 1, scales_);
+    if (a_zero_ != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {a_zero_});
+    if (y_scale_) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, 1.0f / *y_scale_, float(y_zero_));
+      attr.set_post_ops(ops);
+    }
+    const dnnl::matmul::primitive_desc pd(
+        dnnl::matmul::desc(a_md_, memory::desc({k, n}, dt::s8, tag::any), bias_md, y_md_), attr,
+        cpu_engine());
+    build(pd,
+          memory(memory::desc({k, n}, dt::s8, tag::ab), cpu_engine(),
+                 const_cast<std::byte*>(b_.bytes().data())),
+          bias_md, bias_ ? &*bias_ : nullptr);
+  }
+
+  Tensor b_;
+  dt a_type_;
+  int32_t a_zero_ = 0;
+  std::vector<float> scales_;
+  std::optional<Tensor> bias_;
+  std::optional<float> y_scale_;
+  int32_t y_zero_ = 0;
+  dt y_type_ = dt::f32;
+};
+
+// edgeco.QMatMul with constant parameters, int8 B and zero B zero points (oneDNN's int8 matmul
+// takes symmetric weights).
+std::unique_ptr<PreparedKernel> make_qmatmul(const PrepareArgs& a) {
+  const auto& t = a.input_types;
+  if (t.size() < 6 || !t[0] || !t[0]->rank_known) return nullptr;
+  for (size_t i = 1; i < t.size(); ++i)
+    if (a.node.has_input(i) && !a.constants[i]) return nullptr;
+  const Tensor* b = a.constants[3];
+  if (!b || b->dtype() != DType::i8 || b->rank() != 2) return nullptr;
+  if (a.node.has_input(5))
+    for (int64_t z : a.constants[5]->to_int64s())
+      if (z != 0) return nullptr;
+  const size_t scales = size_t(a.constants[4]->numel());
+  if (scales != 1 && int64_t(scales) != b->dim(1)) return nullptr;
+  return std::make_unique<OneDnnQMatMul>(a);
+}
 
 std::unique_ptr<PreparedKernel> make_gemm(const PrepareArgs& a) {
   const auto& t = a.input_types;
@@ -92,6 +178,7 @@ std::unique_ptr<PreparedKernel> make_gemm(const PrepareArgs& a) {
 
 void register_onednn_gemm(FastKernelRegistry& registry) {
   registry.add("Gemm", make_gemm);
+  registry.add("edgeco.QMatMul", make_qmatmul);
 }
 
 }  // namespace edgeco::kernels::fast

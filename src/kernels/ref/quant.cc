@@ -108,9 +108,11 @@ std::vector<int32_t> integer_conv(const KernelArgs& args, size_t x_index, size_t
   return acc;
 }
 
+// `a_override`: A reshaped by the caller (QMatMul's rank-2 view), instead of input a_index.
 std::vector<int32_t> integer_matmul(const KernelArgs& args, size_t a_index, size_t b_index,
-                                    size_t a_zp_index, size_t b_zp_index, const Dims& out_dims) {
-  const Tensor& a = args.in(a_index);
+                                    size_t a_zp_index, size_t b_zp_index, const Dims& out_dims,
+                                    const Tensor* a_override = nullptr) {
+  const Tensor& a = a_override ? *a_override : args.in(a_index);
   const Tensor& b = args.in(b_index);
   const auto a_zero = zero_points(args, a_zp_index);
   if (a_zero.size() != 1)
@@ -187,6 +189,40 @@ void qfused_conv(const KernelArgs& args) {
   run_channels_last(args, qfused_conv_nchw, {0});
 }
 
+// edgeco.QMatMul: exact int32 products of A [rows, K] and B [K, N], scaled and biased in double.
+void qmatmul(const KernelArgs& args) {
+  const Tensor& a = args.in(0);
+  const Tensor& b = args.in(3);
+  const int64_t k = b.dim(0), n = b.dim(1);
+  const Tensor a2 = a.reshaped({a.numel() / k, k});
+  const auto acc = integer_matmul(args, 0, 3, 2, 5, {a2.dim(0), n}, &a2);
+  const double a_scale = args.in(1).to_doubles()[0];
+  const auto b_scales = args.in(4).to_doubles();
+  if (b_scales.size() != 1 && int64_t(b_scales.size()) != n)
+    args.fail("B scale has " + std::to_string(b_scales.size()) + " entries for " +
+              std::to_string(n) + " columns");
+  const auto bias = args.has(6) ? args.in(6).to_doubles() : std::vector<double>{};
+  auto real = [&](size_t i) {
+    const size_t j = i % size_t(n);
+    return a_scale * b_scales[b_scales.size() == 1 ? 0 : j] * double(acc[i]) +
+           (bias.empty() ? 0.0 : bias[j]);
+  };
+  Tensor& y = args.out(0);
+  if (!args.has(7)) {
+    auto py = y.data<float>();
+    for (size_t i = 0; i < acc.size(); ++i) py[i] = float(real(i));
+    return;
+  }
+  const double y_scale = args.in(7).to_doubles()[0];
+  const int32_t y_zero = zero_points(args, 8)[0];
+  dispatch_u8_i8(y.dtype(), args, [&](auto tag) {
+    using T = decltype(tag);
+    auto py = y.data<T>();
+    for (size_t i = 0; i < acc.size(); ++i)
+      py[i] = saturate<T>(round_half_even(real(i) / y_scale) + y_zero);
+  });
+}
+
 void qadd(const KernelArgs& args) {
   const Tensor& a = args.in(0);
   const Tensor& b = args.in(3);
@@ -242,6 +278,7 @@ void register_quant(KernelRegistry& r) {
   r.add("QLinearMatMul", qlinear_matmul);
   r.add("edgeco.QFusedConv", qfused_conv);
   r.add("edgeco.QAdd", qadd);
+  r.add("edgeco.QMatMul", qmatmul);
   r.add("ConvInteger", conv_integer);
   r.add("MatMulInteger", matmul_integer);
 }
