@@ -221,6 +221,16 @@ void parallel_for(int64_t count, int threads,
                   const std::function<void(int64_t begin, int64_t end)>& body,
                   int64_t min_items_per_thread = 1);
 
+// Bytes held by all tensor storage (activations, weights, kernels' packed copies) now, and the most
+// held at once since the last reset_tensor_memory_peak(): the memory a session's data needs,
+// without code, libraries or allocator overhead.
+struct TensorMemory {
+  size_t live_bytes = 0;
+  size_t peak_bytes = 0;
+};
+TensorMemory tensor_memory();
+void reset_tensor_memory_peak();
+
 // The largest tensor edgeco will allocate, in bytes: physical memory unless overridden with
 // the EDGECO_MAX_TENSOR_BYTES environment variable (tests use it to provoke the limit).
 size_t max_tensor_bytes();

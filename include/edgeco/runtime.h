@@ -20,6 +20,16 @@ struct SessionOptions {
   int threads = 1;            // worker threads for the heavy kernels (convolution)
   bool optimize = false;      // run the compiler's passes (BN folding, Conv fusion) at prepare
   bool fast_kernels = false;  // use optimized kernels (oneDNN) where they cover a node
+  // Keep every constant in graph() even when a fast kernel holds the only copy it needs (packed
+  // weights): for tools that inspect the prepared graph. Otherwise such constants are freed.
+  bool keep_constants = false;
+};
+
+// Activation memory of the last run (with Session::set_measure_memory): the most activation
+// bytes live at once, and the largest sum of two activations live at the same time.
+struct ActivationMemory {
+  size_t peak_live_bytes = 0;
+  size_t largest_two_live_bytes = 0;
 };
 
 struct NodeTiming {
@@ -50,11 +60,16 @@ class Session {
   TensorMap run(const TensorMap& inputs, const ValueObserver& observe);
   // Per-node wall time of the last run, in execution order.
   const std::vector<NodeTiming>& last_timings() const { return timings_; }
+  // Record, per run, the activation memory live at once (last_memory()); costs a scan per node,
+  // so it is off unless asked for.
+  void set_measure_memory(bool on) { measure_memory_ = on; }
+  const ActivationMemory& last_memory() const { return memory_; }
   // What the optimizing passes changed at prepare (empty without SessionOptions::optimize).
   const std::vector<std::string>& pass_log() const { return pass_log_; }
 
  private:
   void check_input(const std::string& name, const Tensor& t) const;
+  void track_memory(const std::vector<Tensor>& env, bool first_step);
 
   // A node left after constant folding, with what run() needs resolved once at prepare.
   struct Step {
@@ -77,6 +92,9 @@ class Session {
   std::vector<Tensor> slots_;  // constants loaded, the rest empty; run() works on a copy
   std::vector<NodeTiming> timings_;
   std::vector<std::string> pass_log_;
+  std::vector<bool> is_constant_;  // per slot
+  bool measure_memory_ = false;
+  ActivationMemory memory_;
 };
 
 // Runs one node on the given inputs with the reference kernels (types inferred from the inputs).

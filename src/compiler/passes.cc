@@ -236,9 +236,19 @@ int remove_dead_nodes(Graph& g, PassLog* log) {
 PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate, bool channels_last) {
   PassLog log;
   graph.sort_topologically();
-  infer_types(graph, OpRegistry::builtin(), evaluate);
+  // The passes need shapes, not weights: folding a DequantizeLinear of int8 weights here would
+  // only make a transient float copy of them.
+  ConstantEvaluator for_shapes;
+  if (evaluate)
+    for_shapes = [&evaluate](const Node& node, int64_t opset, std::span<const Tensor* const> in) {
+      if (node.domain.empty() &&
+          (node.op_type == "DequantizeLinear" || node.op_type == "QuantizeLinear"))
+        return std::vector<Tensor>{};
+      return evaluate(node, opset, in);
+    };
+  infer_types(graph, OpRegistry::builtin(), for_shapes);
   // First, while the QDQ patterns are intact (Conv fusion would absorb their activations).
-  if (fuse_quantized(graph, &log) > 0) infer_types(graph, OpRegistry::builtin(), evaluate);
+  if (fuse_quantized(graph, &log) > 0) infer_types(graph, OpRegistry::builtin(), for_shapes);
   fold_batch_norm(graph, &log);
   fuse_conv(graph, &log);
   remove_dead_nodes(graph, &log);

@@ -1,3 +1,4 @@
+#include <atomic>
 #include <unistd.h>
 
 #include <cmath>
@@ -192,6 +193,29 @@ size_t max_tensor_bytes() {
 
 Tensor::Tensor(DType dtype, Dims dims) : Tensor(dtype, std::move(dims), true) {}
 
+namespace {
+
+// Bytes held by tensor storage now, and the most held at once since the last reset.
+std::atomic<size_t> live_bytes{0};
+std::atomic<size_t> peak_bytes{0};
+
+void count_allocation(size_t bytes) {
+  const size_t now = live_bytes.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+  size_t peak = peak_bytes.load(std::memory_order_relaxed);
+  while (now > peak && !peak_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+}
+
+}  // namespace
+
+TensorMemory tensor_memory() {
+  return {live_bytes.load(std::memory_order_relaxed), peak_bytes.load(std::memory_order_relaxed)};
+}
+
+void reset_tensor_memory_peak() {
+  peak_bytes.store(live_bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
 Tensor Tensor::uninitialized(DType dtype, Dims dims) {
   return Tensor(dtype, std::move(dims), false);
 }
@@ -209,9 +233,13 @@ Tensor::Tensor(DType dtype, Dims dims, bool zero_fill) : dtype_(dtype), dims_(st
   // At least one element so that data() of an empty tensor is a valid pointer; 64-byte aligned.
   const size_t bytes = std::max<size_t>(64, (nbytes() + 63) / 64 * 64);
   try {
-    storage_ = std::shared_ptr<std::byte[]>(
-        new (std::align_val_t(64)) std::byte[bytes](),
-        [](std::byte* p) { ::operator delete[](p, std::align_val_t(64)); });
+    std::byte* p = zero_fill ? new (std::align_val_t(64)) std::byte[bytes]()
+                             : new (std::align_val_t(64)) std::byte[bytes];
+    count_allocation(bytes);
+    storage_ = std::shared_ptr<std::byte[]>(p, [bytes](std::byte* q) {
+      ::operator delete[](q, std::align_val_t(64));
+      live_bytes.fetch_sub(bytes, std::memory_order_relaxed);
+    });
   } catch (const std::bad_alloc&) {
     throw Error(ErrorKind::out_of_memory, "cannot allocate " + std::to_string(bytes) +
                                               " bytes for tensor of shape " +

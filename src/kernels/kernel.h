@@ -58,6 +58,9 @@ class PreparedKernel {
   virtual void run(const KernelArgs& args) = 0;
   // Which implementation runs ("onednn", ...), for profiles.
   virtual std::string_view name() const = 0;
+  // Constant inputs the kernel keeps in its own form (packed weights) and never reads from the
+  // session again: the session may free its copy.
+  virtual std::vector<size_t> owned_inputs() const { return {}; }
 };
 
 // What a fast kernel factory sees of a node: input types (shapes may hold unknown dims) and the

@@ -17,7 +17,9 @@ ModelSummary analyze(Graph graph, bool optimized) {
   std::map<std::string, std::string> kernels;
   if (optimized) {
     // The Session decides passes and kernels; analyse the graph it prepared.
-    const Session session(graph, SessionOptions{1, true, true});
+    SessionOptions options{1, true, true};
+    options.keep_constants = true;  // its parameters are counted below
+    const Session session(graph, options);
     graph = session.graph();
     summary.passes = session.pass_log();
     for (const auto& t : session.last_timings()) kernels[t.node] = t.kernel;

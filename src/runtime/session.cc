@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -115,6 +116,45 @@ Session::Session(Graph graph, SessionOptions options)
         {node.name, node.op_type, step.fast ? std::string(step.fast->name()) : "reference", 0.0});
     steps_.push_back(std::move(step));
   }
+  // Constants that only fast kernels read, each keeping its own packed copy, are freed: the
+  // session then holds weights once.
+  std::map<int, bool> needed;
+  for (const Step& step : steps_)
+    for (size_t k = 0; k < step.inputs.size(); ++k) {
+      const int s = step.inputs[k];
+      if (s < 0) continue;
+      std::vector<size_t> owned;
+      if (step.fast) owned = step.fast->owned_inputs();
+      const bool keeps_own = std::find(owned.begin(), owned.end(), k) != owned.end();
+      needed[s] = needed[s] || !keeps_own;
+    }
+  for (const auto& name : graph_.outputs) needed[slot(name)] = true;
+  std::set<int> released;
+  for (const auto& [name, s] : slot_of_) {
+    auto it = needed.find(s);
+    if (it == needed.end() || it->second || !constants_.count(name)) continue;
+    slots_[size_t(s)] = Tensor();
+    constants_.erase(name);
+    if (!options_.keep_constants) graph_.value(name).initializer.reset();
+    released.insert(s);
+  }
+  // Steps reading a freed constant get nullptr for it, so their output types (fully known: the
+  // kernels free weights only for static shapes) are settled here rather than inferred from inputs.
+  for (Step& step : steps_) {
+    bool reads_released = false;
+    for (int& s : step.inputs) reads_released = reads_released || released.count(s);
+    if (!reads_released) continue;
+    step.cached_dims.clear();
+    step.cached_types.clear();
+    for (size_t k = 0; k < step.inputs.size(); ++k) {
+      const bool absent = step.inputs[k] < 0 || released.count(step.inputs[k]);
+      step.cached_dims.push_back(absent ? Dims{} : graph_.value(step.node->inputs[k]).type->dims);
+    }
+    for (const auto& out : step.node->outputs)
+      step.cached_types.push_back(out.empty() ? TensorType{} : *graph_.value(out).type);
+    for (int& s : step.inputs)
+      if (released.count(s)) s = -1;
+  }
   // Each activation is freed after its last reader; constants and graph outputs are kept.
   std::set<int> kept;
   for (const auto& [name, value] : constants_) kept.insert(slot(name));
@@ -124,6 +164,8 @@ Session::Session(Graph graph, SessionOptions options)
     for (int s : steps_[i].inputs)
       if (s >= 0 && !kept.count(s)) last_reader[s] = i;
   for (const auto& [s, i] : last_reader) steps_[i].release.push_back(s);
+  is_constant_.assign(slots_.size(), false);
+  for (const auto& [name, s] : slot_of_) is_constant_[size_t(s)] = !slots_[size_t(s)].empty_handle();
 }
 
 int Session::slot(const std::string& name) {
@@ -154,6 +196,24 @@ void Session::check_input(const std::string& name, const Tensor& t) const {
                 "has shape " + dims_to_string(t.dims()) + ", the model expects " +
                     dims_to_string(declared.dims),
                 where);
+}
+
+// Called after a step wrote its outputs and before it frees its inputs' last uses: the moment the
+// most activations are live.
+void Session::track_memory(const std::vector<Tensor>& env, bool first_step) {
+  if (first_step) memory_ = {};
+  size_t live = 0, first = 0, second = 0;
+  for (size_t s = 0; s < env.size(); ++s) {
+    if (env[s].empty_handle() || is_constant_[s]) continue;
+    const size_t bytes = env[s].nbytes();
+    live += bytes;
+    if (bytes > first)
+      second = first, first = bytes;
+    else if (bytes > second)
+      second = bytes;
+  }
+  memory_.peak_live_bytes = std::max(memory_.peak_live_bytes, live);
+  memory_.largest_two_live_bytes = std::max(memory_.largest_two_live_bytes, first + second);
 }
 
 TensorMap Session::run(const TensorMap& inputs) {
@@ -211,6 +271,7 @@ TensorMap Session::run(const TensorMap& inputs, const ValueObserver& observe) {
       if (observe) observe(node.outputs[k], outs[k]);
       env[size_t(step.outputs[k])] = std::move(outs[k]);
     }
+    if (measure_memory_) track_memory(env, i == 0);
     for (int s : step.release) env[size_t(s)] = Tensor();
   }
   TensorMap result;

@@ -77,6 +77,22 @@ TEST(Tensor, TensorOverTheMemoryLimitIsRefused) {
   EXPECT_NO_THROW(Tensor(DType::f32, {251}));
 }
 
+TEST(Tensor, StorageIsCountedWhileAliveAndPeakIsKept) {
+  reset_tensor_memory_peak();
+  const size_t before = tensor_memory().live_bytes;
+  {
+    const Tensor a(DType::f32, {1 << 18});       // 1 MiB
+    const Tensor view = a.reshaped({512, 512});  // shares the storage: not counted again
+    EXPECT_EQ(tensor_memory().live_bytes - before, size_t{1} << 20);
+    const Tensor b = Tensor::uninitialized(DType::u8, {1 << 20});
+    EXPECT_EQ(tensor_memory().live_bytes - before, size_t{2} << 20);
+  }
+  EXPECT_EQ(tensor_memory().live_bytes, before);
+  EXPECT_EQ(tensor_memory().peak_bytes - before, size_t{2} << 20);
+  reset_tensor_memory_peak();
+  EXPECT_EQ(tensor_memory().peak_bytes, before);
+}
+
 TEST(Error, WithinPrefixesTheOuterLocation) {
   const Error inner(ErrorKind::invalid_model, "bad", "node 'a' (Conv)");
   const Error outer = inner.within("model.onnx");

@@ -92,5 +92,47 @@ TEST(Session, ActivationOverTheMemoryLimitIsAnErrorNotACrash) {
   EXPECT_NE(std::string(oom.what()).find("node 'conv'"), std::string::npos);
 }
 
+// conv_relu with a fixed batch: shapes cannot change, so kernels may pack weights once.
+Graph static_conv_relu() {
+  Graph g = conv_relu();
+  g.value("x").type = TensorType{DType::f32, {2, 2, 4, 4}};
+  return g;
+}
+
+TEST(SessionMemory, PackedWeightsAreTheOnlyCopyWithStaticShapes) {
+  const Tensor x = testing::random_floats({2, 2, 4, 4}, -1, 1, 3);
+  const auto expected = Session(static_conv_relu()).run({{"x", x}}).at("y").to_doubles();
+  Session fast(static_conv_relu(), SessionOptions{1, true, true});
+  EXPECT_FALSE(fast.graph().find_value("w")->initializer);  // the oneDNN kernel holds it packed
+  for (int run = 0; run < 2; ++run) {
+    const auto got = fast.run({{"x", x}}).at("y").to_doubles();
+    ASSERT_EQ(got.size(), expected.size());
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-5) << i;
+  }
+  SessionOptions keep{1, true, true};
+  keep.keep_constants = true;
+  EXPECT_TRUE(Session(static_conv_relu(), keep).graph().find_value("w")->initializer);
+  // With a symbolic batch the kernel may rebuild for a new batch size: the weights stay.
+  EXPECT_TRUE(
+      Session(conv_relu(), SessionOptions{1, true, true}).graph().find_value("w")->initializer);
+}
+
+TEST(SessionMemory, LargestTwoLiveActivationsOfAChain) {
+  // x [1000] -> Relu a [1000] -> Relu b [1000] -> Concat(b, b) y [2000]: when y is written, b
+  // (4000 B) and y (8000 B) are live; x and a are already freed.
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1000}};
+  g.nodes = {Node{"r1", "Relu", "", {"x"}, {"a"}}, Node{"r2", "Relu", "", {"a"}, {"b"}},
+             Node{"cat", "Concat", "", {"b", "b"}, {"y"}, {{"axis", testing::i64(0)}}}};
+  g.outputs = {"y"};
+  Session s(g);
+  s.set_measure_memory(true);
+  s.run({{"x", testing::filled({1000}, 1.0f)}});
+  EXPECT_EQ(s.last_memory().largest_two_live_bytes, 12000u);
+  // After r1: x and a (8000); after r2: a and b; after cat: b and y (12000).
+  EXPECT_EQ(s.last_memory().peak_live_bytes, 12000u);
+}
+
 }  // namespace
 }  // namespace edgeco

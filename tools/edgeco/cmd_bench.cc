@@ -41,10 +41,39 @@ double peak_rss_mb() {
   return double(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
+constexpr double kMB = 1024.0 * 1024.0;
+
+// The session's data memory against the bar "weights plus the two largest live activations".
+nlohmann::json memory_report(size_t weight_bytes, const ActivationMemory& activations,
+                             size_t peak_bytes, size_t steady_bytes) {
+  const double bound = double(weight_bytes + activations.largest_two_live_bytes);
+  return {{"weights_mb", double(weight_bytes) / kMB},
+          {"largest_two_live_activations_mb", double(activations.largest_two_live_bytes) / kMB},
+          {"peak_live_activations_mb", double(activations.peak_live_bytes) / kMB},
+          {"tensor_peak_mb", double(peak_bytes) / kMB},
+          {"tensor_steady_mb", double(steady_bytes) / kMB},
+          {"peak_over_weights_and_two_activations", bound > 0 ? double(peak_bytes) / bound : 0.0},
+          {"what",
+           "tensor storage (weights, packed copies, activations) from load to the last run; "
+           "measured"}};
+}
+
 void bench(const BenchOptions& o) {
+  // Tensor memory from here on is the session's: its weights, packed copies and activations.
+  reset_tensor_memory_peak();
+  const size_t live_before = tensor_memory().live_bytes;
   Graph graph = load_onnx(o.model);
+  size_t weight_bytes = 0;
+  for (const auto& [name, value] : graph.values)
+    if (value.initializer) weight_bytes += value.initializer->nbytes();
   const PreparedInputs inputs = prepare_inputs(graph, o.inputs, 0);
   Session session(std::move(graph), SessionOptions{o.threads, !o.reference, !o.reference});
+  // One measured run (untimed) records the activations live at once; the timed runs do not pay
+  // for the bookkeeping.
+  session.set_measure_memory(true);
+  session.run(inputs.tensors);
+  const ActivationMemory activations = session.last_memory();
+  session.set_measure_memory(false);
   for (int i = 0; i < o.warmup; ++i) session.run(inputs.tensors);
   std::vector<double> latencies;
   std::map<std::string, std::vector<double>> node_ms;
@@ -77,6 +106,9 @@ void bench(const BenchOptions& o) {
                    {"min_ms", *std::min_element(latencies.begin(), latencies.end())},
                    {"throughput_per_s", median > 0 ? 1000.0 * double(batch) / median : 0.0},
                    {"peak_rss_mb", peak_rss_mb()},
+                   {"memory", memory_report(weight_bytes, activations,
+                                            tensor_memory().peak_bytes - live_before,
+                                            tensor_memory().live_bytes - live_before)},
                    {"measured", true},
                    {"passes", session.pass_log()}};
   std::vector<nlohmann::json> nodes;
@@ -99,6 +131,13 @@ void bench(const BenchOptions& o) {
   std::printf("%s: median %.3f ms, p90 %.3f ms, min %.3f ms, %.1f inferences/s, peak RSS %.1f MB\n",
               o.model.c_str(), median, j["p90_ms"].get<double>(), j["min_ms"].get<double>(),
               j["throughput_per_s"].get<double>(), j["peak_rss_mb"].get<double>());
+  const auto& m = j["memory"];
+  std::printf(
+      "memory: tensors peak %.1f MB (steady %.1f MB) = %.2fx (weights %.1f MB + two largest live "
+      "activations %.1f MB)\n",
+      m["tensor_peak_mb"].get<double>(), m["tensor_steady_mb"].get<double>(),
+      m["peak_over_weights_and_two_activations"].get<double>(), m["weights_mb"].get<double>(),
+      m["largest_two_live_activations_mb"].get<double>());
   std::printf(
       "measured over %d runs after %d warm-up, %d thread%s, %s, %zu passes applied; nodes by "
       "kernel:",

@@ -55,10 +55,12 @@ struct Requantization {
 
 class OneDnnConv final : public OneDnnKernel {
  public:
-  OneDnnConv(const Node& node, Tensor weights, std::optional<Tensor> bias,
+  OneDnnConv(const Node& node, bool static_shape, Tensor weights, std::optional<Tensor> bias,
              std::optional<Requantization> quant = std::nullopt)
       : node_(node),
+        static_shape_(static_shape),
         weights_(std::move(weights)),
+        weight_dims_(weights_.dims()),
         bias_(std::move(bias)),
         quant_(std::move(quant)) {
     // oneDNN adds the bias to the int32 accumulator before the output scale: bias / scale[m].
@@ -67,6 +69,12 @@ class OneDnnConv final : public OneDnnKernel {
       for (size_t m = 0; m < b.size(); ++m)
         b[m] /= quant_->x_scale * quant_->w_scales[quant_->w_scales.size() == 1 ? 0 : m];
     }
+  }
+
+  // With fully known shapes the primitive is built once, so the packed copy is the only one needed.
+  std::vector<size_t> owned_inputs() const override {
+    if (!static_shape_) return {};
+    return {quant_ ? size_t{3} : size_t{1}};
   }
 
  private:
@@ -106,7 +114,7 @@ class OneDnnConv final : public OneDnnKernel {
     const tag user_tag = channels_last ? tag::nhwc : tag::nchw;
     // NHWC is a layout oneDNN's convolutions run natively: no reorder at entry or exit.
     const tag compute_tag = channels_last ? tag::nhwc : tag::any;
-    const Dims& w = weights_.dims();
+    const Dims& w = weight_dims_;
     const WindowGeometry g =
         window_geometry(node_, WindowKind::conv, std::span(x).subspan(2), std::span(w).subspan(2));
     const int64_t group = node_.attr_int("group", 1);
@@ -146,7 +154,8 @@ class OneDnnConv final : public OneDnnKernel {
     dnnl::stream stream(cpu_engine());
     // Weights are packed into oneDNN's layout once.
     memory w_user(w_user_md, cpu_engine(), const_cast<std::byte*>(weights_.bytes().data()));
-    weights_mem_ = memory(pd.weights_desc(), cpu_engine());
+    packed_weights_ = Tensor::uninitialized(DType::u8, {int64_t(pd.weights_desc().get_size())});
+    weights_mem_ = memory(pd.weights_desc(), cpu_engine(), packed_weights_.bytes().data());
     dnnl::reorder(w_user, weights_mem_).execute(stream, w_user, weights_mem_);
     if (bias_)
       bias_mem_ = memory(bias_md, cpu_engine(), const_cast<float*>(bias_->data<float>().data()));
@@ -166,11 +175,16 @@ class OneDnnConv final : public OneDnnKernel {
       if (has_residual_) residual_reorder_ = make_reorder(dst_user_md_, pd.dst_desc());
     }
     stream.wait();
+    if (static_shape_) weights_ = Tensor();
     conv_ = dnnl::convolution_forward(pd);
   }
 
+
   Node node_;
-  Tensor weights_;
+  bool static_shape_;
+  Tensor weights_;         // as given; dropped once packed when shapes cannot change
+  Dims weight_dims_;
+  Tensor packed_weights_;  // oneDNN's layout
   std::optional<Tensor> bias_;
   std::optional<Requantization> quant_;
   bool has_residual_ = false;
@@ -209,7 +223,8 @@ std::unique_ptr<PreparedKernel> make_qconv(const PrepareArgs& a) {
   if (q.w_scales.size() != 1 && int64_t(q.w_scales.size()) != w.dim(0)) return nullptr;
   std::optional<Tensor> bias;
   if (a.node.has_input(8)) bias = a.constants[8]->clone();
-  return std::make_unique<OneDnnConv>(a.node, w, std::move(bias), std::move(q));
+  return std::make_unique<OneDnnConv>(a.node, types[0]->fully_known(), w, std::move(bias),
+                                      std::move(q));
 }
 
 std::unique_ptr<PreparedKernel> make_conv(const PrepareArgs& a) {
@@ -224,7 +239,7 @@ std::unique_ptr<PreparedKernel> make_conv(const PrepareArgs& a) {
   if (!append_activation(a.node, probe)) return nullptr;
   if (a.node.attr_int("group", 1) < 1) return nullptr;
   return std::make_unique<OneDnnConv>(
-      a.node, *a.constants[1],
+      a.node, types[0]->fully_known(), *a.constants[1],
       a.node.has_input(2) ? std::optional<Tensor>(*a.constants[2]) : std::nullopt);
 }
 

@@ -10,8 +10,18 @@
 namespace edgeco::kernels::fast {
 namespace {
 
-// A oneDNN matmul with constant weights packed once; subclasses describe A, Y and the primitive.
+// A oneDNN matmul with constant weights (input `weight_input`) packed once; subclasses describe A,
+// Y and the primitive.
 class OneDnnMatMul : public OneDnnKernel {
+ public:
+  OneDnnMatMul(size_t weight_input, bool static_shape)
+      : weight_input_(weight_input), static_shape_(static_shape) {}
+  // With fully known shapes the primitive is built once, so the packed copy is the only one needed.
+  std::vector<size_t> owned_inputs() const override {
+    if (!static_shape_) return {};
+    return {weight_input_};
+  }
+
  protected:
   void execute(const KernelArgs& args, dnnl::stream& stream) final {
     std::unordered_map<int, memory> exec{{DNNL_ARG_SRC, view(a_md_, args.in(0))},
@@ -26,7 +36,8 @@ class OneDnnMatMul : public OneDnnKernel {
   void build(const dnnl::matmul::primitive_desc& pd, memory b_user, const memory::desc& bias_md,
              Tensor* bias) {
     dnnl::stream stream(cpu_engine());
-    b_mem_ = memory(pd.weights_desc(), cpu_engine());
+    packed_ = Tensor::uninitialized(DType::u8, {int64_t(pd.weights_desc().get_size())});
+    b_mem_ = memory(pd.weights_desc(), cpu_engine(), packed_.bytes().data());
     dnnl::reorder(b_user, b_mem_).execute(stream, b_user, b_mem_);
     stream.wait();
     bias_mem_ = bias ? memory(bias_md, cpu_engine(), bias->bytes().data()) : memory();
@@ -34,16 +45,21 @@ class OneDnnMatMul : public OneDnnKernel {
   }
 
   memory::desc a_md_, y_md_;
+  size_t weight_input_;
+  bool static_shape_;
 
  private:
+  Tensor packed_;
   memory b_mem_, bias_mem_;
   dnnl::matmul matmul_;
 };
 
 class OneDnnGemm final : public OneDnnMatMul {
  public:
-  OneDnnGemm(const Node& node, const Tensor& b, std::optional<Tensor> bias)
-      : trans_a_(node.attr_int("transA", 0) != 0),
+  OneDnnGemm(const Node& node, bool static_shape, const Tensor& b, std::optional<Tensor> bias)
+      : OneDnnMatMul(1, static_shape),
+        b_dims_(b.dims()),
+        trans_a_(node.attr_int("transA", 0) != 0),
         trans_b_(node.attr_int("transB", 0) != 0),
         alpha_(node.attr_float("alpha", 1.0f)),
         beta_(node.attr_float("beta", 1.0f)),
@@ -54,7 +70,7 @@ class OneDnnGemm final : public OneDnnMatMul {
   void prepare(const KernelArgs& args) override {
     const Dims& a = args.in(0).dims();
     const int64_t m = trans_a_ ? a[1] : a[0], k = trans_a_ ? a[0] : a[1];
-    const int64_t n = trans_b_ ? b_.dim(0) : b_.dim(1);
+    const int64_t n = trans_b_ ? b_dims_[0] : b_dims_[1];
     // Transposes are strides, not copies: A^T is A read with swapped strides.
     a_md_ = memory::desc({m, k}, dt::f32, trans_a_ ? memory::dims{1, m} : memory::dims{k, 1});
     const memory::desc b_user({k, n}, dt::f32, trans_b_ ? memory::dims{1, k} : memory::dims{n, 1});
@@ -70,12 +86,18 @@ class OneDnnGemm final : public OneDnnMatMul {
     const dnnl::matmul::primitive_desc pd(
         dnnl::matmul::desc(a_md_, memory::desc({k, n}, dt::f32, tag::any), bias_md, y_md_),
         cpu_engine());
-    Tensor scaled_b = b_.clone();
-    for (float& v : scaled_b.data<float>()) v *= alpha_;
-    build(pd, memory(b_user, cpu_engine(), scaled_b.data<float>().data()), bias_md,
-          bias_ ? &scaled_bias_ : nullptr);
+    // A scaled copy only when alpha asks for one (a transient copy of a classifier is megabytes).
+    Tensor scaled_b = b_;
+    if (alpha_ != 1.0f) {
+      scaled_b = b_.clone();
+      for (float& v : scaled_b.data<float>()) v *= alpha_;
+    }
+    build(pd, memory(b_user, cpu_engine(), const_cast<float*>(scaled_b.data<float>().data())),
+          bias_md, bias_ ? &scaled_bias_ : nullptr);
+    if (static_shape_) b_ = Tensor();
   }
 
+  Dims b_dims_;
   bool trans_a_, trans_b_;
   float alpha_, beta_;
   Tensor b_;
@@ -85,11 +107,15 @@ class OneDnnGemm final : public OneDnnMatMul {
 
 class OneDnnQMatMul final : public OneDnnMatMul {
  public:
-  OneDnnQMatMul(const PrepareArgs& a) : b_(*a.constants[3]) {
+  explicit OneDnnQMatMul(const PrepareArgs& a)
+      : OneDnnMatMul(3, a.input_types[0]->fully_known()),
+        b_(*a.constants[3]),
+        k_(b_.dim(0)),
+        n_(b_.dim(1)) {
     a_type_ = onednn_type(a.input_types[0]->dtype);
     const float a_scale = float(a.constants[1]->to_doubles()[0]);
     a_zero_ = a.node.has_input(2) ? int32_t(a.constants[2]->to_int64s()[0]) : 0;
-    const int64_t n = b_.dim(1);
+    const int64_t n = n_;
     for (double s : a.constants[4]->to_doubles()) scales_.push_back(a_scale * float(s));
     if (a.node.has_input(6)) {  // oneDNN adds the bias to the accumulator, before the scales
       bias_ = a.constants[6]->cast(DType::f32).clone().reshaped({1, n});
@@ -105,7 +131,7 @@ class OneDnnQMatMul final : public OneDnnMatMul {
 
  private:
   void prepare(const KernelArgs& args) override {
-    const int64_t k = b_.dim(0), n = b_.dim(1), m = args.in(0).numel() / k;
+    const int64_t k = k_, n = n_, m = args.in(0).numel() / k;
     a_md_ = memory::desc({m, k}, a_type_, tag::ab);
     y_md_ = memory::desc({m, n}, y_type_, tag::ab);
     const memory::desc bias_md = bias_ ? memory::desc({1, n}, dt::f32, tag::ab) : memory::desc();
@@ -124,9 +150,11 @@ class OneDnnQMatMul final : public OneDnnMatMul {
           memory(memory::desc({k, n}, dt::s8, tag::ab), cpu_engine(),
                  const_cast<std::byte*>(b_.bytes().data())),
           bias_md, bias_ ? &*bias_ : nullptr);
+    if (static_shape_) b_ = Tensor();
   }
 
-  Tensor b_;
+  Tensor b_;  // dropped once packed when shapes cannot change
+  int64_t k_, n_;
   dt a_type_;
   int32_t a_zero_ = 0;
   std::vector<float> scales_;
@@ -171,7 +199,7 @@ std::unique_ptr<PreparedKernel> make_gemm(const PrepareArgs& a) {
       return nullptr;
     bias = c->reshaped({1, n});
   }
-  return std::make_unique<OneDnnGemm>(a.node, *b, std::move(bias));
+  return std::make_unique<OneDnnGemm>(a.node, t[0]->fully_known(), *b, std::move(bias));
 }
 
 }  // namespace
