@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,8 @@ class Session {
     // A fast kernel's output shapes depend only on input dims and attributes: kept per input dims.
     std::vector<Dims> cached_dims;
     std::vector<TensorType> cached_types;
+    // Types of constant inputs the fast kernel owns (the session freed them), by input index.
+    std::vector<std::optional<TensorType>> released_types;
   };
   int slot(const std::string& name);
 

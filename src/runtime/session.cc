@@ -10,20 +10,28 @@ namespace edgeco {
 
 namespace {
 
-// Output types of the node for these actual inputs.
-std::vector<TensorType> infer_outputs(const Node& node, int64_t opset,
-                                      std::span<const Tensor* const> inputs) {
+// Output types of the node for these actual inputs; an absent input with a `known_types` entry
+// (a constant a kernel owns) has that type.
+std::vector<TensorType> infer_outputs(
+    const Node& node, int64_t opset, std::span<const Tensor* const> inputs,
+    const std::vector<std::optional<TensorType>>& known_types = {}) {
   const OpSchema* schema = OpRegistry::builtin().find(node.domain, node.op_type);
   if (!schema)
     throw Error(ErrorKind::unsupported, "operator '" + node.op_type + "' is not supported",
                 node.label());
   std::vector<TensorType> in_types;
   in_types.reserve(inputs.size());
-  for (const Tensor* t : inputs)
-    in_types.push_back(t ? TensorType{t->dtype(), t->dims()} : TensorType{});
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const bool known = !inputs[i] && i < known_types.size() && known_types[i];
+    in_types.push_back(inputs[i] ? TensorType{inputs[i]->dtype(), inputs[i]->dims()}
+                       : known   ? *known_types[i]
+                                 : TensorType{});
+  }
   std::vector<const TensorType*> type_ptrs;
-  for (size_t i = 0; i < inputs.size(); ++i)
-    type_ptrs.push_back(inputs[i] ? &in_types[i] : nullptr);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const bool known = !inputs[i] && i < known_types.size() && known_types[i];
+    type_ptrs.push_back(inputs[i] || known ? &in_types[i] : nullptr);
+  }
   InferContext ctx(node, opset, type_ptrs, {inputs.begin(), inputs.end()});
   schema->infer(ctx);
   std::vector<TensorType> out_types;
@@ -138,23 +146,15 @@ Session::Session(Graph graph, SessionOptions options)
     if (!options_.keep_constants) graph_.value(name).initializer.reset();
     released.insert(s);
   }
-  // Steps reading a freed constant get nullptr for it, so their output types (fully known: the
-  // kernels free weights only for static shapes) are settled here rather than inferred from inputs.
-  for (Step& step : steps_) {
-    bool reads_released = false;
-    for (int& s : step.inputs) reads_released = reads_released || released.count(s);
-    if (!reads_released) continue;
-    step.cached_dims.clear();
-    step.cached_types.clear();
-    for (size_t k = 0; k < step.inputs.size(); ++k) {
-      const bool absent = step.inputs[k] < 0 || released.count(step.inputs[k]);
-      step.cached_dims.push_back(absent ? Dims{} : graph_.value(step.node->inputs[k]).type->dims);
-    }
-    for (const auto& out : step.node->outputs)
-      step.cached_types.push_back(out.empty() ? TensorType{} : *graph_.value(out).type);
-    for (int& s : step.inputs)
-      if (released.count(s)) s = -1;
-  }
+  // Steps reading a freed constant get nullptr for it (their kernels own it) and its type for
+  // inferring output shapes.
+  for (Step& step : steps_)
+    for (size_t k = 0; k < step.inputs.size(); ++k)
+      if (step.inputs[k] >= 0 && released.count(step.inputs[k])) {
+        step.released_types.resize(step.inputs.size());
+        step.released_types[k] = *graph_.value(step.node->inputs[k]).type;
+        step.inputs[k] = -1;
+      }
   // Each activation is freed after its last reader; constants and graph outputs are kept.
   std::set<int> kept;
   for (const auto& [name, value] : constants_) kept.insert(slot(name));
@@ -165,7 +165,8 @@ Session::Session(Graph graph, SessionOptions options)
       if (s >= 0 && !kept.count(s)) last_reader[s] = i;
   for (const auto& [s, i] : last_reader) steps_[i].release.push_back(s);
   is_constant_.assign(slots_.size(), false);
-  for (const auto& [name, s] : slot_of_) is_constant_[size_t(s)] = !slots_[size_t(s)].empty_handle();
+  for (const auto& [name, s] : slot_of_)
+    is_constant_[size_t(s)] = !slots_[size_t(s)].empty_handle();
 }
 
 int Session::slot(const std::string& name) {
@@ -252,7 +253,7 @@ TensorMap Session::run(const TensorMap& inputs, const ValueObserver& observe) {
       for (size_t k = 0; cached && k < args.size(); ++k)
         cached = args[k] ? args[k]->dims() == step.cached_dims[k] : step.cached_dims[k].empty();
       if (!cached) {
-        step.cached_types = infer_outputs(node, graph_.opset, args);
+        step.cached_types = infer_outputs(node, graph_.opset, args, step.released_types);
         step.cached_dims.clear();
         for (const Tensor* t : args) step.cached_dims.push_back(t ? t->dims() : Dims{});
       }

@@ -221,6 +221,25 @@ INSTANTIATE_TEST_SUITE_P(OneDnn, FastQFusedConv,
                                                      false}),
                          [](const auto& info) { return info.param.name; });
 
+TEST(FastInt8, QFusedConvWithDynamicBatchRebuildsForEachShape) {
+  Graph g = one_node(
+      "QFusedConv", "edgeco", Tensor(DType::u8, {1, 7, 7, 16}),
+      {Tensor::scalar<float>(0.02f), Tensor::scalar<uint8_t>(117),
+       random_integers<int8_t>({24, 16, 3, 3}, -127, 127, 2), random_floats({24}, 0.001f, 0.01f, 3),
+       Tensor(DType::i8, {24}), Tensor::scalar<float>(0.3f), Tensor::scalar<uint8_t>(100),
+       random_floats({24}, -1, 1, 4)},
+      {{"channels_last", i64(1)}, {"pads", ints({1, 1, 1, 1})}});
+  g.value("x").type = TensorType{DType::u8, {-1, 7, 7, 16}};
+  Session reference(g), fast(g, SessionOptions{1, false, true});
+  for (int64_t batch : {1, 3, 64, 2}) {
+    const Tensor x = random_integers<uint8_t>({batch, 7, 7, 16}, 0, 255, uint32_t(batch));
+    const auto e = reference.run({{"x", x}}).at("y").to_int64s();
+    const auto a = fast.run({{"x", x}}).at("y").to_int64s();
+    ASSERT_EQ(a.size(), e.size());
+    for (size_t i = 0; i < a.size(); ++i) ASSERT_LE(std::abs(a[i] - e[i]), 1) << "batch " << batch;
+  }
+}
+
 TEST(FastInt8, QuantizeDequantizeAndQAddAreBitExact) {
   const Tensor x = random_floats({2, 5, 5, 7}, -4, 4, 11);
   for (DType type : {DType::u8, DType::i8}) {

@@ -61,6 +61,7 @@ class OneDnnConv final : public OneDnnKernel {
         static_shape_(static_shape),
         weights_(std::move(weights)),
         weight_dims_(weights_.dims()),
+        weight_type_(weights_.dtype()),
         bias_(std::move(bias)),
         quant_(std::move(quant)) {
     // oneDNN adds the bias to the int32 accumulator before the output scale: bias / scale[m].
@@ -71,9 +72,11 @@ class OneDnnConv final : public OneDnnKernel {
     }
   }
 
-  // With fully known shapes the primitive is built once, so the packed copy is the only one needed.
+  // The packed copy is the only one the kernel needs when shapes are fixed or weights are float.
   std::vector<size_t> owned_inputs() const override {
-    if (!static_shape_) return {};
+    // Float weights repack from the packed copy for a new shape; int8 ones (with oneDNN's
+    // compensation terms in the packed form) keep the original unless shapes are fixed.
+    if (!static_shape_ && quant_) return {};
     return {quant_ ? size_t{3} : size_t{1}};
   }
 
@@ -124,7 +127,7 @@ class OneDnnConv final : public OneDnnKernel {
                                            : memory::dims{group, w[0] / group, w[1], w[2], w[3]};
     const dt src_type = quant_ ? onednn_type(quant_->x_type) : dt::f32;
     const dt dst_type = quant_ ? onednn_type(quant_->y_type) : dt::f32;
-    const dt w_type = onednn_type(weights_.dtype());
+    const dt w_type = onednn_type(weight_type_);
     src_user_md_ = memory::desc(src_dims, src_type, user_tag);
     dst_user_md_ = memory::desc(dst_dims, dst_type, user_tag);
     const memory::desc w_user_md(w_dims, w_type, group == 1 ? tag::oihw : tag::goihw);
@@ -153,10 +156,20 @@ class OneDnnConv final : public OneDnnKernel {
     const dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
     dnnl::stream stream(cpu_engine());
     // Weights are packed into oneDNN's layout once.
-    memory w_user(w_user_md, cpu_engine(), const_cast<std::byte*>(weights_.bytes().data()));
-    packed_weights_ = Tensor::uninitialized(DType::u8, {int64_t(pd.weights_desc().get_size())});
-    weights_mem_ = memory(pd.weights_desc(), cpu_engine(), packed_weights_.bytes().data());
-    dnnl::reorder(w_user, weights_mem_).execute(stream, w_user, weights_mem_);
+    // A new shape may keep the packed layout; otherwise the weights are repacked from the original
+    // or, once that is gone, from the previous packed copy.
+    if (!weights_mem_ || pd.weights_desc() != weights_mem_.get_desc()) {
+      memory from =
+          weights_.empty_handle()
+              ? weights_mem_
+              : memory(w_user_md, cpu_engine(), const_cast<std::byte*>(weights_.bytes().data()));
+      Tensor packed = Tensor::uninitialized(DType::u8, {int64_t(pd.weights_desc().get_size())});
+      memory to(pd.weights_desc(), cpu_engine(), packed.bytes().data());
+      dnnl::reorder(from, to).execute(stream, from, to);
+      stream.wait();
+      packed_weights_ = std::move(packed);
+      weights_mem_ = to;
+    }
     if (bias_)
       bias_mem_ = memory(bias_md, cpu_engine(), const_cast<float*>(bias_->data<float>().data()));
     src_reorder_.reset();
@@ -175,15 +188,15 @@ class OneDnnConv final : public OneDnnKernel {
       if (has_residual_) residual_reorder_ = make_reorder(dst_user_md_, pd.dst_desc());
     }
     stream.wait();
-    if (static_shape_) weights_ = Tensor();
+    if (!owned_inputs().empty()) weights_ = Tensor();
     conv_ = dnnl::convolution_forward(pd);
   }
 
-
   Node node_;
   bool static_shape_;
-  Tensor weights_;         // as given; dropped once packed when shapes cannot change
+  Tensor weights_;  // as given; dropped once packed when shapes cannot change
   Dims weight_dims_;
+  DType weight_type_;
   Tensor packed_weights_;  // oneDNN's layout
   std::optional<Tensor> bias_;
   std::optional<Requantization> quant_;

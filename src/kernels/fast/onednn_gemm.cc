@@ -14,11 +14,12 @@ namespace {
 // Y and the primitive.
 class OneDnnMatMul : public OneDnnKernel {
  public:
-  OneDnnMatMul(size_t weight_input, bool static_shape)
-      : weight_input_(weight_input), static_shape_(static_shape) {}
-  // With fully known shapes the primitive is built once, so the packed copy is the only one needed.
+  // `owns_weights`: the packed copy is the only one the kernel needs (fixed shapes, or weights
+  // that can be repacked from it for a new shape).
+  OneDnnMatMul(size_t weight_input, bool owns_weights)
+      : weight_input_(weight_input), owns_weights_(owns_weights) {}
   std::vector<size_t> owned_inputs() const override {
-    if (!static_shape_) return {};
+    if (!owns_weights_) return {};
     return {weight_input_};
   }
 
@@ -36,17 +37,24 @@ class OneDnnMatMul : public OneDnnKernel {
   void build(const dnnl::matmul::primitive_desc& pd, memory b_user, const memory::desc& bias_md,
              Tensor* bias) {
     dnnl::stream stream(cpu_engine());
-    packed_ = Tensor::uninitialized(DType::u8, {int64_t(pd.weights_desc().get_size())});
-    b_mem_ = memory(pd.weights_desc(), cpu_engine(), packed_.bytes().data());
-    dnnl::reorder(b_user, b_mem_).execute(stream, b_user, b_mem_);
-    stream.wait();
+    // A new shape may keep the packed layout; otherwise repack (from the original, or, when the
+    // caller no longer has it, from the previous packed copy: b_user is then empty).
+    if (!b_mem_ || pd.weights_desc() != b_mem_.get_desc()) {
+      memory from = b_user ? b_user : b_mem_;
+      Tensor packed = Tensor::uninitialized(DType::u8, {int64_t(pd.weights_desc().get_size())});
+      memory to(pd.weights_desc(), cpu_engine(), packed.bytes().data());
+      dnnl::reorder(from, to).execute(stream, from, to);
+      stream.wait();
+      packed_ = std::move(packed);
+      b_mem_ = to;
+    }
     bias_mem_ = bias ? memory(bias_md, cpu_engine(), bias->bytes().data()) : memory();
     matmul_ = dnnl::matmul(pd);
   }
 
   memory::desc a_md_, y_md_;
   size_t weight_input_;
-  bool static_shape_;
+  bool owns_weights_;
 
  private:
   Tensor packed_;
@@ -56,8 +64,9 @@ class OneDnnMatMul : public OneDnnKernel {
 
 class OneDnnGemm final : public OneDnnMatMul {
  public:
-  OneDnnGemm(const Node& node, bool static_shape, const Tensor& b, std::optional<Tensor> bias)
-      : OneDnnMatMul(1, static_shape),
+  // Float weights repack from the packed copy for a new shape: the kernel always owns them.
+  OneDnnGemm(const Node& node, const Tensor& b, std::optional<Tensor> bias)
+      : OneDnnMatMul(1, true),
         b_dims_(b.dims()),
         trans_a_(node.attr_int("transA", 0) != 0),
         trans_b_(node.attr_int("transB", 0) != 0),
@@ -87,6 +96,10 @@ class OneDnnGemm final : public OneDnnMatMul {
         dnnl::matmul::desc(a_md_, memory::desc({k, n}, dt::f32, tag::any), bias_md, y_md_),
         cpu_engine());
     // A scaled copy only when alpha asks for one (a transient copy of a classifier is megabytes).
+    if (b_.empty_handle()) {  // packed before: repack from that copy if the layout changes
+      build(pd, memory(), bias_md, bias_ ? &scaled_bias_ : nullptr);
+      return;
+    }
     Tensor scaled_b = b_;
     if (alpha_ != 1.0f) {
       scaled_b = b_.clone();
@@ -94,7 +107,7 @@ class OneDnnGemm final : public OneDnnMatMul {
     }
     build(pd, memory(b_user, cpu_engine(), const_cast<float*>(scaled_b.data<float>().data())),
           bias_md, bias_ ? &scaled_bias_ : nullptr);
-    if (static_shape_) b_ = Tensor();
+    b_ = Tensor();
   }
 
   Dims b_dims_;
@@ -150,7 +163,7 @@ class OneDnnQMatMul final : public OneDnnMatMul {
           memory(memory::desc({k, n}, dt::s8, tag::ab), cpu_engine(),
                  const_cast<std::byte*>(b_.bytes().data())),
           bias_md, bias_ ? &*bias_ : nullptr);
-    if (static_shape_) b_ = Tensor();
+    if (owns_weights_) b_ = Tensor();
   }
 
   Tensor b_;  // dropped once packed when shapes cannot change
@@ -199,7 +212,7 @@ std::unique_ptr<PreparedKernel> make_gemm(const PrepareArgs& a) {
       return nullptr;
     bias = c->reshaped({1, n});
   }
-  return std::make_unique<OneDnnGemm>(a.node, t[0]->fully_known(), *b, std::move(bias));
+  return std::make_unique<OneDnnGemm>(a.node, *b, std::move(bias));
 }
 
 }  // namespace
