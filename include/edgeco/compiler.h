@@ -31,10 +31,13 @@ int fuse_conv(Graph& graph, PassLog* log = nullptr);
 // requantization), and Add(DequantizeLinear(a), DequantizeLinear(b)) [-> Relu] -> QuantizeLinear
 // becomes edgeco.QAdd, and DequantizeLinear(a) -> Gemm/MatMul(DequantizeLinear(constant B))
 // [-> QuantizeLinear] becomes edgeco.QMatMul (float output without the QuantizeLinear).
-// QLinearConv and QLinearMatMul with constant parameters become the same two nodes.
+// QLinearConv and QLinearMatMul with constant parameters become the same two nodes. With
+// `evaluate` (the reference kernels), DequantizeLinear -> element-wise ops (Sigmoid, HardSwish,
+// x * Sigmoid(x), Clip, ...) -> QuantizeLinear becomes edgeco.QLookup, a 256-entry table.
 // Parameters must be constants; activations per tensor, weights per tensor or
 // per output channel. DequantizeLinear nodes left without readers go with remove_dead_nodes.
-int fuse_quantized(Graph& graph, PassLog* log = nullptr);
+int fuse_quantized(Graph& graph, PassLog* log = nullptr,
+                   const ConstantEvaluator& evaluate = nullptr);
 
 // Removes nodes none of whose outputs reach a graph output, and initializers nothing reads.
 int remove_dead_nodes(Graph& graph, PassLog* log = nullptr);

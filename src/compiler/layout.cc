@@ -121,7 +121,8 @@ class ChannelsLast {
       return rename_outputs(node);
     }
     if (node.outputs.size() != 1 || !is_4d(g_, node.outputs[0])) return false;
-    if (is_per_tensor_qdq(g_, node)) {
+    const bool lookup = node.op_type == "QLookup" && node.domain == "edgeco";
+    if (is_per_tensor_qdq(g_, node) || lookup) {
       if (!nhwc(node.inputs[0])) return false;
       node.inputs[0] = twin(node.inputs[0]);
       return rename_outputs(node);

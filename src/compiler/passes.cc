@@ -248,7 +248,8 @@ PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate, bool channels_
     };
   infer_types(graph, OpRegistry::builtin(), for_shapes);
   // First, while the QDQ patterns are intact (Conv fusion would absorb their activations).
-  if (fuse_quantized(graph, &log) > 0) infer_types(graph, OpRegistry::builtin(), for_shapes);
+  if (fuse_quantized(graph, &log, evaluate) > 0)
+    infer_types(graph, OpRegistry::builtin(), for_shapes);
   fold_batch_norm(graph, &log);
   fuse_conv(graph, &log);
   remove_dead_nodes(graph, &log);

@@ -3,6 +3,7 @@
 // one convolution to the next instead of being dequantized, computed in float and requantized.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "compiler/rewrite.h"
 
@@ -21,9 +22,16 @@ struct QuantStep {
   std::string zero_point;  // constant, or "" for zero
 };
 
+// Element-wise float ops a lookup table can stand for between a DequantizeLinear and a
+// QuantizeLinear (single data input; any other inputs constant).
+const std::set<std::string, std::less<>> kTabulable = {
+    "Relu", "Clip", "Sigmoid", "Tanh",     "HardSigmoid", "HardSwish", "LeakyRelu",
+    "Elu",  "Selu", "Exp",     "Softplus", "Neg",         "Abs"};
+
 class QuantizedFusion {
  public:
-  QuantizedFusion(Graph& g, PassLog* log) : g_(g), log_(log), uses_(g), removed_(g.nodes.size()) {
+  QuantizedFusion(Graph& g, PassLog* log, const ConstantEvaluator& evaluate)
+      : g_(g), log_(log), evaluate_(evaluate), uses_(g), removed_(g.nodes.size()) {
     for (size_t i = 0; i < g.nodes.size(); ++i)
       for (const auto& out : g.nodes[i].outputs) producer_[out] = i;
   }
@@ -40,6 +48,10 @@ class QuantizedFusion {
         fused += fuse_matmul(i);
       else if (is_op(g_.nodes[i], "QLinearConv") || is_op(g_.nodes[i], "QLinearMatMul"))
         fused += from_qlinear(i);
+    }
+    // Element-wise chains between a DQ and a Q, once the convolutions have claimed theirs.
+    for (size_t i = 0; evaluate_ && i < g_.nodes.size(); ++i) {
+      if (!removed_[i] && is_op(g_.nodes[i], "DequantizeLinear")) fused += fuse_lookup(i);
     }
     erase_marked(g_, removed_);
     g_.sort_topologically();
@@ -213,6 +225,102 @@ class QuantizedFusion {
     return 1;
   }
 
+  // A unary op of kTabulable reading `value` (its only reader), with constant other inputs.
+  std::optional<size_t> tabulable_reader(const std::string& value) {
+    const auto r = uses_.sole_reader(value);
+    if (!r || removed_[*r]) return std::nullopt;
+    const Node& n = g_.nodes[*r];
+    if (!n.domain.empty() || !kTabulable.count(n.op_type) || n.inputs.empty() ||
+        n.inputs[0] != value || n.outputs.size() != 1)
+      return std::nullopt;
+    for (size_t k = 1; k < n.inputs.size(); ++k)
+      if (n.has_input(k) && !constant(g_, n, k)) return std::nullopt;
+    return r;
+  }
+
+  // DQ(x) -> f [-> Q], f element-wise (a chain of kTabulable ops, or x * gate(x) then such a
+  // chain): the output depends on the 8-bit code alone, so the whole of it is a 256-entry table
+  // (8-bit with the Q, float without), computed here by running DQ, f and Q on every code with
+  // the reference kernels (bit-exact by construction).
+  int fuse_lookup(size_t i) {
+    const Node& dq = g_.nodes[i];
+    const auto x = dequantize_of(dq.outputs[0], false);
+    if (!x || x->node != i) return 0;
+    std::vector<size_t> region;
+    std::string tail = dq.outputs[0];
+    // x * gate(x): the DQ output read by exactly a unary gate and the Mul of both.
+    if (auto it = uses_.readers.find(tail);
+        it != uses_.readers.end() && it->second.size() == 2 && !uses_.graph_outputs.count(tail)) {
+      for (int first = 0; first < 2 && region.empty(); ++first) {
+        const size_t gate = it->second[size_t(first)], mul = it->second[size_t(1 - first)];
+        const Node& gn = g_.nodes[gate];
+        const Node& mn = g_.nodes[mul];
+        if (removed_[gate] || removed_[mul] || !is_op(mn, "Mul") || !gn.domain.empty() ||
+            !kTabulable.count(gn.op_type) || gn.inputs.size() != 1)
+          continue;
+        const auto gate_reader = uses_.sole_reader(gn.outputs[0]);
+        const bool pairs = (mn.inputs[0] == tail && mn.inputs[1] == gn.outputs[0]) ||
+                           (mn.inputs[1] == tail && mn.inputs[0] == gn.outputs[0]);
+        if (gate_reader && *gate_reader == mul && pairs) {
+          region = {gate, mul};
+          tail = mn.outputs[0];
+        }
+      }
+    }
+    while (auto r = tabulable_reader(tail)) {
+      region.push_back(*r);
+      tail = g_.nodes[*r].outputs[0];
+    }
+    // Without a QuantizeLinear after it, the table holds the float results.
+    const auto y = quantize_after(tail);
+    if (region.empty()) return 0;
+    const Value* x_value = g_.find_value(x->data);
+    // Every code in byte order, so the table is indexed by the raw byte of x.
+    std::vector<uint8_t> bytes(256);
+    for (size_t b = 0; b < 256; ++b) bytes[b] = uint8_t(b);
+    Tensor codes = Tensor::from_values<uint8_t>({256}, std::span<const uint8_t>(bytes));
+    if (x_value->type->dtype == DType::i8) {
+      Tensor as_i8(DType::i8, {256});
+      std::memcpy(as_i8.bytes().data(), codes.bytes().data(), 256);
+      codes = as_i8;
+    }
+    std::map<std::string, Tensor> values{{x->data, codes}};
+    std::vector<size_t> steps{i};
+    steps.insert(steps.end(), region.begin(), region.end());
+    if (y) steps.push_back(y->node);
+    for (size_t step : steps) {
+      const Node& n = g_.nodes[step];
+      std::vector<const Tensor*> inputs;
+      for (size_t k = 0; k < n.inputs.size(); ++k) {
+        if (!n.has_input(k)) {
+          inputs.push_back(nullptr);
+          continue;
+        }
+        auto it = values.find(n.inputs[k]);
+        inputs.push_back(it != values.end() ? &it->second : constant(g_, n, k));
+        if (!inputs.back()) return 0;
+      }
+      std::vector<Tensor> out = evaluate_(n, g_.opset, inputs);
+      if (out.empty()) return 0;
+      values[n.outputs[0]] = std::move(out[0]);
+    }
+    const size_t last = y ? y->node : region.back();
+    const std::string out = g_.nodes[last].outputs[0];
+    const std::string table = out + ".table";
+    g_.value(table).initializer = values.at(out);
+    std::string what;
+    for (size_t r : region) {
+      what += (what.empty() ? "" : " + ") + g_.nodes[r].op_type;
+      if (r != last) removed_[r] = true;
+    }
+    const std::string name = g_.nodes[region.front()].name + ".lookup";
+    // The table node takes the last node's place: every input exists there.
+    g_.nodes[last] = Node{name, "QLookup", "edgeco", {x->data, table}, {out}};
+    note(log_, "int8 lookup table for " + what + " after DequantizeLinear '" + dq.name + "'" +
+                   (y ? " and its QuantizeLinear" : ", float results"));
+    return 1;
+  }
+
   // The QOperator forms (QLinearConv, QLinearMatMul) with constant parameters take the same
   // kernels: QLinearConv's int32 bias becomes real units (B * x_scale * w_scale[m]).
   int from_qlinear(size_t i) {
@@ -305,6 +413,7 @@ class QuantizedFusion {
 
   Graph& g_;
   PassLog* log_;
+  const ConstantEvaluator& evaluate_;
   Uses uses_;
   std::vector<bool> removed_;
   std::map<std::string, size_t> producer_;
@@ -312,8 +421,8 @@ class QuantizedFusion {
 
 }  // namespace
 
-int fuse_quantized(Graph& graph, PassLog* log) {
-  return QuantizedFusion(graph, log).run();
+int fuse_quantized(Graph& graph, PassLog* log, const ConstantEvaluator& evaluate) {
+  return QuantizedFusion(graph, log, evaluate).run();
 }
 
 }  // namespace edgeco

@@ -151,6 +151,22 @@ void register_quant_ops(OpRegistry& r) {
   };
   r.add(qmm);
 
+  // edgeco.QLookup: y = table[byte of x], an element-wise function of 8-bit codes as a 256-entry
+  // table (8-bit or float32) indexed by the raw byte (an int8 x of -1 reads entry 255). Output
+  // type: the table's.
+  OpSchema lookup = schema("QLookup", 2, 2, {}, [](InferContext& ctx) {
+    require_dtype_in(ctx, 0, {DType::u8, DType::i8});
+    require_dtype_in(ctx, 1, {DType::u8, DType::i8, DType::f32});
+    const TensorType& table = ctx.input_type(1);
+    if (table.fully_known() && (table.dims.size() != 1 || table.dims[0] != 256))
+      ctx.fail("table must have shape [256], got " + dims_to_string(table.dims));
+    TensorType y = ctx.input_type(0);
+    y.dtype = table.dtype;
+    ctx.set_output(0, y);
+  });
+  lookup.domain = "edgeco";
+  r.add(lookup);
+
   // edgeco.QAdd: Add of two same-shaped quantized tensors, computed as ONNX's
   // DequantizeLinear -> Add -> QuantizeLinear computes it in float32 (so results are bit-exact):
   // y = saturate(round((float(a - a_zp) * a_scale + float(b - b_zp) * b_scale) / y_scale) + y_zp).

@@ -407,6 +407,41 @@ TEST(QuantizedFusion, QLinearConvWithConstantsRunsOnTheInt8Kernels) {
   EXPECT_LT(saturated, actual.size() / 4);
 }
 
+// x -> Q -> DQ -> x * Sigmoid(x) -> Q -> DQ -> HardSigmoid -> y: Swish between a DQ and a Q, then
+// a HardSigmoid whose float result is the graph output.
+Graph qdq_elementwise() {
+  Graph g;
+  g.opset = 13;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {2, 3, 5, 7}};
+  g.value("s").initializer = Tensor::scalar<float>(0.03f);
+  g.value("z").initializer = Tensor::scalar<uint8_t>(100);
+  g.value("s2").initializer = Tensor::scalar<float>(0.02f);
+  g.value("z2").initializer = Tensor::scalar<uint8_t>(20);
+  g.nodes = {Node{"q", "QuantizeLinear", "", {"x", "s", "z"}, {"xq"}},
+             Node{"dq", "DequantizeLinear", "", {"xq", "s", "z"}, {"xd"}},
+             Node{"gate", "Sigmoid", "", {"xd"}, {"g"}},
+             Node{"swish", "Mul", "", {"xd", "g"}, {"m"}},
+             Node{"q2", "QuantizeLinear", "", {"m", "s2", "z2"}, {"mq"}},
+             Node{"dq2", "DequantizeLinear", "", {"mq", "s2", "z2"}, {"md"}},
+             Node{"hs", "HardSigmoid", "", {"md"}, {"y"}}};
+  g.outputs = {"y"};
+  return g;
+}
+
+TEST(QuantizedFusion, ElementwiseBetweenDqAndQBecomesABitExactLookupTable) {
+  const Graph g = qdq_elementwise();
+  const TensorMap feed{{"x", random_tensor({2, 3, 5, 7}, 61, -4, 4)}};
+  const auto expected = Session(g).run(feed).at("y").to_doubles();
+  for (const bool fast : {false, true}) {
+    Session s(g, SessionOptions{1, true, fast});
+    std::vector<std::string> ops;
+    for (const Node& n : s.graph().nodes) ops.push_back(n.op_type);
+    EXPECT_EQ(ops, (std::vector<std::string>{"QuantizeLinear", "QLookup", "QLookup"}));
+    EXPECT_EQ(s.run(feed).at("y").to_doubles(), expected);  // the tables hold what DQ-f-Q computes
+  }
+}
+
 TEST(QuantizedFusion, NonConstantScaleKeepsTheQdqForm) {
   Graph g = qdq_block();
   g.inputs.push_back("r1_s");  // a runtime scale: the integer kernels cannot take it

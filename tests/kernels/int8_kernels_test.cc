@@ -129,6 +129,28 @@ TEST(FastInt8, QMatMulMatchesReference) {
   EXPECT_LT(saturated, q_actual.size() / 4);
 }
 
+TEST(Int8Reference, QLookupIndexesByTheRawByte) {
+  std::vector<uint8_t> table(256);
+  for (size_t b = 0; b < 256; ++b) table[b] = uint8_t(255 - b);
+  const Tensor x = values<int8_t>({4}, {0, 1, -1, -128});  // bytes 0, 1, 255, 128
+  EXPECT_EQ(
+      run(one_node("QLookup", "edgeco", x, {values<uint8_t>({256}, table)}), x, false).to_int64s(),
+      (std::vector<int64_t>{255, 254, 0, 127}));
+}
+
+TEST(FastInt8, QLookupMatchesReferenceForByteAndFloatTables) {
+  const Tensor x = random_integers<uint8_t>({3, 7, 5, 11}, 0, 255, 31);  // 1155: 64-wide + tail
+  for (const Tensor& table :
+       {random_integers<uint8_t>({256}, 0, 255, 32), random_floats({256}, -3, 3, 33)}) {
+    const Graph g = one_node("QLookup", "edgeco", x, {table});
+    std::string kernel;
+    const auto actual = run(g, x, true, &kernel).to_doubles();
+    EXPECT_EQ(kernel, "own-simd");
+    EXPECT_EQ(actual, run(g, x, false).to_doubles());
+    EXPECT_EQ(actual[5], table.to_doubles()[x.to_int64s()[5]]);
+  }
+}
+
 struct QConvCase {
   std::string name;
   Dims x, w;  // x as the node sees it (NHWC when channels_last)

@@ -89,6 +89,13 @@ def main():
             # Reported, not asserted: random-weight logits are nearly flat, so top-1 and the error
             # against float say little about accuracy (trained models are checked on real data).
             row["int8_top1_same"] = bool(q_ours.argmax() == expected.argmax())
+            # The QDQ model must run on integer kernels: no float convolution or matrix product
+            # may be left in the graph edgeco executes.
+            info = json.loads(run([args.edgeco, "info", q_model, "--optimized", "--json"]))
+            ops = info["op_histogram"]
+            row["int8_nodes"] = sum(ops.get(k, 0) for k in ("QFusedConv", "QMatMul", "QAdd"))
+            row["float_conv_nodes"] = sum(ops.get(k, 0) for k in ("Conv", "FusedConv", "Gemm", "MatMul"))
+            row["ok"] = row["ok"] and row["int8_nodes"] > 0 and row["float_conv_nodes"] == 0
             if not args.no_ort:
                 q_ort = os.path.join(args.work, name + ".int8.ort")
                 run(["node", ORT_RUN, q_model, "--input", "input=" + x, "--output-dir", q_ort])

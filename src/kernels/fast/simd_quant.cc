@@ -1,9 +1,10 @@
 // Own kernels for the memory-bound int8 nodes between the int8 convolutions: per-tensor
-// QuantizeLinear and DequantizeLinear, and edgeco.QAdd. They compute exactly what the reference
-// kernels compute (float32 arithmetic, round half to even, saturation), so results are bit-exact.
-// AVX-512 (chosen at run time) does 16 elements at a time, SSE2 (every x86-64) 4, a scalar loop the
-// rest and other targets. The division is kept (not a multiplication by the reciprocal): it is
-// what makes the results bit-exact, and it dominates these loops, hence the wide vectors.
+// QuantizeLinear and DequantizeLinear, edgeco.QAdd and edgeco.QLookup (AVX-512 VBMI byte permutes).
+// They compute exactly what the reference kernels compute (float32 arithmetic, round half to even,
+// saturation), so results are bit-exact. AVX-512 (chosen at run time) does 16 elements at a time,
+// SSE2 (every x86-64) 4, a scalar loop the rest and other targets. The division is kept (not a
+// multiplication by the reciprocal): it is what makes the results bit-exact, and it dominates these
+// loops, hence the wide vectors.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -171,6 +172,29 @@ EDGECO_AVX512 int64_t qadd_avx512(const T* a, const T* b, T* out, int64_t i, int
 }
 #endif
 
+#if defined(__x86_64__)
+#define EDGECO_AVX512_VBMI __attribute__((target("avx512f,avx512bw,avx512vbmi")))
+
+bool has_avx512_vbmi() {
+  static const bool yes = has_avx512() && __builtin_cpu_supports("avx512vbmi");
+  return yes;
+}
+
+// 64 lookups per step: two 128-entry byte permutes, chosen by each index's top bit.
+EDGECO_AVX512_VBMI int64_t lookup_avx512(const uint8_t* x, uint8_t* y, int64_t i, int64_t end,
+                                         const uint8_t* table) {
+  const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64),
+                t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+  for (; i + 64 <= end; i += 64) {
+    const __m512i index = _mm512_loadu_si512(x + i);
+    const __m512i low = _mm512_permutex2var_epi8(t0, index, t1);
+    const __m512i high = _mm512_permutex2var_epi8(t2, index, t3);
+    _mm512_storeu_si512(y + i, _mm512_mask_blend_epi8(_mm512_movepi8_mask(index), low, high));
+  }
+  return i;
+}
+#endif
+
 // Runs body(T{}, begin, end) over chunks of [0, n) on the session's threads, T being `type`'s
 // 8-bit element type.
 template <class F>
@@ -287,6 +311,44 @@ class QAddKernel final : public PreparedKernel {
   bool relu_;
 };
 
+// edgeco.QLookup with a constant table of 8-bit codes or floats.
+template <class T>
+class LookupKernel final : public PreparedKernel {
+ public:
+  explicit LookupKernel(const Tensor& table) {
+    std::memcpy(table_, table.bytes().data(), sizeof table_);
+  }
+  std::string_view name() const override { return "own-simd"; }
+  void run(const KernelArgs& args) override {
+    const auto* x = reinterpret_cast<const uint8_t*>(args.in(0).bytes().data());
+    auto* y = reinterpret_cast<T*>(args.out(0).bytes().data());
+    parallel_for(
+        args.in(0).numel(), args.threads,
+        [&](int64_t i, int64_t end) {
+#if defined(__x86_64__)
+          if constexpr (sizeof(T) == 1)
+            if (has_avx512_vbmi())
+              i = lookup_avx512(x, reinterpret_cast<uint8_t*>(y), i, end,
+                                reinterpret_cast<const uint8_t*>(table_));
+#endif
+          for (; i < end; ++i) y[i] = table_[x[i]];
+        },
+        kMinElementsPerThread);
+  }
+
+ private:
+  T table_[256];
+};
+
+std::unique_ptr<PreparedKernel> make_lookup(const PrepareArgs& a) {
+  if (a.constants.size() != 2 || !a.constants[1] || a.constants[1]->numel() != 256) return nullptr;
+  if (is_8bit(a.constants[1]->dtype()))
+    return std::make_unique<LookupKernel<uint8_t>>(*a.constants[1]);
+  if (a.constants[1]->dtype() == DType::f32)
+    return std::make_unique<LookupKernel<float>>(*a.constants[1]);
+  return nullptr;
+}
+
 std::unique_ptr<PreparedKernel> make_quantize(const PrepareArgs& a) {
   const TensorType* x = a.input_types.empty() ? nullptr : a.input_types[0];
   if (!x || x->dtype != DType::f32 || !per_tensor_constant(a, 1)) return nullptr;
@@ -319,6 +381,7 @@ void register_simd_quant(FastKernelRegistry& registry) {
   registry.add("QuantizeLinear", make_quantize);
   registry.add("DequantizeLinear", make_dequantize);
   registry.add("edgeco.QAdd", make_qadd);
+  registry.add("edgeco.QLookup", make_lookup);
 }
 
 }  // namespace edgeco::kernels::fast

@@ -1,5 +1,7 @@
 // Quantization kernels: QuantizeLinear, DequantizeLinear, and the integer convolution and matrix
 // products (ConvInteger, MatMulInteger, QLinearConv, QLinearMatMul) with int32 accumulation.
+#include <cstring>
+
 #include "activation.h"
 #include "conv_core.h"
 #include "matmul_core.h"
@@ -223,6 +225,17 @@ void qmatmul(const KernelArgs& args) {
   });
 }
 
+void qlookup(const KernelArgs& args) {
+  const Tensor& table = args.in(1);
+  if (table.numel() != 256) args.fail("table has " + std::to_string(table.numel()) + " entries");
+  const auto x = args.in(0).bytes();
+  const auto t = table.bytes();
+  auto y = args.out(0).bytes();
+  const size_t width = dtype_size(table.dtype());
+  for (size_t i = 0; i < x.size(); ++i)
+    std::memcpy(&y[i * width], &t[size_t(std::to_integer<uint8_t>(x[i])) * width], width);
+}
+
 void qadd(const KernelArgs& args) {
   const Tensor& a = args.in(0);
   const Tensor& b = args.in(3);
@@ -279,6 +292,7 @@ void register_quant(KernelRegistry& r) {
   r.add("edgeco.QFusedConv", qfused_conv);
   r.add("edgeco.QAdd", qadd);
   r.add("edgeco.QMatMul", qmatmul);
+  r.add("edgeco.QLookup", qlookup);
   r.add("ConvInteger", conv_integer);
   r.add("MatMulInteger", matmul_integer);
 }
