@@ -1,4 +1,6 @@
+#include <fcntl.h>
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 
 #include <set>
 #include <unordered_map>
@@ -108,23 +110,18 @@ void remove_identities(Graph& graph) {
   graph.nodes = std::move(kept);
 }
 
-}  // namespace
+// Parses a ModelProto from `stream`, with the limits every model gets.
+void parse_model(google::protobuf::io::CodedInputStream& stream, ::onnx::ModelProto& model,
+                 const std::string& where) {
+  stream.SetRecursionLimit(64);
+  if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage())
+    throw Error(ErrorKind::invalid_model,
+                "not a valid ONNX model (the protobuf does not parse; truncated or not ONNX?)",
+                where);
+}
 
-Graph parse_onnx(std::span<const std::byte> bytes, const std::filesystem::path& base_dir,
-                 std::string_view source, const OnnxLoadOptions& options) {
-  const std::string where(source);
-  ::onnx::ModelProto model;
-  {
-    if (bytes.size() > size_t(INT32_MAX))
-      throw Error(ErrorKind::unsupported, "models over 2 GB must use external data", where);
-    google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                                  int(bytes.size()));
-    stream.SetRecursionLimit(64);
-    if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage())
-      throw Error(ErrorKind::invalid_model,
-                  "not a valid ONNX model (the protobuf does not parse; truncated or not ONNX?)",
-                  where);
-  }
+Graph graph_from_model(::onnx::ModelProto& model, const std::filesystem::path& base_dir,
+                       const std::string& where, const OnnxLoadOptions& options) {
   if (!model.has_graph()) throw Error(ErrorKind::invalid_model, "the model has no graph", where);
 
   Graph graph;
@@ -150,11 +147,14 @@ Graph parse_onnx(std::span<const std::byte> bytes, const std::filesystem::path& 
   if (g.sparse_initializer_size() > 0)
     throw Error(ErrorKind::unsupported, "sparse initializers are not supported", where);
 
-  for (const auto& init : g.initializer()) {
+  // Each initializer's bytes are freed from the protobuf once converted, so a model is held about
+  // once while it loads, not twice.
+  for (auto& init : *model.mutable_graph()->mutable_initializer()) {
     if (init.name().empty())
       throw Error(ErrorKind::invalid_model, "an initializer has no name", where);
     graph.value(init.name()).initializer =
         onnx_proto::to_tensor(init, base_dir, where + ": initializer '" + init.name() + "'");
+    std::string().swap(*init.mutable_raw_data());
   }
   for (const auto& in : g.input()) {
     Value& v = graph.value(in.name());
@@ -225,10 +225,36 @@ Graph parse_onnx(std::span<const std::byte> bytes, const std::filesystem::path& 
   return graph;
 }
 
+}  // namespace
+
+Graph parse_onnx(std::span<const std::byte> bytes, const std::filesystem::path& base_dir,
+                 std::string_view source, const OnnxLoadOptions& options) {
+  const std::string where(source);
+  ::onnx::ModelProto model;
+  if (bytes.size() > size_t(INT32_MAX))
+    throw Error(ErrorKind::unsupported, "models over 2 GB must use external data", where);
+  google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                                int(bytes.size()));
+  parse_model(stream, model, where);
+  return graph_from_model(model, base_dir, where, options);
+}
+
 Graph load_onnx(const std::filesystem::path& path, const OnnxLoadOptions& options) {
-  const std::string bytes = onnx_proto::read_file(path);
-  return parse_onnx(std::as_bytes(std::span(bytes)),
-                    path.parent_path().empty() ? "." : path.parent_path(), path.string(), options);
+  // Parsed straight from the file, without a copy of its bytes in memory.
+  const std::string where = path.string();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(ErrorKind::io, "cannot open file", where);
+  ::onnx::ModelProto model;
+  {
+    google::protobuf::io::FileInputStream file(fd);
+    file.SetCloseOnDelete(true);
+    google::protobuf::io::CodedInputStream stream(&file);
+    stream.SetTotalBytesLimit(INT32_MAX);
+    parse_model(stream, model, where);
+    if (file.GetErrno() != 0) throw Error(ErrorKind::io, "cannot read file", where);
+  }
+  return graph_from_model(model, path.parent_path().empty() ? "." : path.parent_path(), where,
+                          options);
 }
 
 }  // namespace edgeco
