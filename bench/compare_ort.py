@@ -87,12 +87,13 @@ def main():
             if not args.markdown:
                 print(json.dumps(row), flush=True)
     if args.markdown and args.int8:
-        print("| model | threads | edgeco INT8 ms | ORT INT8 ms | edgeco / ORT (INT8) | edgeco FP32 ms "
-              "| edgeco INT8 speed-up over FP32 |")
-        print("|---|---|---|---|---|---|---|")
+        print("| model | threads | edgeco FP32 ms | ORT FP32 ms | edgeco / ORT (FP32) | edgeco INT8 ms "
+              "| ORT INT8 ms | edgeco / ORT (INT8) | edgeco INT8 speed-up over FP32 |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['model']} | {r['threads']} | {r['edgeco_int8_ms']:.2f} | {r['ort_int8_ms']:.2f} "
-                  f"| {r['int8_ratio']:.2f} | {r['edgeco_ms']:.2f} | {r['int8_speedup']:.2f}x |")
+            print(f"| {r['model']} | {r['threads']} | {r['edgeco_ms']:.2f} | {r['ort_ms']:.2f} | {r['ratio']:.2f} "
+                  f"| {r['edgeco_int8_ms']:.2f} | {r['ort_int8_ms']:.2f} | {r['int8_ratio']:.2f} "
+                  f"| {r['int8_speedup']:.2f}x |")
     elif args.markdown:
         print("| model | threads | edgeco ms | ONNX Runtime ms | edgeco / ORT |")
         print("|---|---|---|---|---|")

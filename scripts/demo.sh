@@ -25,11 +25,12 @@ echo "== outputs against PyTorch and ONNX Runtime, and edgeco's re-exported mode
 /usr/bin/python3 "$ROOT/tests/models/check_models.py" --edgeco "$EDGECO" --work "$WORK/check" --dynamic-batch mobilenet_v2
 
 echo
-echo "== speed (measured): edgeco's optimised graph on the fast kernels against ONNX Runtime, 1 thread"
+echo "== speed (measured): edgeco's optimised graph on the fast kernels against ONNX Runtime, 1 thread,"
+echo "   FP32 and the INT8 QDQ model \`edgeco quantize --calibration random\` writes (int8 kernels in edgeco)"
 /usr/bin/python3 "$ROOT/bench/compare_ort.py" --edgeco "$EDGECO" --work "$WORK" --threads 1 --iters 20 --rounds 2 \
-  "$WORK/mobilenet_v2.onnx"
+  --int8 --markdown "$WORK/mobilenet_v2.onnx"
 
 echo
-echo "== post-training INT8 quantization to a QDQ model (Q/DQ still run in float in edgeco)"
-"$EDGECO" quantize "$WORK/mobilenet_v2.onnx" --calibration random --samples 8 --out "$WORK/mobilenet_v2.int8.onnx"
-"$EDGECO" run "$WORK/mobilenet_v2.int8.onnx" --input input="$WORK/mobilenet_v2.input.npy" | head -n 2
+echo "== the INT8 graph as edgeco runs it (integer nodes, their kernels) and its session memory"
+"$EDGECO" info --optimized "$WORK/mobilenet_v2.int8.onnx" | sed -n '/^kernels/p;/^ops/p'
+"$EDGECO" bench "$WORK/mobilenet_v2.int8.onnx" --input input="$WORK/mobilenet_v2.input.npy" --iters 20 | head -n 2
