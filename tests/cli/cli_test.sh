@@ -142,5 +142,20 @@ mkdir -p "$WORK/suite" && cp -r "$CONV" "$UNSUP" "$WORK/suite/"
 out=$("$EDGECO" conformance "$WORK/suite") || fail "conformance exit code"
 case "$out" in *"1 passed, 0 failed, 1 skipped"*) echo "ok: conformance counts" ;; *) fail "conformance: $out" ;; esac
 
+# Data sets: the real Fashion-MNIST test set summarised as JSON; a missing or corrupt one is an error.
+if [ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
+  "$EDGECO" dataset fashion-mnist --json > "$WORK/fmnist.json" || fail "dataset fashion-mnist exit code"
+  $PY - "$WORK/fmnist.json" <<'PYEOF' || fail "dataset fashion-mnist summary"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["samples"] == 10000 and j["sample_shape"] == [1, 28, 28], j
+assert set(j["per_class"].values()) == {1000}, j["per_class"]
+PYEOF
+fi
+expect_error "data set without its files" "give --path" -- "$EDGECO" dataset cifar100
+mkdir -p "$WORK/badfm" && printf 'not gzip, not idx' > "$WORK/badfm/t10k-images-idx3-ubyte"
+printf '\x00\x00\x08\x01\x00\x00\x00\x01\x03' > "$WORK/badfm/t10k-labels-idx1-ubyte"
+expect_error "corrupt IDX file" "not an IDX file" -- "$EDGECO" dataset fashion-mnist --path "$WORK/badfm"
+
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"
