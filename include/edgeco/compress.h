@@ -1,5 +1,5 @@
 // Model compression. For now: post-training static quantization to an ONNX QDQ model (the format
-// ONNX Runtime's quantizer writes), calibrated by min/max.
+// ONNX Runtime's quantizer writes), calibrated by min/max, percentile, entropy or MSE.
 #pragma once
 
 #include <filesystem>
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "edgeco/data.h"
 #include "edgeco/ir.h"
 
 namespace edgeco {
@@ -22,7 +23,15 @@ using ValueCallback = std::function<void(const std::string& name, const Tensor& 
 using CalibrationRunner =
     std::function<void(const TensorMap& sample, const ValueCallback& observe)>;
 
+// How an activation's quantization range is chosen from what calibration observed: the min/max;
+// the percentile range (clips outliers); the clipping with the least KL divergence between the
+// value distribution and its quantized form (entropy, TensorRT's method); or the least expected
+// squared quantization error (mse).
+enum class CalibrationMethod { minmax, percentile, entropy, mse };
+
 struct QuantizeOptions {
+  CalibrationMethod method = CalibrationMethod::minmax;
+  double percentile = 99.99;  // for CalibrationMethod::percentile: the share of values kept, %
   // Lets type inference see through shape arithmetic (optional; the runtime's run_node fits).
   ConstantEvaluator evaluate;
   // Called after each calibration sample with (done, total), for progress bars.
@@ -36,9 +45,9 @@ struct QuantizeReport {
 };
 
 // Quantizes Conv (2-D), Gemm and MatMul with constant weights: weights int8, symmetric, per
-// output channel; activations uint8, asymmetric, per tensor, from the min/max seen over the
-// calibration inputs; biases int32 at scale x_scale * w_scale. Everything else stays float. The
-// result runs on any ONNX runtime (opset >= 13, for per-axis DequantizeLinear).
+// output channel; activations uint8, asymmetric, per tensor, over the range `options.method`
+// picks from the calibration inputs; biases int32 at scale x_scale * w_scale. Everything else stays
+// float. The result runs on any ONNX runtime (opset >= 13, for per-axis DequantizeLinear).
 Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
                    const CalibrationRunner& run, const QuantizeOptions& options = {},
                    QuantizeReport* report = nullptr);
@@ -47,5 +56,11 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
 std::vector<TensorMap> random_calibration(const Graph& model, size_t samples, uint32_t seed = 0);
 // One sample per .npy file in `dir` (sorted by name), fed to the model's single input.
 std::vector<TensorMap> npy_calibration(const Graph& model, const std::filesystem::path& dir);
+// `samples` images of Fashion-MNIST's training split (seeded choice), one per sample, as the
+// model's single float input [1, C, H, W] takes them: pixels in [0, 1], resized to H x W,
+// repeated over C channels.
+std::vector<TensorMap> fashion_mnist_calibration(
+    const Graph& model, size_t samples, uint32_t seed = 0,
+    const std::filesystem::path& dir = kFashionMnistDir);
 
 }  // namespace edgeco

@@ -20,6 +20,129 @@ struct Range {
   }
 };
 
+// Values seen for one tensor, binned over its min/max range (second calibration pass).
+struct Histogram {
+  static constexpr int kBins = 2048;
+  float lo = 0, hi = 0;  // the range the bins cover (includes 0)
+  std::vector<double> counts = std::vector<double>(kBins, 0.0);
+
+  double width() const { return double(hi - lo) / kBins; }
+  void add(const Tensor& t) {
+    const double w = width();
+    if (!(w > 0)) return;
+    for (float v : t.data<float>()) {
+      if (!std::isfinite(v)) continue;
+      const int b = std::clamp(int((double(v) - lo) / w), 0, kBins - 1);
+      counts[size_t(b)] += 1;
+    }
+  }
+  double centre(int b) const { return lo + (b + 0.5) * width(); }
+};
+
+// The value below which `fraction` of the histogram's mass lies.
+float quantile(const Histogram& h, double fraction) {
+  double total = 0;
+  for (double c : h.counts) total += c;
+  double seen = 0;
+  for (int b = 0; b < Histogram::kBins; ++b) {
+    seen += h.counts[size_t(b)];
+    if (seen >= fraction * total) return float(h.lo + (b + 1) * h.width());
+  }
+  return h.hi;
+}
+
+// Expected squared error of quantizing the histogram's values to uint8 over [lo, hi] (clipping
+// included), from the bin centres.
+double quantization_mse(const Histogram& h, float lo, float hi) {
+  const double scale = double(hi - lo) / 255.0;
+  if (!(scale > 0)) return INFINITY;
+  const double zero = std::clamp(std::nearbyint(-lo / scale), 0.0, 255.0);
+  double err = 0;
+  for (int b = 0; b < Histogram::kBins; ++b) {
+    if (h.counts[size_t(b)] == 0) continue;
+    const double x = h.centre(b);
+    const double q = std::clamp(std::nearbyint(x / scale) + zero, 0.0, 255.0);
+    const double d = (q - zero) * scale - x;
+    err += h.counts[size_t(b)] * d * d;
+  }
+  return err;
+}
+
+// Kullback-Leibler divergence of the histogram's distribution clipped to its first `keep` bins
+// (the rest folded into the last kept bin) from that distribution quantized to `levels` levels:
+// the entropy calibration's criterion (TensorRT's method), here over the bins above zero.
+double clipped_kl(const std::vector<double>& positive, size_t keep, size_t levels) {
+  std::vector<double> p(positive.begin(), positive.begin() + ptrdiff_t(keep));
+  for (size_t b = keep; b < positive.size(); ++b) p.back() += positive[b];
+  std::vector<double> q(keep, 0.0);
+  for (size_t level = 0; level < levels; ++level) {
+    const size_t first = level * keep / levels, last = (level + 1) * keep / levels;
+    double mass = 0;
+    size_t nonzero = 0;
+    for (size_t b = first; b < last; ++b) {
+      mass += positive[b];  // the unclipped counts, as the quantized tensor sees them
+      nonzero += positive[b] > 0;
+    }
+    for (size_t b = first; b < last; ++b)
+      if (positive[b] > 0) q[b] = mass / double(nonzero);
+  }
+  double p_total = 0, q_total = 0;
+  for (size_t b = 0; b < keep; ++b) p_total += p[b], q_total += q[b];
+  if (!(p_total > 0) || !(q_total > 0)) return INFINITY;
+  double kl = 0;
+  for (size_t b = 0; b < keep; ++b) {
+    if (p[b] == 0) continue;
+    const double pb = p[b] / p_total;
+    const double qb = q[b] > 0 ? q[b] / q_total : 1e-12;
+    kl += pb * std::log(pb / qb);
+  }
+  return kl;
+}
+
+// The range [lo, hi] to quantize over, by `method`, from the min/max range and the histogram.
+std::pair<float, float> calibrated_range(const Histogram& h, CalibrationMethod method,
+                                         double percentile) {
+  switch (method) {
+    case CalibrationMethod::minmax:
+      return {h.lo, h.hi};
+    case CalibrationMethod::percentile: {
+      const double tail = (100.0 - percentile) / 100.0;
+      return {std::min(0.0f, quantile(h, tail)), std::max(0.0f, quantile(h, 1.0 - tail))};
+    }
+    case CalibrationMethod::mse: {
+      // Shrink each end towards zero in 1% steps; keep the pair with the least error.
+      std::pair<float, float> best{h.lo, h.hi};
+      double best_err = quantization_mse(h, h.lo, h.hi);
+      for (int i = 99; i >= 10; --i) {
+        const float f = float(i) / 100.0f;
+        for (const auto& [lo, hi] : {std::pair{h.lo * f, h.hi * f}, std::pair{h.lo, h.hi * f},
+                                     std::pair{h.lo * f, h.hi}}) {
+          const double err = quantization_mse(h, lo, hi);
+          if (err < best_err) best_err = err, best = {lo, hi};
+        }
+      }
+      return best;
+    }
+    case CalibrationMethod::entropy: {
+      // Over the bins above zero (activations after Relu/Clip, what uint8 mostly carries): the
+      // clipping point with the least KL divergence; the negative side keeps its min.
+      const double w = h.width();
+      const int zero_bin = std::clamp(int(-h.lo / w), 0, Histogram::kBins - 1);
+      std::vector<double> positive(h.counts.begin() + zero_bin, h.counts.end());
+      constexpr size_t kLevels = 128;
+      if (positive.size() <= kLevels) return {h.lo, h.hi};
+      size_t best_keep = positive.size();
+      double best_kl = INFINITY;
+      for (size_t keep = kLevels; keep <= positive.size(); keep += 16) {
+        const double kl = clipped_kl(positive, keep, kLevels);
+        if (kl < best_kl) best_kl = kl, best_keep = keep;
+      }
+      return {h.lo, std::max(0.0f, float(h.lo + (zero_bin + best_keep) * w))};
+    }
+  }
+  return {h.lo, h.hi};
+}
+
 // uint8 asymmetric parameters covering [lo, hi] and 0 (so zero padding is exact).
 std::pair<float, uint8_t> activation_params(const Range& r) {
   const float lo = std::min(r.lo, 0.0f), hi = std::max(r.hi, 0.0f);
@@ -125,6 +248,36 @@ std::vector<TensorMap> npy_calibration(const Graph& model, const std::filesystem
   return out;
 }
 
+std::vector<TensorMap> fashion_mnist_calibration(const Graph& model, size_t samples, uint32_t seed,
+                                                 const std::filesystem::path& dir) {
+  if (model.inputs.size() != 1)
+    throw Error(ErrorKind::unsupported, "Fashion-MNIST calibration needs a model with one input");
+  const TensorType& type = *model.value(model.inputs[0]).type;
+  if (type.dtype != DType::f32 || !type.rank_known || type.dims.size() != 4)
+    throw Error(ErrorKind::unsupported,
+                "Fashion-MNIST calibration needs a float32 [N, C, H, W] input, the model takes " +
+                    type.to_string(),
+                "input '" + model.inputs[0] + "'");
+  const int64_t c = type.dims[1], h = type.dims[2], w = type.dims[3];
+  if (c <= 0 || h <= 0 || w <= 0)
+    throw Error(ErrorKind::unsupported, "the input's C, H and W must be fixed",
+                "input '" + model.inputs[0] + "'");
+  const Dataset train = load_fashion_mnist(dir, "train");
+  const auto order = shuffled_indices(train.size(), seed);
+  std::vector<TensorMap> out;
+  for (size_t i = 0; i < samples && i < order.size(); ++i) {
+    const int64_t pick[] = {order[i]};
+    Tensor image = gather_batch(train, pick).samples;  // [1, 1, 28, 28]
+    if (image.dim(2) != h || image.dim(3) != w) image = resize_bilinear(image, h, w);
+    Tensor x(DType::f32, {1, c, h, w});
+    auto dst = x.data<float>();
+    const auto src = image.data<float>();
+    for (int64_t k = 0; k < c; ++k) std::copy(src.begin(), src.end(), dst.begin() + k * h * w);
+    out.push_back({{model.inputs[0], std::move(x)}});
+  }
+  return out;
+}
+
 Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
                    const CalibrationRunner& run, const QuantizeOptions& options,
                    QuantizeReport* report) {
@@ -176,13 +329,36 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
     }
   }
 
-  // Calibrate on the graph as given: its value names are the ones observed.
+  // Calibrate on the graph as given: its value names are the ones observed. Methods other than
+  // min/max take a second pass that bins the values over the min/max range.
+  const bool histograms = options.method != CalibrationMethod::minmax;
+  const size_t passes = histograms ? 2 : 1;
   std::map<std::string, Range> ranges;
   for (size_t s = 0; s < calibration.size(); ++s) {
     run(calibration[s], [&](const std::string& name, const Tensor& value) {
       if (activations.count(name) && value.dtype() == DType::f32) ranges[name].add(value);
     });
-    if (options.progress) options.progress(s + 1, calibration.size());
+    if (options.progress) options.progress(s + 1, passes * calibration.size());
+  }
+  if (histograms) {
+    std::map<std::string, Histogram> bins;
+    for (const auto& [name, r] : ranges) {
+      Histogram& h = bins[name];
+      h.lo = std::min(r.lo, 0.0f);
+      h.hi = std::max(r.hi, 0.0f);
+    }
+    for (size_t s = 0; s < calibration.size(); ++s) {
+      run(calibration[s], [&](const std::string& name, const Tensor& value) {
+        if (auto it = bins.find(name); it != bins.end() && value.dtype() == DType::f32)
+          it->second.add(value);
+      });
+      if (options.progress) options.progress(calibration.size() + s + 1, 2 * calibration.size());
+    }
+    for (auto& [name, r] : ranges) {
+      const auto [lo, hi] = calibrated_range(bins.at(name), options.method, options.percentile);
+      r.lo = lo;
+      r.hi = hi;
+    }
   }
   rep.calibration_samples = calibration.size();
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 #include "../test_util.h"
 #include "edgeco/compress.h"
@@ -109,6 +110,90 @@ TEST(Quantize, RandomCalibrationIsDeterministic) {
   const auto a = random_calibration(conv_model(), 2, 5), b = random_calibration(conv_model(), 2, 5);
   EXPECT_EQ(a[1].at("x").to_doubles(), b[1].at("x").to_doubles());
   EXPECT_NE(a[0].at("x").to_doubles(), a[1].at("x").to_doubles());
+}
+
+}  // namespace
+}  // namespace edgeco
+
+namespace edgeco {
+namespace {
+
+// x [1, 1, 1, n] -> 1x1 Conv with weight 1 -> y: y's calibration sees exactly x.
+Graph identity_conv(int64_t n) {
+  Graph g;
+  g.opset = 13;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, 1, 1, n}};
+  g.value("w").initializer = Tensor::from_values<float>({1, 1, 1, 1}, {1.0f});
+  g.nodes = {Node{"conv", "Conv", "", {"x", "w"}, {"y"}}};
+  g.outputs = {"y"};
+  return g;
+}
+
+float calibrated_scale(const std::vector<float>& values, CalibrationMethod method) {
+  const int64_t n = int64_t(values.size());
+  const Graph g = identity_conv(n);
+  Session session(g);
+  QuantizeOptions options;
+  options.method = method;
+  options.percentile = 99.9;
+  const std::vector<TensorMap> samples{
+      {{"x", Tensor::from_values<float>({1, 1, 1, n}, std::span<const float>(values))}}};
+  const Graph q = quantize_qdq(
+      g, samples,
+      [&](const TensorMap& s, const ValueCallback& observe) { session.run(s, observe); }, options);
+  return float(q.find_value("x_scale")->initializer->to_doubles()[0]);
+}
+
+// Mean squared error of quantizing `values` to uint8 with this scale and zero point 0.
+double quantization_error(const std::vector<float>& values, float scale) {
+  double err = 0;
+  for (float v : values) {
+    const double q = std::clamp(std::nearbyint(double(v) / scale), 0.0, 255.0) * scale;
+    err += (q - v) * (q - v);
+  }
+  return err / double(values.size());
+}
+
+TEST(Calibration, PercentileAndEntropyClipAnOutlierThatMinMaxKeeps) {
+  std::vector<float> values;
+  for (double v : testing::random_floats({10000}, 0, 1, 7).to_doubles()) values.push_back(float(v));
+  values.push_back(100.0f);
+  EXPECT_FLOAT_EQ(calibrated_scale(values, CalibrationMethod::minmax), 100.0f / 255.0f);
+  // 99.9% of the values lie below about 1.
+  EXPECT_NEAR(calibrated_scale(values, CalibrationMethod::percentile), 1.0f / 255.0f,
+              0.1f / 255.0f);
+  // Entropy's finest clip is 128 of 2048 bins (6.25 here): far below the outlier.
+  EXPECT_LE(calibrated_scale(values, CalibrationMethod::entropy), 6.5f / 255.0f);
+}
+
+TEST(Calibration, MseRangeHasNoMoreErrorThanMinMax) {
+  // An exponential distribution: a long light tail, where clipping pays.
+  std::vector<float> values;
+  std::mt19937 rng(3);
+  std::exponential_distribution<float> e(1.0f);
+  for (int i = 0; i < 20000; ++i) values.push_back(e(rng));
+  const float minmax = calibrated_scale(values, CalibrationMethod::minmax);
+  const float mse = calibrated_scale(values, CalibrationMethod::mse);
+  EXPECT_LT(mse, minmax);
+  EXPECT_LT(quantization_error(values, mse), quantization_error(values, minmax));
+}
+
+TEST(Calibration, FashionMnistSamplesAreResizedAndRepeatedOverChannels) {
+  if (!std::filesystem::exists(kFashionMnistDir / "train-images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, 3, 32, 32}};
+  const auto samples = fashion_mnist_calibration(g, 3, 5);
+  ASSERT_EQ(samples.size(), 3u);
+  const Tensor& x = samples[0].at("x");
+  EXPECT_EQ(x.dims(), (Dims{1, 3, 32, 32}));
+  const auto v = x.to_doubles();
+  for (size_t i = 0; i < 32 * 32; ++i) EXPECT_EQ(v[i], v[i + 2 * 32 * 32]);
+  EXPECT_GE(*std::min_element(v.begin(), v.end()), 0.0);
+  EXPECT_LE(*std::max_element(v.begin(), v.end()), 1.0);
+  EXPECT_GT(*std::max_element(v.begin(), v.end()), 0.5);  // an image, not blank
 }
 
 }  // namespace

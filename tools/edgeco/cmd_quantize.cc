@@ -15,28 +15,35 @@ namespace {
 struct QuantizeCommand {
   std::string model, out, calibration = "random", method = "minmax";
   size_t samples = 8;
+  double percentile = 99.99;
   uint32_t seed = 0;
   int threads = 1;
   bool json = false;
 };
 
+CalibrationMethod method_of(const std::string& name) {
+  if (name == "percentile") return CalibrationMethod::percentile;
+  if (name == "entropy") return CalibrationMethod::entropy;
+  if (name == "mse") return CalibrationMethod::mse;
+  return CalibrationMethod::minmax;
+}
+
 void quantize(const QuantizeCommand& o) {
-  if (o.method != "minmax")
-    throw Error(ErrorKind::unsupported,
-                "calibration method '" + o.method +
-                    "' is not available: only minmax is (percentile, entropy and mse belong to the "
-                    "model-level work)",
-                "--method");
   const Graph model = load_onnx(o.model);
   std::vector<TensorMap> samples;
   if (o.calibration == "random")
     samples = random_calibration(model, o.samples, o.seed);
+  else if (o.calibration == "fashion-mnist")
+    samples = fashion_mnist_calibration(model, o.samples, o.seed);
   else if (std::filesystem::is_directory(o.calibration))
     samples = npy_calibration(model, o.calibration);
   else
-    throw Error(ErrorKind::invalid_argument, "expected 'random' or a folder of .npy inputs",
+    throw Error(ErrorKind::invalid_argument,
+                "expected 'random', 'fashion-mnist' or a folder of .npy inputs",
                 "--calibration " + o.calibration);
   QuantizeOptions options;
+  options.method = method_of(o.method);
+  options.percentile = o.percentile;
   options.evaluate = [](const Node& n, int64_t opset, std::span<const Tensor* const> in) {
     return run_node(n, opset, in);
   };
@@ -80,19 +87,24 @@ void add_quantize_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("quantize",
                                  "Post-training static quantization to an ONNX QDQ model: "
                                  "Conv/Gemm/MatMul weights int8 per channel,\n"
-                                 "activations uint8 per tensor (calibrated by min/max), biases "
+                                 "activations uint8 per tensor (range by --method), biases "
                                  "int32. Other runtimes load the result.");
   auto o = std::make_shared<QuantizeCommand>();
   cmd->add_option("MODEL", o->model, "float ONNX model")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out,-o", o->out, "where to write the quantized model")->required();
-  cmd->add_option(
-      "--calibration", o->calibration,
-      "'random' (deterministic inputs, for models without data) or a folder of .npy inputs");
+  cmd->add_option("--calibration", o->calibration,
+                  "'random' (deterministic inputs, for models without data), 'fashion-mnist' "
+                  "(training images, resized to the input) or a folder of .npy inputs");
   cmd->add_option("--method", o->method,
-                  "calibration method (minmax; percentile, entropy and mse are planned)");
-  cmd->add_option("--samples", o->samples, "random calibration samples (default 8)")
+                  "activation range: minmax, percentile (clip to --percentile), entropy (least KL "
+                  "divergence) or mse (least squared error)")
+      ->check(CLI::IsMember({"minmax", "percentile", "entropy", "mse"}));
+  cmd->add_option("--percentile", o->percentile, "share of values the percentile range keeps, %")
+      ->check(CLI::Range(50.0, 100.0));
+  cmd->add_option("--samples", o->samples,
+                  "random or Fashion-MNIST calibration samples (default 8)")
       ->check(CLI::Range(1, 100000));
-  cmd->add_option("--seed", o->seed, "seed of the random calibration inputs");
+  cmd->add_option("--seed", o->seed, "seed of the random inputs or of the Fashion-MNIST choice");
   cmd->add_option("--threads", o->threads, "threads for calibration runs")
       ->check(CLI::Range(1, 256));
   cmd->add_flag("--json", o->json, "print one JSON object");
