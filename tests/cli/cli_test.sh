@@ -157,5 +157,25 @@ mkdir -p "$WORK/badfm" && printf 'not gzip, not idx' > "$WORK/badfm/t10k-images-
 printf '\x00\x00\x08\x01\x00\x00\x00\x01\x03' > "$WORK/badfm/t10k-labels-idx1-ubyte"
 expect_error "corrupt IDX file" "not an IDX file" -- "$EDGECO" dataset fashion-mnist --path "$WORK/badfm"
 
+# Zoo: a CIFAR ResNet-8 written as ONNX; ONNX Runtime loads and runs it with edgeco's outputs.
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+"$EDGECO" zoo resnet8 --resolution 32 --classes 10 --out "$WORK/r8.onnx" --json > "$WORK/r8.json" \
+  || fail "zoo exit code"
+$PY -c "import numpy as np; np.save('$WORK/img.npy', np.random.default_rng(0).random((2, 3, 32, 32), dtype=np.float32))"
+"$EDGECO" run "$WORK/r8.onnx" --input input="$WORK/img.npy" --output-dir "$WORK/r8_edgeco" > /dev/null || fail "zoo model runs"
+if node "$ROOT/bench/peers/ort_run.js" "$WORK/r8.onnx" --input input="$WORK/img.npy" --output-dir "$WORK/r8_ort" > /dev/null 2>&1; then
+  $PY - "$WORK/r8_edgeco/logits.npy" "$WORK/r8_ort/logits.npy" <<'PYEOF' || fail "zoo model: edgeco and ONNX Runtime differ"
+import sys, numpy as np
+a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
+assert a.shape == (2, 10) and np.abs(a - b).max() <= 1e-4 * np.abs(b).max(), (a, b)
+PYEOF
+  echo "ok: zoo model in ONNX Runtime"
+else
+  fail "ONNX Runtime does not load the zoo model"
+fi
+# An option outside its choices is a usage error (CLI11's exit code, not 0), naming the choices.
+out=$("$EDGECO" zoo vgg16 --out "$WORK/v.onnx" 2>&1) && fail "unknown architecture accepted"
+case "$out" in *"not in {mobilenet_v2"*) echo "ok: unknown architecture" ;; *) fail "unknown architecture: $out" ;; esac
+
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"
