@@ -49,6 +49,12 @@ Dataset load_cifar100(const std::filesystem::path& file, bool fine_labels = true
 // 128-sample window, samples [N, 9, 128], labels 0..5 (the files' 1..6).
 Dataset load_uci_har(const std::filesystem::path& dir, std::string_view split);
 
+// A data set by name: "fashion-mnist" (from `path`, or Debian's copy when empty), "cifar100"
+// (`path`: train.bin or test.bin) or "uci-har" (`path`: the data set's folder); `split` train or
+// test where the format has splits.
+Dataset load_dataset(std::string_view name, const std::filesystem::path& path,
+                     std::string_view split);
+
 // Per-channel mean of the samples (over N and the positions).
 std::vector<double> channel_means(const Tensor& samples);
 // samples = (samples - mean[c]) / std[c], per channel.
@@ -56,6 +62,10 @@ void normalize(Dataset& d, std::span<const float> mean, std::span<const float> s
 // Bilinear resize of float32 [N, C, H, W] images (half-pixel centres, as ONNX Resize and
 // torchvision), e.g. 28x28 Fashion-MNIST to a model's 32x32 or 224x224 input.
 Tensor resize_bilinear(const Tensor& images, int64_t height, int64_t width);
+
+// Images [N, C0, H0, W0] as a model's [N, C, H, W] input takes them: resized to H x W, and a
+// single channel repeated over C (C0 must be 1 or C).
+Tensor fit_images(const Tensor& images, int64_t channels, int64_t height, int64_t width);
 
 // 0..n-1 in a seeded random order (the same on every platform).
 std::vector<int64_t> shuffled_indices(int64_t n, uint64_t seed);

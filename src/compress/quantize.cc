@@ -267,13 +267,7 @@ std::vector<TensorMap> fashion_mnist_calibration(const Graph& model, size_t samp
   std::vector<TensorMap> out;
   for (size_t i = 0; i < samples && i < order.size(); ++i) {
     const int64_t pick[] = {order[i]};
-    Tensor image = gather_batch(train, pick).samples;  // [1, 1, 28, 28]
-    if (image.dim(2) != h || image.dim(3) != w) image = resize_bilinear(image, h, w);
-    Tensor x(DType::f32, {1, c, h, w});
-    auto dst = x.data<float>();
-    const auto src = image.data<float>();
-    for (int64_t k = 0; k < c; ++k) std::copy(src.begin(), src.end(), dst.begin() + k * h * w);
-    out.push_back({{model.inputs[0], std::move(x)}});
+    out.push_back({{model.inputs[0], fit_images(gather_batch(train, pick).samples, c, h, w)}});
   }
   return out;
 }

@@ -252,6 +252,24 @@ Dataset load_uci_har(const std::filesystem::path& dir, std::string_view split) {
   return d;
 }
 
+Dataset load_dataset(std::string_view name, const std::filesystem::path& path,
+                     std::string_view split) {
+  if (name == "fashion-mnist")
+    return load_fashion_mnist(path.empty() ? kFashionMnistDir : path, split);
+  if (name != "cifar100" && name != "uci-har")
+    throw Error(ErrorKind::invalid_argument,
+                "unknown data set (fashion-mnist, cifar100 or uci-har)", std::string(name));
+  if (path.empty())
+    throw Error(ErrorKind::invalid_argument,
+                "has no copy on this machine: give its path (" +
+                    std::string(name == "cifar100" ? "the train.bin or test.bin file"
+                                                   : "the data set's folder") +
+                    ")",
+                std::string(name));
+  if (name == "cifar100") return load_cifar100(path);
+  return load_uci_har(path, split);
+}
+
 std::vector<double> channel_means(const Tensor& samples) {
   const int64_t n = samples.dim(0), c = samples.dim(1), inner = samples.numel() / (n * c);
   std::vector<double> mean(size_t(c), 0.0);
@@ -313,6 +331,29 @@ Tensor resize_bilinear(const Tensor& images, int64_t height, int64_t width) {
         dst[size_t((p * height + y) * width + x)] = top * (1 - ty) + bottom * ty;
       }
     }
+  return out;
+}
+
+Tensor fit_images(const Tensor& images, int64_t channels, int64_t height, int64_t width) {
+  if (images.rank() != 4)
+    throw Error(ErrorKind::invalid_argument,
+                "images must be [N, C, H, W], got " + dims_to_string(images.dims()));
+  const int64_t c0 = images.dim(1);
+  if (c0 != channels && c0 != 1)
+    throw Error(ErrorKind::invalid_argument, "images have " + std::to_string(c0) +
+                                                 " channels, the model takes " +
+                                                 std::to_string(channels));
+  Tensor sized = images.dim(2) == height && images.dim(3) == width
+                     ? images
+                     : resize_bilinear(images, height, width);
+  if (c0 == channels) return sized;
+  const int64_t n = images.dim(0), plane = height * width;
+  Tensor out(DType::f32, {n, channels, height, width});
+  const auto src = sized.data<float>();
+  auto dst = out.data<float>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t k = 0; k < channels; ++k)
+      std::copy_n(src.begin() + i * plane, plane, dst.begin() + (i * channels + k) * plane);
   return out;
 }
 

@@ -152,7 +152,7 @@ assert j["samples"] == 10000 and j["sample_shape"] == [1, 28, 28], j
 assert set(j["per_class"].values()) == {1000}, j["per_class"]
 PYEOF
 fi
-expect_error "data set without its files" "give --path" -- "$EDGECO" dataset cifar100
+expect_error "data set without its files" "give its path" -- "$EDGECO" dataset cifar100
 mkdir -p "$WORK/badfm" && printf 'not gzip, not idx' > "$WORK/badfm/t10k-images-idx3-ubyte"
 printf '\x00\x00\x08\x01\x00\x00\x00\x01\x03' > "$WORK/badfm/t10k-labels-idx1-ubyte"
 expect_error "corrupt IDX file" "not an IDX file" -- "$EDGECO" dataset fashion-mnist --path "$WORK/badfm"

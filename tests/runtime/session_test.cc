@@ -135,5 +135,36 @@ TEST(SessionMemory, LargestTwoLiveActivationsOfAChain) {
   EXPECT_EQ(s.last_memory().peak_live_bytes, 12000u);
 }
 
+TEST(Evaluate, TopOneTopFiveAndConfusionOnKnownLogits) {
+  // logits = the four pixels of a 2x2 image: the brightest pixel is the predicted class.
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {-1, 1, 2, 2}};
+  std::vector<float> eye(16, 0.0f);
+  for (int i = 0; i < 4; ++i) eye[size_t(i * 4 + i)] = 1.0f;
+  g.value("w").initializer = Tensor::from_values<float>({4, 4}, std::span<const float>(eye));
+  g.nodes = {Node{"flat", "Flatten", "", {"x"}, {"f"}},
+             Node{"fc", "Gemm", "", {"f", "w"}, {"y"}, {{"transB", testing::i64(1)}}}};
+  g.outputs = {"y"};
+  Dataset d;
+  d.name = "toy";
+  d.classes = {"a", "b", "c", "d"};
+  // Brightest pixels 0, 1, 2, 3, 3; labels 0, 1, 2, 3, 0 (the last is wrong, its runner-up is 0).
+  d.samples = Tensor::from_values<float>(
+      {5, 1, 2, 2}, {9, 1, 0, 0, 0, 9, 0, 0, 0, 0, 9, 0, 0, 0, 0, 9, 5, 0, 0, 9});
+  d.labels = Tensor::from_values<int64_t>({5}, {0, 1, 2, 3, 0});
+  for (const int64_t batch : {2, 64}) {  // a partial last batch either way
+    Session s(g);
+    EvalOptions options;
+    options.batch_size = batch;
+    const EvalResult r = evaluate(s, d, options);
+    EXPECT_EQ(r.samples, 5);
+    EXPECT_DOUBLE_EQ(r.top1, 0.8);
+    EXPECT_DOUBLE_EQ(r.top5, 1.0);
+    EXPECT_EQ(r.per_class, (std::vector<double>{0.5, 1, 1, 1}));
+    EXPECT_EQ(r.confusion[0], (std::vector<int64_t>{1, 0, 0, 1}));
+  }
+}
+
 }  // namespace
 }  // namespace edgeco

@@ -16,20 +16,6 @@ struct DatasetOptions {
   bool json = false;
 };
 
-Dataset load(const DatasetOptions& o) {
-  if (o.name == "fashion-mnist")
-    return load_fashion_mnist(o.path.empty() ? kFashionMnistDir : std::filesystem::path(o.path),
-                              o.split);
-  if (o.path.empty())
-    throw Error(
-        ErrorKind::invalid_argument,
-        o.name + " has no copy on this machine: give --path (" +
-            (o.name == "cifar100" ? "the train.bin or test.bin file" : "the data set's folder") +
-            ")");
-  if (o.name == "cifar100") return load_cifar100(o.path);
-  return load_uci_har(o.path, o.split);
-}
-
 }  // namespace
 
 void add_dataset_command(CLI::App& app) {
@@ -48,7 +34,7 @@ void add_dataset_command(CLI::App& app) {
       ->check(CLI::IsMember({"train", "test"}));
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->callback([o] {
-    const Dataset d = load(*o);
+    const Dataset d = load_dataset(o->name, o->path, o->split);
     std::map<int64_t, int64_t> per_class;
     for (int64_t v : d.labels.to_int64s()) ++per_class[v];
     nlohmann::json counts = nlohmann::json::object();

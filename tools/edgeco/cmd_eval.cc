@@ -1,0 +1,78 @@
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "edgeco/onnx.h"
+#include "edgeco/runtime.h"
+
+namespace edgeco::cli {
+namespace {
+
+struct EvalCommand {
+  std::string model, dataset = "fashion-mnist", path, split = "test";
+  int threads = 1;
+  int64_t batch = 64, limit = 0;
+  bool json = false, reference = false;
+};
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto o = std::make_shared<EvalCommand>();
+  auto* cmd = app.add_subcommand(
+      "eval",
+      "Accuracy of a classifier on a data set (measured): top-1, top-5, per-class accuracy and "
+      "the\n"
+      "confusion matrix. Images are resized and their channel repeated to the model's input.");
+  cmd->add_option("MODEL", o->model, "ONNX classifier (first output: logits)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--dataset", o->dataset, "fashion-mnist (default), cifar100 or uci-har")
+      ->check(CLI::IsMember({"fashion-mnist", "cifar100", "uci-har"}));
+  cmd->add_option("--path", o->path, "the data set's files (fashion-mnist: Debian's by default)");
+  cmd->add_option("--split", o->split, "train or test (default test)")
+      ->check(CLI::IsMember({"train", "test"}));
+  cmd->add_option("--batch", o->batch, "batch size when the model's batch is symbolic (64)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--limit", o->limit, "evaluate the first N samples only");
+  cmd->add_option("--threads", o->threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_flag("--reference", o->reference, "run the graph as written on the reference kernels");
+  cmd->add_flag("--json", o->json, "print one JSON object (top1 and top5 as fractions)");
+  cmd->callback([o] {
+    const Dataset data = load_dataset(o->dataset, o->path, o->split);
+    Session session(load_onnx(o->model), SessionOptions{o->threads, !o->reference, !o->reference});
+    EvalOptions options;
+    options.batch_size = o->batch;
+    options.limit = o->limit;
+    if (!o->json && isatty(STDERR_FILENO))
+      options.progress = [](int64_t done, int64_t total) {
+        const int width = 30, filled = int(width * done / std::max<int64_t>(1, total));
+        std::fprintf(stderr, "\revaluating [%s%s] %lld/%lld",
+                     std::string(size_t(filled), '#').c_str(),
+                     std::string(size_t(width - filled), ' ').c_str(), static_cast<long long>(done),
+                     static_cast<long long>(total));
+        if (done == total) std::fprintf(stderr, "\n");
+      };
+    const EvalResult r = evaluate(session, data, options);
+    if (o->json) {
+      nlohmann::json per_class = nlohmann::json::object();
+      for (size_t c = 0; c < r.per_class.size(); ++c) per_class[data.classes[c]] = r.per_class[c];
+      std::cout << nlohmann::json{{"model", o->model},        {"dataset", data.name},
+                                  {"samples", r.samples},     {"top1", r.top1},
+                                  {"top5", r.top5},           {"per_class", per_class},
+                                  {"confusion", r.confusion}, {"measured", true}}
+                       .dump(2)
+                << "\n";
+      return;
+    }
+    std::printf("%s on %s (%lld samples, measured): top-1 %.2f%%, top-5 %.2f%%\n", o->model.c_str(),
+                data.name.c_str(), static_cast<long long>(r.samples), 100 * r.top1, 100 * r.top5);
+    for (size_t c = 0; c < r.per_class.size(); ++c)
+      std::printf("  %-20s %6.2f%%\n", data.classes[c].c_str(), 100 * r.per_class[c]);
+  });
+}
+
+}  // namespace edgeco::cli
