@@ -15,6 +15,7 @@ void add_quantize_command(CLI::App& app);
 void add_dataset_command(CLI::App& app);
 void add_zoo_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_train_commands(CLI::App& app);
 
 // "1.23 M" style numbers for tables.
 std::string human(double value);

@@ -1,0 +1,248 @@
+// The only translation unit that includes libtorch: the graph-to-module bridge and the trainer.
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <numbers>
+#include <optional>
+#include <set>
+
+#include "edgeco/train.h"
+
+namespace edgeco {
+namespace {
+
+namespace F = torch::nn::functional;
+
+torch::Tensor to_torch(const Tensor& t) {
+  const Tensor f = t.dtype() == DType::f32 ? t : t.cast(DType::f32);
+  std::vector<int64_t> dims(f.dims().begin(), f.dims().end());
+  return torch::from_blob(const_cast<float*>(f.data<float>().data()), dims, torch::kFloat32)
+      .clone();
+}
+
+Tensor from_torch(const torch::Tensor& t) {
+  const torch::Tensor c = t.detach().to(torch::kFloat32).contiguous();
+  Tensor out(DType::f32, Dims(c.sizes().begin(), c.sizes().end()));
+  std::memcpy(out.bytes().data(), c.data_ptr<float>(), out.nbytes());
+  return out;
+}
+
+// A graph run by torch ops: initializers that weights and BatchNormalization read become
+// parameters (scale/shift, weights, biases) or buffers (running statistics).
+class GraphModule : public torch::nn::Module {
+ public:
+  explicit GraphModule(const Graph& g) : g_(g) {
+    if (g.inputs.size() != 1 || g.outputs.empty())
+      throw Error(ErrorKind::unsupported, "training needs a model with one input", g.name);
+    std::set<std::string> statistics, trainable;
+    for (const Node& n : g.nodes) {
+      if (n.op_type == "BatchNormalization") {
+        trainable.insert({n.inputs[1], n.inputs[2]});
+        statistics.insert({n.inputs[3], n.inputs[4]});
+      } else if (n.op_type == "Conv" || n.op_type == "Gemm") {
+        for (size_t i = 1; i < n.inputs.size(); ++i)
+          if (n.has_input(i)) trainable.insert(n.inputs[i]);
+      }
+    }
+    int index = 0;
+    for (const auto& [name, v] : g.values) {
+      if (!v.initializer) continue;
+      torch::Tensor t = to_torch(*v.initializer);
+      // torch names may not hold dots: parameters are numbered instead.
+      std::string key = std::to_string(index++);
+      key.insert(0, 1, 't');
+      if (trainable.count(name))
+        t = register_parameter(key, t);
+      else if (statistics.count(name))
+        t = register_buffer(key, t);
+      values_[name] = t;
+    }
+  }
+
+  torch::Tensor forward(const torch::Tensor& input) {
+    std::map<std::string, torch::Tensor> v = values_;
+    v[g_.inputs[0]] = input;
+    for (const Node& n : g_.nodes) {
+      const Input in = [&](size_t i) -> torch::Tensor& {
+        auto it = v.find(n.inputs[i]);
+        if (it == v.end())
+          throw Error(ErrorKind::internal, "input '" + n.inputs[i] + "' missing", n.label());
+        return it->second;
+      };
+      v[n.outputs[0]] = run(n, in);
+    }
+    return v.at(g_.outputs[0]);
+  }
+
+  // The trained values, back into the graph's initializers.
+  void write_back(Graph& g) const {
+    for (const auto& [name, t] : values_) g.value(name).initializer = from_torch(t);
+  }
+
+ private:
+  using Input = std::function<torch::Tensor&(size_t)>;
+  torch::Tensor run(const Node& n, const Input& in) {
+    const std::string& op = n.op_type;
+    if (!n.domain.empty())
+      throw Error(ErrorKind::unsupported, "training does not support this operator", n.label());
+    if (op == "Conv") {
+      const torch::Tensor& w = in(1);
+      const int64_t spatial = w.dim() - 2;
+      const Dims pads = n.has_attr("pads") ? n.attr_ints("pads") : Dims(size_t(2 * spatial), 0);
+      const Dims strides =
+          n.has_attr("strides") ? n.attr_ints("strides") : Dims(size_t(spatial), 1);
+      const Dims dilations =
+          n.has_attr("dilations") ? n.attr_ints("dilations") : Dims(size_t(spatial), 1);
+      for (int64_t d = 0; d < spatial; ++d)
+        if (pads[size_t(d)] != pads[size_t(d + spatial)] ||
+            n.attr_string("auto_pad", "NOTSET") != "NOTSET")
+          throw Error(ErrorKind::unsupported, "asymmetric or automatic padding", n.label());
+      const Dims sym(pads.begin(), pads.begin() + spatial);
+      const torch::Tensor b = n.has_input(2) ? in(2) : torch::Tensor();
+      const int64_t group = n.attr_int("group", 1);
+      if (spatial == 1) return torch::conv1d(in(0), w, b, strides, sym, dilations, group);
+      if (spatial == 2) return torch::conv2d(in(0), w, b, strides, sym, dilations, group);
+      throw Error(ErrorKind::unsupported, "only 1-D and 2-D convolutions train", n.label());
+    }
+    if (op == "BatchNormalization")
+      return torch::batch_norm(in(0), in(1), in(2), in(3), in(4), is_training(), 0.1,
+                               n.attr_float("epsilon", 1e-5f), false);
+    if (op == "Relu") return torch::relu(in(0));
+    if (op == "Clip") {
+      const double lo = n.has_input(1) ? in(1).item<double>() : -INFINITY;
+      const double hi = n.has_input(2) ? in(2).item<double>() : INFINITY;
+      return torch::clamp(in(0), lo, hi);
+    }
+    if (op == "HardSigmoid")
+      return torch::clamp(in(0) * n.attr_float("alpha", 0.2f) + n.attr_float("beta", 0.5f), 0, 1);
+    if (op == "Sigmoid") return torch::sigmoid(in(0));
+    if (op == "Mul") return in(0) * in(1);
+    if (op == "Add") return in(0) + in(1);
+    if (op == "GlobalAveragePool") {
+      std::vector<int64_t> dims;
+      for (int64_t d = 2; d < in(0).dim(); ++d) dims.push_back(d);
+      return in(0).mean(dims, true);
+    }
+    if (op == "Flatten") return in(0).flatten(n.attr_int("axis", 1));
+    if (op == "Identity") return in(0);
+    if (op == "Gemm") {
+      if (n.attr_int("transA", 0) != 0 || n.attr_float("alpha", 1.0f) != 1.0f ||
+          n.attr_float("beta", 1.0f) != 1.0f)
+        throw Error(ErrorKind::unsupported, "Gemm with transA, alpha or beta", n.label());
+      const torch::Tensor w = n.attr_int("transB", 0) != 0 ? in(1) : in(1).t();
+      return torch::linear(in(0), w, n.has_input(2) ? in(2) : torch::Tensor());
+    }
+    throw Error(ErrorKind::unsupported, "training does not support this operator", n.label());
+  }
+
+  Graph g_;
+  std::map<std::string, torch::Tensor> values_;
+};
+
+const TensorType& input_type(const Graph& g) {
+  return *g.value(g.inputs[0]).type;
+}
+
+// A batch as the model's input takes it, and its labels.
+std::pair<torch::Tensor, torch::Tensor> batch_of(const Dataset& data, const Graph& model,
+                                                 std::span<const int64_t> indices) {
+  Batch b = gather_batch(data, indices);
+  const TensorType& in = input_type(model);
+  if (b.samples.rank() == 4 && in.rank_known && in.dims.size() == 4)
+    b.samples = fit_images(b.samples, in.dims[1], in.dims[2], in.dims[3]);
+  torch::Tensor labels =
+      torch::from_blob(b.labels.data<int64_t>().data(), {int64_t(indices.size())}, torch::kInt64)
+          .clone();
+  return {to_torch(b.samples), labels};
+}
+
+}  // namespace
+
+Tensor torch_forward(const Graph& model, const Tensor& input) {
+  GraphModule m(model);
+  m.eval();
+  torch::NoGradGuard no_grad;
+  return from_torch(m.forward(to_torch(input)));
+}
+
+TrainReport train(Graph& model, const Dataset& data, const TrainOptions& o) {
+  if (o.epochs < 1 || o.batch_size < 1 || !(o.learning_rate > 0))
+    throw Error(ErrorKind::invalid_argument,
+                "epochs, batch size and learning rate must be positive");
+  if (o.optimizer != "sgd" && o.optimizer != "adam")
+    throw Error(ErrorKind::invalid_argument, "optimizer must be sgd or adam, got " + o.optimizer);
+  torch::manual_seed(o.seed);
+  at::set_num_threads(o.threads);
+  GraphModule student(model);
+  std::optional<GraphModule> teacher;
+  if (o.teacher) {
+    teacher.emplace(*o.teacher);
+    teacher->eval();
+  }
+  std::unique_ptr<torch::optim::Optimizer> optimizer;
+  if (o.optimizer == "adam")
+    optimizer = std::make_unique<torch::optim::Adam>(
+        student.parameters(),
+        torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
+  else
+    optimizer = std::make_unique<torch::optim::SGD>(student.parameters(),
+                                                    torch::optim::SGDOptions(o.learning_rate)
+                                                        .momentum(0.9)
+                                                        .nesterov(true)
+                                                        .weight_decay(o.weight_decay));
+  const int64_t n = o.limit > 0 ? std::min(o.limit, data.size()) : data.size();
+  const int64_t steps = (n + o.batch_size - 1) / o.batch_size;
+  const int64_t total_steps = steps * o.epochs;
+  const auto start = std::chrono::steady_clock::now();
+  TrainReport report;
+  int64_t global = 0;
+  for (int epoch = 0; epoch < o.epochs; ++epoch) {
+    student.train();
+    const auto order = shuffled_indices(data.size(), o.seed + uint64_t(epoch));
+    double loss_sum = 0, correct = 0, seen = 0;
+    for (int64_t step = 0; step < steps; ++step, ++global) {
+      if (o.cosine) {
+        const double lr = 0.5 * o.learning_rate *
+                          (1 + std::cos(std::numbers::pi * double(global) / double(total_steps)));
+        for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
+      }
+      const int64_t first = step * o.batch_size, count = std::min(o.batch_size, n - first);
+      const auto [x, y] =
+          batch_of(data, model, std::span(order).subspan(size_t(first), size_t(count)));
+      const torch::Tensor logits = student.forward(x);
+      torch::Tensor loss = F::cross_entropy(
+          logits, y, F::CrossEntropyFuncOptions().label_smoothing(o.label_smoothing));
+      if (teacher) {
+        torch::Tensor soft;
+        {
+          torch::NoGradGuard no_grad;
+          soft = torch::softmax(teacher->forward(x) / o.temperature, 1);
+        }
+        const torch::Tensor kd = F::kl_div(torch::log_softmax(logits / o.temperature, 1), soft,
+                                           F::KLDivFuncOptions().reduction(torch::kBatchMean));
+        loss = o.alpha * o.temperature * o.temperature * kd + (1 - o.alpha) * loss;
+      }
+      optimizer->zero_grad();
+      loss.backward();
+      optimizer->step();
+      loss_sum += loss.item<double>() * double(count);
+      correct += logits.argmax(1).eq(y).sum().item<double>();
+      seen += double(count);
+      if (o.progress)
+        o.progress(
+            {epoch + 1, o.epochs, step + 1, steps, loss_sum / seen, correct / seen,
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+    }
+    report.epoch_loss.push_back(loss_sum / seen);
+    report.epoch_accuracy.push_back(correct / seen);
+  }
+  student.write_back(model);
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace edgeco

@@ -1,0 +1,148 @@
+// edgeco-train: the training commands (train, distill), in their own executable because libtorch
+// costs every process that links it ~0.3 s and ~150 MB at start-up; `edgeco train` and
+// `edgeco distill` run this program.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "edgeco/onnx.h"
+#include "edgeco/runtime.h"
+#include "edgeco/train.h"
+#include "edgeco/zoo.h"
+
+namespace {
+
+using namespace edgeco;
+
+struct Command {
+  std::string arch = "mobilenet_v2", dataset = "fashion-mnist", path, out, teacher;
+  ZooOptions zoo;
+  TrainOptions train;
+  int64_t eval_limit = 0;
+  bool json = false;
+};
+
+// Architecture defaults for a data set: its channels, resolution and classes.
+void fit_to_data(Command& c, const Dataset& d) {
+  c.zoo.in_channels = d.samples.dim(1);
+  c.zoo.resolution = d.samples.dim(2);
+  c.zoo.classes = int64_t(d.classes.size());
+  if (d.samples.rank() == 4 && d.samples.dim(2) <= 32) c.zoo.small_input = true;
+}
+
+void run(Command& c, bool distill) {
+  const Dataset data = load_dataset(c.dataset, c.path, "train");
+  const Dataset test = load_dataset(c.dataset, c.path, "test");
+  fit_to_data(c, data);
+  Graph model = build_model(c.arch, c.zoo);
+  std::optional<Graph> teacher;
+  if (distill) {
+    teacher = load_onnx(c.teacher);
+    c.train.teacher = &*teacher;
+  }
+  const bool bar = !c.json && isatty(STDERR_FILENO);
+  if (bar)
+    c.train.progress = [](const TrainProgress& p) {
+      const double done = double((p.epoch - 1) * p.steps + p.step) / double(p.epochs * p.steps);
+      const int width = 24, filled = int(width * done);
+      const double eta = done > 0 ? p.seconds * (1 - done) / done : 0;
+      std::fprintf(stderr, "\repoch %d/%d [%s%s] loss %.4f acc %.2f%% ETA %.0fs ", p.epoch,
+                   p.epochs, std::string(size_t(filled), '#').c_str(),
+                   std::string(size_t(width - filled), ' ').c_str(), p.loss, 100 * p.accuracy, eta);
+      if (p.step == p.steps) std::fprintf(stderr, "\n");
+    };
+  const TrainReport report = train(model, data, c.train);
+  save_onnx(model, c.out);
+  Session session(model, SessionOptions{c.train.threads, true, true});
+  EvalOptions eval;
+  eval.limit = c.eval_limit;
+  const EvalResult r = evaluate(session, test, eval);
+  if (c.json) {
+    std::cout << nlohmann::json{{"out", c.out},
+                                {"arch", c.arch},
+                                {"dataset", test.name},
+                                {"epochs", c.train.epochs},
+                                {"distilled_from", distill ? c.teacher : ""},
+                                {"train_loss", report.epoch_loss},
+                                {"train_accuracy", report.epoch_accuracy},
+                                {"seconds", report.seconds},
+                                {"top1", r.top1},
+                                {"test_samples", r.samples},
+                                {"measured", true}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::printf(
+      "wrote %s: %s trained %d epochs in %.0f s%s; %s top-1 %.2f%% (%lld samples, measured)\n",
+      c.out.c_str(), c.arch.c_str(), c.train.epochs, report.seconds,
+      distill ? (" distilled from " + c.teacher).c_str() : "", test.name.c_str(), 100 * r.top1,
+      static_cast<long long>(r.samples));
+}
+
+void add_options(CLI::App* cmd, Command& c) {
+  cmd->add_option("--arch", c.arch, "architecture (see `edgeco zoo --help`)")
+      ->check(CLI::IsMember(zoo_architectures()));
+  cmd->add_option("--dataset", c.dataset, "fashion-mnist (default), cifar100 or uci-har")
+      ->check(CLI::IsMember({"fashion-mnist", "cifar100", "uci-har"}));
+  cmd->add_option("--path", c.path, "the data set's files (fashion-mnist: Debian's by default)");
+  cmd->add_option("--out,-o", c.out, "where to write the trained ONNX model")->required();
+  cmd->add_option("--epochs", c.train.epochs, "epochs (default 1)")->check(CLI::Range(1, 10000));
+  cmd->add_option("--batch", c.train.batch_size, "batch size (default 64)")
+      ->check(CLI::Range(1, 65536));
+  cmd->add_option("--optimizer", c.train.optimizer, "sgd (Nesterov) or adam")
+      ->check(CLI::IsMember({"sgd", "adam"}));
+  cmd->add_option("--lr", c.train.learning_rate, "peak learning rate (cosine decay)");
+  cmd->add_option("--label-smoothing", c.train.label_smoothing, "default 0.1")
+      ->check(CLI::Range(0.0, 0.5));
+  cmd->add_option("--width", c.zoo.width, "width multiplier");
+  cmd->add_option("--seed", c.train.seed, "seed of the initial weights and the shuffles");
+  cmd->add_option("--threads", c.train.threads, "threads (default 2)")->check(CLI::Range(1, 256));
+  cmd->add_option("--limit", c.train.limit, "train on the first N samples of each epoch");
+  cmd->add_option("--eval-limit", c.eval_limit, "evaluate on the first N test samples");
+  cmd->add_flag("--json", c.json, "print one JSON object (top1 as a fraction)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"edgeco-train: train and distill edgeco's architectures on libtorch"};
+  app.require_subcommand(1);
+  auto c = std::make_shared<Command>();
+  auto* train_cmd = app.add_subcommand(
+      "train",
+      "Train an architecture on a data set, write it as ONNX and report its test accuracy");
+  add_options(train_cmd, *c);
+  train_cmd->callback([c] {
+    c->zoo.seed = uint32_t(c->train.seed);
+    run(*c, false);
+  });
+  auto* distill_cmd = app.add_subcommand(
+      "distill", "Train a student with knowledge distillation from a teacher ONNX model");
+  add_options(distill_cmd, *c);
+  distill_cmd->add_option("--teacher", c->teacher, "teacher ONNX model")
+      ->required()
+      ->check(CLI::ExistingFile);
+  distill_cmd->add_option("--temperature", c->train.temperature, "softening temperature (4)");
+  distill_cmd->add_option("--alpha", c->train.alpha, "weight of the distillation loss (0.9)")
+      ->check(CLI::Range(0.0, 1.0));
+  distill_cmd->callback([c] {
+    c->zoo.seed = uint32_t(c->train.seed);
+    run(*c, true);
+  });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const Error& e) {
+    std::cerr << "edgeco: error (" << to_string(e.kind()) << "): " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "edgeco: internal error: " << e.what() << "\n";
+    return 3;
+  }
+  return 0;
+}
