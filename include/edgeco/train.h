@@ -14,7 +14,7 @@ namespace edgeco {
 
 struct TrainProgress {
   int epoch = 0, epochs = 0;
-  int64_t step = 0, steps = 0;  // within the epoch
+  int64_t step = 0, steps = 0;    // within the epoch
   double loss = 0, accuracy = 0;  // running means over the epoch so far
   double seconds = 0;             // since training started
 };

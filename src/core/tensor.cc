@@ -1,5 +1,5 @@
-#include <atomic>
 #include <unistd.h>
+#include <atomic>
 
 #include <cmath>
 #include <cstdlib>

@@ -96,21 +96,21 @@ void bench(const BenchOptions& o) {
   const int64_t batch = inputs.tensors.empty() || inputs.tensors.begin()->second.rank() == 0
                             ? 1
                             : inputs.tensors.begin()->second.dim(0);
-  nlohmann::json j{{"model", o.model},
-                   {"threads", o.threads},
-                   {"iters", o.iters},
-                   {"warmup", o.warmup},
-                   {"optimized", !o.reference},
-                   {"median_ms", median},
-                   {"p90_ms", percentile(latencies, 0.9)},
-                   {"min_ms", *std::min_element(latencies.begin(), latencies.end())},
-                   {"throughput_per_s", median > 0 ? 1000.0 * double(batch) / median : 0.0},
-                   {"peak_rss_mb", peak_rss_mb()},
-                   {"memory", memory_report(weight_bytes, activations,
-                                            tensor_memory().peak_bytes - live_before,
-                                            tensor_memory().live_bytes - live_before)},
-                   {"measured", true},
-                   {"passes", session.pass_log()}};
+  nlohmann::json j{
+      {"model", o.model},
+      {"threads", o.threads},
+      {"iters", o.iters},
+      {"warmup", o.warmup},
+      {"optimized", !o.reference},
+      {"median_ms", median},
+      {"p90_ms", percentile(latencies, 0.9)},
+      {"min_ms", *std::min_element(latencies.begin(), latencies.end())},
+      {"throughput_per_s", median > 0 ? 1000.0 * double(batch) / median : 0.0},
+      {"peak_rss_mb", peak_rss_mb()},
+      {"memory", memory_report(weight_bytes, activations, tensor_memory().peak_bytes - live_before,
+                               tensor_memory().live_bytes - live_before)},
+      {"measured", true},
+      {"passes", session.pass_log()}};
   std::vector<nlohmann::json> nodes;
   std::map<std::string, int> kernel_counts;
   for (const auto& t : node_order) {

@@ -17,7 +17,8 @@
 #endif
 #if defined(__x86_64__)
 // GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* in masked intrinsics, GCC bug
-// 105593) when they are used from target("avx512...") functions; the warning is not about this code.
+// 105593) when they are used from target("avx512...") functions; the warning is not about this
+// code.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
