@@ -73,7 +73,11 @@ class GraphModule : public torch::nn::Module {
           throw Error(ErrorKind::internal, "input '" + n.inputs[i] + "' missing", n.label());
         return it->second;
       };
-      v[n.outputs[0]] = run(n, in);
+      try {
+        v[n.outputs[0]] = run(n, in);
+      } catch (const c10::Error& e) {
+        throw Error(ErrorKind::invalid_argument, e.what_without_backtrace(), n.label());
+      }
     }
     return v.at(g_.outputs[0]);
   }
@@ -175,6 +179,12 @@ TrainReport train(Graph& model, const Dataset& data, const TrainOptions& o) {
                 "epochs, batch size and learning rate must be positive");
   if (o.optimizer != "sgd" && o.optimizer != "adam")
     throw Error(ErrorKind::invalid_argument, "optimizer must be sgd or adam, got " + o.optimizer);
+  const TensorType& in = input_type(model);
+  if (in.rank_known && data.samples.rank() != in.dims.size())
+    throw Error(ErrorKind::invalid_argument,
+                "the model takes " + in.to_string() + ", the data set's samples are " +
+                    dims_to_string(data.samples.dims()),
+                data.name);
   torch::manual_seed(o.seed);
   at::set_num_threads(o.threads);
   GraphModule student(model);

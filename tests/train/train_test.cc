@@ -140,6 +140,15 @@ TEST(Train, UnsupportedOperatorsAndBadOptionsAreErrors) {
   TrainOptions bad = quick(1);
   bad.optimizer = "rmsprop";
   EXPECT_THROW(train(ok, d, bad), Error);
+  // Images for a 1-D network: the shapes are named, not left to torch.
+  Dataset images;
+  images.name = "images";
+  images.classes = d.classes;
+  images.samples = Tensor(DType::f32, {2, 9, 4, 8});
+  images.labels = Tensor(DType::i64, {2});
+  const Error e = testing::capture_error([&] { train(ok, images, quick(1)); });
+  EXPECT_NE(std::string(e.what()).find("the data set's samples are [2, 9, 4, 8]"),
+            std::string::npos);
 }
 
 }  // namespace

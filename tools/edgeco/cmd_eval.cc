@@ -49,12 +49,8 @@ void add_eval_command(CLI::App& app) {
     options.limit = o->limit;
     if (!o->json && isatty(STDERR_FILENO))
       options.progress = [](int64_t done, int64_t total) {
-        const int width = 30, filled = int(width * done / std::max<int64_t>(1, total));
-        std::fprintf(stderr, "\revaluating [%s%s] %lld/%lld",
-                     std::string(size_t(filled), '#').c_str(),
-                     std::string(size_t(width - filled), ' ').c_str(), static_cast<long long>(done),
-                     static_cast<long long>(total));
-        if (done == total) std::fprintf(stderr, "\n");
+        progress_bar("evaluating", double(done) / double(std::max<int64_t>(1, total)),
+                     std::to_string(done) + "/" + std::to_string(total), done == total);
       };
     const EvalResult r = evaluate(session, data, options);
     if (o->json) {

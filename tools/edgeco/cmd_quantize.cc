@@ -54,10 +54,8 @@ void quantize(const QuantizeCommand& o) {
   };
   if (!o.json && isatty(STDERR_FILENO))
     options.progress = [](size_t done, size_t total) {
-      const int width = 30, filled = int(width * done / total);
-      std::fprintf(stderr, "\rcalibrating [%s%s] %zu/%zu", std::string(size_t(filled), '#').c_str(),
-                   std::string(size_t(width - filled), ' ').c_str(), done, total);
-      if (done == total) std::fprintf(stderr, "\n");
+      progress_bar("calibrating", double(done) / double(total),
+                   std::to_string(done) + "/" + std::to_string(total), done == total);
     };
   QuantizeReport report;
   const Graph q = quantize_qdq(model, samples, runner, options, &report);

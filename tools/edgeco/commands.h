@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 namespace edgeco::cli {
 
@@ -16,6 +17,10 @@ void add_dataset_command(CLI::App& app);
 void add_zoo_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
+
+// A progress bar on stderr ("label [#####     ] detail"), `done` in [0, 1]; ends the line when
+// `finished`. Callers draw it only when stderr is a terminal.
+void progress_bar(const std::string& label, double done, const std::string& detail, bool finished);
 
 // "1.23 M" style numbers for tables.
 std::string human(double value);

@@ -1,9 +1,18 @@
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "commands.h"
 
 namespace edgeco::cli {
+
+void progress_bar(const std::string& label, double done, const std::string& detail, bool finished) {
+  const int width = 30, filled = int(width * std::clamp(done, 0.0, 1.0));
+  std::fprintf(stderr, "\r%s [%s%s] %s ", label.c_str(), std::string(size_t(filled), '#').c_str(),
+               std::string(size_t(width - filled), ' ').c_str(), detail.c_str());
+  if (finished) std::fprintf(stderr, "\n");
+}
 
 std::string human(double value) {
   const char* units[] = {"", " K", " M", " G", " T"};

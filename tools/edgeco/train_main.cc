@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "commands.h"
 #include "edgeco/onnx.h"
 #include "edgeco/runtime.h"
 #include "edgeco/train.h"
@@ -47,12 +48,12 @@ void run(Command& c, bool distill) {
   if (bar)
     c.train.progress = [](const TrainProgress& p) {
       const double done = double((p.epoch - 1) * p.steps + p.step) / double(p.epochs * p.steps);
-      const int width = 24, filled = int(width * done);
       const double eta = done > 0 ? p.seconds * (1 - done) / done : 0;
-      std::fprintf(stderr, "\repoch %d/%d [%s%s] loss %.4f acc %.2f%% ETA %.0fs ", p.epoch,
-                   p.epochs, std::string(size_t(filled), '#').c_str(),
-                   std::string(size_t(width - filled), ' ').c_str(), p.loss, 100 * p.accuracy, eta);
-      if (p.step == p.steps) std::fprintf(stderr, "\n");
+      char detail[96];
+      std::snprintf(detail, sizeof detail, "loss %.4f acc %.2f%% ETA %.0fs", p.loss,
+                    100 * p.accuracy, eta);
+      cli::progress_bar("epoch " + std::to_string(p.epoch) + "/" + std::to_string(p.epochs), done,
+                        detail, p.step == p.steps);
     };
   const TrainReport report = train(model, data, c.train);
   save_onnx(model, c.out);
