@@ -42,6 +42,9 @@ Tensor load_idx(const std::filesystem::path& path);
 // Fashion-MNIST from `dir` (files as Debian ships them, .gz or not), split "train" (60,000) or
 // "test" (10,000): samples [N, 1, 28, 28].
 Dataset load_fashion_mnist(const std::filesystem::path& dir, std::string_view split);
+// Just the images of a Fashion-MNIST split, as stored: uint8 [N, 1, 28, 28] (a quarter of the
+// float samples' memory, for callers that need a few).
+Tensor load_fashion_mnist_images(const std::filesystem::path& dir, std::string_view split);
 // CIFAR-100 binary (train.bin / test.bin): samples [N, 3, 32, 32], the 100 fine labels or the 20
 // coarse ones.
 Dataset load_cifar100(const std::filesystem::path& file, bool fine_labels = true);

@@ -139,33 +139,43 @@ Tensor load_idx(const std::filesystem::path& path) {
   return parse_idx(std::as_bytes(std::span(bytes)), path.string());
 }
 
-Dataset load_fashion_mnist(const std::filesystem::path& dir, std::string_view split) {
+// One of the four Fashion-MNIST files: .gz as Debian ships them, or unpacked.
+std::filesystem::path fashion_mnist_file(const std::filesystem::path& dir, std::string_view split,
+                                         const std::string& stem) {
   if (split != "train" && split != "test")
     throw Error(ErrorKind::invalid_argument,
                 "split must be 'train' or 'test', got '" + std::string(split) + "'");
   const std::string prefix = split == "train" ? "train" : "t10k";
-  auto find = [&](const std::string& stem) {
-    for (const char* ext : {".gz", ""}) {
-      const auto p = dir / (prefix + "-" + stem + "-ubyte" + ext);
-      if (std::filesystem::exists(p)) return p;
-    }
-    throw Error(
-        ErrorKind::io,
-        "no " + prefix + "-" + stem + "-ubyte[.gz] (install Debian's dataset-fashion-mnist)",
-        dir.string());
-  };
-  const auto images_path = find("images-idx3");
-  const auto labels_path = find("labels-idx1");
-  const Tensor images = load_idx(images_path);
+  for (const char* ext : {".gz", ""}) {
+    const auto p = dir / (prefix + "-" + stem + "-ubyte" + ext);
+    if (std::filesystem::exists(p)) return p;
+  }
+  throw Error(ErrorKind::io,
+              "no " + prefix + "-" + stem + "-ubyte[.gz] (install Debian's dataset-fashion-mnist)",
+              dir.string());
+}
+
+Tensor load_fashion_mnist_images(const std::filesystem::path& dir, std::string_view split) {
+  const auto path = fashion_mnist_file(dir, split, "images-idx3");
+  const Tensor images = load_idx(path);
+  if (images.rank() != 3)
+    throw Error(ErrorKind::invalid_argument,
+                "images must be [N, H, W], got " + dims_to_string(images.dims()), path.string());
+  return images.reshaped({images.dim(0), 1, images.dim(1), images.dim(2)});
+}
+
+Dataset load_fashion_mnist(const std::filesystem::path& dir, std::string_view split) {
+  const Tensor images = load_fashion_mnist_images(dir, split);
+  const auto labels_path = fashion_mnist_file(dir, split, "labels-idx1");
   const Tensor labels = load_idx(labels_path);
-  if (images.rank() != 3 || labels.rank() != 1 || images.dim(0) != labels.dim(0))
+  if (labels.rank() != 1 || images.dim(0) != labels.dim(0))
     throw Error(ErrorKind::invalid_argument,
                 "images " + dims_to_string(images.dims()) + " and labels " +
                     dims_to_string(labels.dims()) + " do not pair up",
-                images_path.string());
+                labels_path.string());
   Dataset d;
   d.name = "fashion-mnist/" + std::string(split);
-  d.samples = floats_from_bytes(images, {images.dim(0), 1, images.dim(1), images.dim(2)});
+  d.samples = floats_from_bytes(images, images.dims());
   d.labels = labels.cast(DType::i64);
   d.classes = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};

@@ -17,8 +17,10 @@ EvalResult evaluate(Session& session, const Dataset& data, const EvalOptions& op
                 "the model takes " + in.to_string() + ", the data set's samples are " +
                     dims_to_string(Dims(sample.begin() + 1, sample.end())),
                 data.name);
-  // A fixed batch dim decides the batch size (a final partial batch is padded, then dropped).
-  const int64_t batch = in.dims[0] > 0 ? in.dims[0] : std::max<int64_t>(1, options.batch_size);
+  // A fixed batch dim decides the batch size, and a final partial batch is then padded (the padding
+  // dropped); a symbolic one runs the last batch as it is.
+  const bool fixed_batch = in.dims[0] > 0;
+  const int64_t batch = fixed_batch ? in.dims[0] : std::max<int64_t>(1, options.batch_size);
   const int64_t n = options.limit > 0 ? std::min(options.limit, data.size()) : data.size();
   const int64_t classes = int64_t(data.classes.size());
   EvalResult r;
@@ -26,22 +28,22 @@ EvalResult evaluate(Session& session, const Dataset& data, const EvalOptions& op
   r.confusion.assign(size_t(classes), std::vector<int64_t>(size_t(classes), 0));
   int64_t top1 = 0, top5 = 0;
   const auto labels = data.labels.data<int64_t>();
+  std::vector<int64_t> order(static_cast<size_t>(classes));
   for (int64_t first = 0; first < n; first += batch) {
-    const int64_t count = std::min(batch, n - first);
-    std::vector<int64_t> indices(static_cast<size_t>(batch));
-    for (int64_t i = 0; i < batch; ++i) indices[size_t(i)] = first + std::min(i, count - 1);
+    const int64_t count = std::min(batch, n - first), rows = fixed_batch ? batch : count;
+    std::vector<int64_t> indices(static_cast<size_t>(rows));
+    for (int64_t i = 0; i < rows; ++i) indices[size_t(i)] = first + std::min(i, count - 1);
     Tensor x = gather_batch(data, indices).samples;
     if (sample.size() == 4) x = fit_images(x, in.dims[1], in.dims[2], in.dims[3]);
     const Tensor logits = session.run({{g.inputs[0], x}}).at(g.outputs[0]).cast(DType::f32);
-    if (logits.rank() != 2 || logits.dim(0) != batch || logits.dim(1) != classes)
+    if (logits.rank() != 2 || logits.dim(0) != rows || logits.dim(1) != classes)
       throw Error(ErrorKind::invalid_argument,
                   "the model's output is " + dims_to_string(logits.dims()) + ", expected [" +
-                      std::to_string(batch) + ", " + std::to_string(classes) + "] logits",
+                      std::to_string(rows) + ", " + std::to_string(classes) + "] logits",
                   data.name);
     const auto v = logits.data<float>();
     for (int64_t i = 0; i < count; ++i) {
       const float* row = v.data() + i * classes;
-      std::vector<int64_t> order(static_cast<size_t>(classes));
       std::iota(order.begin(), order.end(), 0);
       const size_t k = size_t(std::min<int64_t>(5, classes));
       std::partial_sort(order.begin(), order.begin() + ptrdiff_t(k), order.end(),
