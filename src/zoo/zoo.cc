@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <span>
 
 namespace edgeco {
 namespace {
@@ -152,17 +153,19 @@ std::string mobilenet_stem(Builder& b, const ZooOptions& o, int64_t channels,
                        1, activation);
 }
 
-Graph mobilenet_v2(const ZooOptions& o) {
-  Builder b("mobilenet_v2", o.seed);
-  int64_t channels = divisible(32 * o.width);
-  std::string x = mobilenet_stem(b, o, channels, "relu6");
-  struct Stage {
-    int64_t expand, out, repeats, stride;
-  };
-  const Stage stages[] = {{1, 16, 1, 1}, {6, 24, 2, 2},  {6, 32, 3, 2}, {6, 64, 4, 2},
-                          {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+// An inverted-residual stage (MobileNetV2, EfficientNet's MBConv without squeeze-excitation): 1x1
+// expansion, k x k depthwise, linear 1x1 projection, identity shortcut where shapes allow.
+struct InvertedResidualStage {
+  int64_t expand, kernel, out, repeats, stride;
+};
+
+// The stages of an inverted-residual net after its stem; the first stride-2 stage keeps stride 1
+// for small inputs. Returns the output; `channels` becomes its channel count.
+std::string inverted_residual_stages(Builder& b, const ZooOptions& o, std::string x,
+                                     int64_t& channels,
+                                     std::span<const InvertedResidualStage> stages) {
   bool first_downsampling = true;
-  for (const Stage& s : stages) {
+  for (const InvertedResidualStage& s : stages) {
     const int64_t out = divisible(double(s.out) * o.width);
     for (int64_t i = 0; i < s.repeats; ++i) {
       int64_t stride = i == 0 ? s.stride : 1;
@@ -173,15 +176,41 @@ Graph mobilenet_v2(const ZooOptions& o) {
       const int64_t hidden = channels * s.expand;
       std::string y = x;
       if (s.expand != 1) y = b.conv_bn_act(y, channels, hidden, 1, 1, 1, "relu6");
-      y = b.conv_bn_act(y, hidden, hidden, 3, stride, hidden, "relu6");
+      y = b.conv_bn_act(y, hidden, hidden, s.kernel, stride, hidden, "relu6");
       y = b.conv_bn_act(y, hidden, out, 1, 1, 1, "");
       x = stride == 1 && channels == out ? b.op("Add", {x, y}) : y;
       channels = out;
     }
   }
+  return x;
+}
+
+Graph mobilenet_v2(const ZooOptions& o) {
+  Builder b("mobilenet_v2", o.seed);
+  int64_t channels = divisible(32 * o.width);
+  std::string x = mobilenet_stem(b, o, channels, "relu6");
+  const InvertedResidualStage stages[] = {{1, 3, 16, 1, 1}, {6, 3, 24, 2, 2}, {6, 3, 32, 3, 2},
+                                          {6, 3, 64, 4, 2}, {6, 3, 96, 3, 1}, {6, 3, 160, 3, 2},
+                                          {6, 3, 320, 1, 1}};
+  x = inverted_residual_stages(b, o, x, channels, stages);
   const int64_t last = divisible(1280 * std::max(1.0, o.width));
   x = b.conv_bn_act(x, channels, last, 1, 1, 1, "relu6");
   return b.finish(b.classifier(x, last, o.classes));
+}
+
+// EfficientNet-Lite0 (the EfficientNet-B0 layout made edge-friendly, as TensorFlow's
+// efficientnet-lite ships it): no squeeze-excitation, ReLU6 instead of swish, stem (32) and head
+// (1280) channels fixed while the width multiplier scales the stages.
+Graph efficientnet_lite0(const ZooOptions& o) {
+  Builder b("efficientnet_lite0", o.seed);
+  int64_t channels = 32;
+  std::string x = mobilenet_stem(b, o, channels, "relu6");
+  const InvertedResidualStage stages[] = {{1, 3, 16, 1, 1}, {6, 3, 24, 2, 2},  {6, 5, 40, 2, 2},
+                                          {6, 3, 80, 3, 2}, {6, 5, 112, 3, 1}, {6, 5, 192, 4, 2},
+                                          {6, 3, 320, 1, 1}};
+  x = inverted_residual_stages(b, o, x, channels, stages);
+  x = b.conv_bn_act(x, channels, 1280, 1, 1, 1, "relu6");
+  return b.finish(b.classifier(x, 1280, o.classes));
 }
 
 Graph mobilenet_v3_small(const ZooOptions& o) {
@@ -266,7 +295,8 @@ Graph har_cnn(const ZooOptions& o) {
 }  // namespace
 
 std::vector<std::string> zoo_architectures() {
-  return {"mobilenet_v2", "mobilenet_v3_small", "resnet8", "resnet20", "har_cnn"};
+  return {"mobilenet_v2", "mobilenet_v3_small", "efficientnet_lite0",
+          "resnet8",      "resnet20",           "har_cnn"};
 }
 
 Graph build_model(std::string_view architecture, const ZooOptions& o) {
@@ -277,6 +307,7 @@ Graph build_model(std::string_view architecture, const ZooOptions& o) {
                 std::string(architecture));
   if (architecture == "mobilenet_v2") return mobilenet_v2(o);
   if (architecture == "mobilenet_v3_small") return mobilenet_v3_small(o);
+  if (architecture == "efficientnet_lite0") return efficientnet_lite0(o);
   if (architecture == "resnet8") return cifar_resnet(o, 1, "resnet8");
   if (architecture == "resnet20") return cifar_resnet(o, 3, "resnet20");
   if (architecture == "har_cnn") return har_cnn(o);

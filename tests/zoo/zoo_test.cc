@@ -47,6 +47,23 @@ TEST(Zoo, MobileNetV3SmallMatchesTorchvision) {
   EXPECT_EQ(folded_summary(g).macs, 56510400);
 }
 
+// TensorFlow's EfficientNet-Lite table gives Lite0 4.7 M parameters; timm's port counts 4,652,008
+// trainable ones. Its layout: 16 inverted-residual blocks, five of them 5x5, no SE, ReLU6 only.
+TEST(Zoo, EfficientNetLite0HasThePublishedSize) {
+  const Graph g = build_model("efficientnet_lite0");
+  EXPECT_NEAR(double(trainable_params(g)), 4652008.0, 10.0);
+  int depthwise_5x5 = 0, blocks = 0;
+  for (const Node& n : g.nodes) {
+    if (n.op_type == "Conv" && n.attr_int("group", 1) > 1) {
+      ++blocks;
+      if (n.attr_ints("kernel_shape")[0] == 5) ++depthwise_5x5;
+    }
+    EXPECT_NE(n.op_type, "Sigmoid");
+  }
+  EXPECT_EQ(blocks, 16);
+  EXPECT_EQ(depthwise_5x5, 9);
+}
+
 TEST(Zoo, CifarResNetsHaveThePaperSize) {
   ZooOptions cifar;
   cifar.resolution = 32;

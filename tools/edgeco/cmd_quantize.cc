@@ -30,17 +30,8 @@ CalibrationMethod method_of(const std::string& name) {
 
 void quantize(const QuantizeCommand& o) {
   const Graph model = load_onnx(o.model);
-  std::vector<TensorMap> samples;
-  if (o.calibration == "random")
-    samples = random_calibration(model, o.samples, o.seed);
-  else if (o.calibration == "fashion-mnist")
-    samples = fashion_mnist_calibration(model, o.samples, o.seed);
-  else if (std::filesystem::is_directory(o.calibration))
-    samples = npy_calibration(model, o.calibration);
-  else
-    throw Error(ErrorKind::invalid_argument,
-                "expected 'random', 'fashion-mnist' or a folder of .npy inputs",
-                "--calibration " + o.calibration);
+  const std::vector<TensorMap> samples =
+      calibration_inputs(model, o.calibration, o.samples, o.seed);
   QuantizeOptions options;
   options.method = method_of(o.method);
   options.percentile = o.percentile;

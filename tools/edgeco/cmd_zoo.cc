@@ -18,7 +18,8 @@ void add_zoo_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "zoo",
       "Build an edge architecture as an ONNX model with seeded random weights (BatchNormalization\n"
-      "kept, for training): mobilenet_v2, mobilenet_v3_small, resnet8, resnet20 (CIFAR ResNets),\n"
+      "kept, for training): mobilenet_v2, mobilenet_v3_small, efficientnet_lite0, resnet8,\n"
+      "resnet20 (CIFAR ResNets),\n"
       "har_cnn (1-D, input [N, C, length]). Prints its MACs and parameters (BN folded).");
   cmd->add_option("ARCH", *arch, "architecture")
       ->required()

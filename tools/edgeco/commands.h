@@ -17,6 +17,7 @@ void add_dataset_command(CLI::App& app);
 void add_zoo_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
+void add_prune_command(CLI::App& app);
 
 // A progress bar on stderr ("label [#####     ] detail"), `done` in [0, 1]; ends the line when
 // `finished`. Callers draw it only when stderr is a terminal.

@@ -19,7 +19,7 @@ namespace {
 using namespace edgeco;
 
 struct Command {
-  std::string arch = "mobilenet_v2", dataset = "fashion-mnist", path, out, teacher;
+  std::string arch = "mobilenet_v2", dataset = "fashion-mnist", path, out, teacher, init;
   ZooOptions zoo;
   TrainOptions train;
   int64_t eval_limit = 0;
@@ -38,7 +38,9 @@ void run(Command& c, bool distill) {
   const Dataset data = load_dataset(c.dataset, c.path, "train");
   const Dataset test = load_dataset(c.dataset, c.path, "test");
   fit_to_data(c, data);
-  Graph model = build_model(c.arch, c.zoo);
+  // --init continues from a model's weights (fine-tuning after pruning) instead of building one.
+  Graph model = c.init.empty() ? build_model(c.arch, c.zoo) : load_onnx(c.init);
+  if (!c.init.empty()) c.arch = model.name;
   std::optional<Graph> teacher;
   if (distill) {
     teacher = load_onnx(c.teacher);
@@ -87,6 +89,10 @@ void run(Command& c, bool distill) {
 void add_options(CLI::App* cmd, Command& c) {
   cmd->add_option("--arch", c.arch, "architecture (see `edgeco zoo --help`)")
       ->check(CLI::IsMember(zoo_architectures()));
+  cmd->add_option("--init", c.init,
+                  "start from this ONNX model's weights (e.g. a pruned model to fine-tune); "
+                  "--arch and --width are then ignored")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--dataset", c.dataset, "fashion-mnist (default), cifar100 or uci-har")
       ->check(CLI::IsMember({"fashion-mnist", "cifar100", "uci-har"}));
   cmd->add_option("--path", c.path, "the data set's files (fashion-mnist: Debian's by default)");
