@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,6 +36,8 @@ struct QuantizeOptions {
   double percentile = 99.99;  // for CalibrationMethod::percentile: the share of values kept, %
   // Lets type inference see through shape arithmetic (optional; the runtime's run_node fits).
   ConstantEvaluator evaluate;
+  // When set, only these nodes are quantized; the others stay float (mixed precision).
+  std::optional<std::set<std::string>> only;
   // Called after each calibration sample with (done, total), for progress bars.
   std::function<void(size_t, size_t)> progress;
 };
@@ -113,5 +117,61 @@ Graph prune_channels(const Graph& model, const PruneOptions& options,
 // Numerical rank of a rows x cols row-major matrix (Gaussian elimination with full pivoting;
 // pivots below 1e-5 of the largest magnitude count as zero).
 int64_t matrix_rank(std::span<const float> matrix, int64_t rows, int64_t cols);
+
+}  // namespace edgeco
+
+namespace edgeco {
+
+// Mixed precision: each Conv/Gemm/MatMul with constant weights runs int8 (QDQ, as quantize_qdq
+// writes it), fp16 (weights stored as float16 and its input rounded to float16 through Cast
+// nodes; arithmetic in float on hosts without fp16 units) or fp32.
+enum class Precision { int8, fp16, fp32 };
+std::string_view to_string(Precision p);
+int precision_bits(Precision p);
+
+// The cost of running a layer of `macs` multiply-accumulates at a precision; the search minimises
+// its sum. The default is MACs x bits; the hardware model's energy per layer plugs in here.
+using PrecisionCost = std::function<double(const std::string& node, int64_t macs, Precision)>;
+double macs_times_bits(const std::string& node, int64_t macs, Precision p);
+
+// Top-1 accuracy (a fraction) of a candidate graph on held-out data; the caller runs it.
+using AccuracyFunction = std::function<double(const Graph&)>;
+
+struct MixedPrecisionOptions {
+  double budget = 0.005;  // the accuracy (fraction) the result may lose against fp32
+  PrecisionCost cost = macs_times_bits;
+  QuantizeOptions quantize;
+  // (what, done, total) as the search goes, for progress bars.
+  std::function<void(const std::string&, size_t, size_t)> progress;
+};
+
+struct LayerPrecision {
+  std::string node;
+  int64_t macs = 0;
+  double int8_drop = 0, fp16_drop = 0;  // accuracy lost with only this layer at that precision
+  Precision precision = Precision::fp32;
+};
+
+struct MixedPrecisionReport {
+  double fp32_accuracy = 0, int8_accuracy = 0, accuracy = 0;  // all fp32, all int8, the choice
+  double fp32_cost = 0, int8_cost = 0, cost = 0;
+  std::vector<LayerPrecision> layers;
+  int evaluations = 0;
+};
+
+// The model with the given precision per layer (layers not named stay fp32).
+Graph apply_precisions(const Graph& model, const std::map<std::string, Precision>& precisions,
+                       std::span<const TensorMap> calibration, const CalibrationRunner& run,
+                       const QuantizeOptions& options = {});
+
+// Per-layer sensitivity (accuracy with only that layer at int8, at fp16), then a greedy search
+// from all-int8: while accuracy is below fp32 - budget, the layer whose promotion (int8 -> fp16 ->
+// fp32) recovers the most sensitivity per unit of added cost is promoted, and the whole
+// assignment is measured again. Then each promotion is tried one step back (largest saving
+// first) and kept back where the budget still holds.
+Graph mixed_precision(const Graph& model, std::span<const TensorMap> calibration,
+                      const CalibrationRunner& run, const AccuracyFunction& accuracy,
+                      const MixedPrecisionOptions& options = {},
+                      MixedPrecisionReport* report = nullptr);
 
 }  // namespace edgeco

@@ -318,6 +318,7 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
   std::set<std::string> activations;  // float tensors entering or leaving a quantized node
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     std::string why;
+    if (options.only && !options.only->count(g.nodes[i].name)) continue;
     if (auto c = quantizable(g, i, why)) {
       candidates.push_back(*c);
       activations.insert(g.nodes[i].inputs[0]);
