@@ -104,7 +104,10 @@ Graph mixed_precision(const Graph& model, std::span<const TensorMap> calibration
   ++rep.evaluations;
   for (LayerPrecision& l : rep.layers) {
     l.int8_drop = rep.fp32_accuracy - measure({{l.node, Precision::int8}}, l.node + " int8");
-    l.fp16_drop = rep.fp32_accuracy - measure({{l.node, Precision::fp16}}, l.node + " fp16");
+    // fp16 rounds 8x finer than int8: where int8 costs nothing, fp16 is not measured.
+    l.fp16_drop = l.int8_drop <= 0 ? 0.0
+                                   : rep.fp32_accuracy -
+                                         measure({{l.node, Precision::fp16}}, l.node + " fp16");
   }
   std::map<std::string, Precision> choice;
   for (LayerPrecision& l : rep.layers) choice[l.node] = l.precision = Precision::int8;

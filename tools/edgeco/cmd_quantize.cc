@@ -2,10 +2,12 @@
 
 #include <cstdio>
 #include <iostream>
+#include <numeric>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "edgeco/compress.h"
+#include "edgeco/data.h"
 #include "edgeco/onnx.h"
 #include "edgeco/runtime.h"
 
@@ -13,7 +15,10 @@ namespace edgeco::cli {
 namespace {
 
 struct QuantizeCommand {
-  std::string model, out, calibration = "random", method = "minmax";
+  std::string model, out, calibration = "random", method = "minmax", precision = "int8";
+  std::string dataset = "fashion-mnist";
+  double budget = 0.005;
+  int64_t val_samples = 2000;
   size_t samples = 8;
   double percentile = 99.99;
   uint32_t seed = 0;
@@ -26,6 +31,78 @@ CalibrationMethod method_of(const std::string& name) {
   if (name == "entropy") return CalibrationMethod::entropy;
   if (name == "mse") return CalibrationMethod::mse;
   return CalibrationMethod::minmax;
+}
+
+// The last `count` images of the data set's training split: held out from nothing the test split
+// reports, so choosing precisions on them does not tune to the test set.
+Dataset validation_split(const std::string& name, int64_t count) {
+  const Dataset train = load_dataset(name, "", "train");
+  count = std::min(count, train.size());
+  std::vector<int64_t> last(static_cast<size_t>(count));
+  std::iota(last.begin(), last.end(), train.size() - count);
+  Batch b = gather_batch(train, last);
+  return Dataset{train.name + " (last " + std::to_string(count) + " training images)",
+                 std::move(b.samples), std::move(b.labels), train.classes};
+}
+
+void mixed(const QuantizeCommand& o, const Graph& model, const std::vector<TensorMap>& samples,
+           const CalibrationRunner& runner, const QuantizeOptions& quantize) {
+  const Dataset val = validation_split(o.dataset, o.val_samples);
+  MixedPrecisionOptions options;
+  options.budget = o.budget;
+  options.quantize = quantize;
+  options.quantize.progress = nullptr;
+  const bool bar = !o.json && isatty(STDERR_FILENO);
+  if (bar)
+    options.progress = [](const std::string& what, size_t done, size_t total) {
+      progress_bar("mixed precision", double(done) / double(total), what, done == total);
+    };
+  const AccuracyFunction accuracy = [&](const Graph& g) {
+    Session s(g, SessionOptions{o.threads, true, true});
+    return evaluate(s, val).top1;
+  };
+  MixedPrecisionReport r;
+  const Graph q = mixed_precision(model, samples, runner, accuracy, options, &r);
+  save_onnx(q, o.out);
+  if (o.json) {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const LayerPrecision& l : r.layers)
+      layers.push_back({{"node", l.node},
+                        {"macs", l.macs},
+                        {"int8_drop", l.int8_drop},
+                        {"fp16_drop", l.fp16_drop},
+                        {"precision", to_string(l.precision)}});
+    std::cout << nlohmann::json{{"model", o.model},
+                                {"out", o.out},
+                                {"validation", val.name},
+                                {"budget", o.budget},
+                                {"fp32_top1", r.fp32_accuracy},
+                                {"int8_top1", r.int8_accuracy},
+                                {"top1", r.accuracy},
+                                {"cost", r.cost},
+                                {"fp32_cost", r.fp32_cost},
+                                {"int8_cost", r.int8_cost},
+                                {"cost_function", "MACs x bits"},
+                                {"evaluations", r.evaluations},
+                                {"layers", layers}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::map<Precision, int> counts;
+  for (const LayerPrecision& l : r.layers) ++counts[l.precision];
+  std::printf("wrote %s: %d int8, %d fp16, %d fp32 layers; top-1 on %s: fp32 %.2f%%, all int8 "
+              "%.2f%%, chosen %.2f%% (budget %.2f points)\n",
+              o.out.c_str(), counts[Precision::int8], counts[Precision::fp16],
+              counts[Precision::fp32], val.name.c_str(), 100 * r.fp32_accuracy,
+              100 * r.int8_accuracy, 100 * r.accuracy, 100 * o.budget);
+  std::printf("  cost (MACs x bits) %.3g = %.1f%% of fp32, all int8 %.1f%%; %d evaluations\n",
+              r.cost, 100 * r.cost / r.fp32_cost, 100 * r.int8_cost / r.fp32_cost, r.evaluations);
+  for (const LayerPrecision& l : r.layers)
+    if (l.precision != Precision::int8)
+      std::printf("  %s: %s (alone at int8 it lost %.2f points, at fp16 %.2f)\n", l.node.c_str(),
+                  std::string(to_string(l.precision)).c_str(), 100 * l.int8_drop,
+                  100 * l.fp16_drop);
 }
 
 void quantize(const QuantizeCommand& o) {
@@ -48,6 +125,7 @@ void quantize(const QuantizeCommand& o) {
       progress_bar("calibrating", double(done) / double(total),
                    std::to_string(done) + "/" + std::to_string(total), done == total);
     };
+  if (o.precision == "mixed") return mixed(o, model, samples, runner, options);
   QuantizeReport report;
   const Graph q = quantize_qdq(model, samples, runner, options, &report);
   save_onnx(q, o.out);
@@ -96,6 +174,17 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "seed of the random inputs or of the Fashion-MNIST choice");
   cmd->add_option("--threads", o->threads, "threads for calibration runs")
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--precision", o->precision,
+                  "int8 (every layer it can) or mixed (per-layer int8/fp16/fp32 within --budget)")
+      ->check(CLI::IsMember({"int8", "mixed"}));
+  cmd->add_option("--budget", o->budget,
+                  "mixed: top-1 accuracy (a fraction) the model may lose (default 0.005)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--dataset", o->dataset,
+                  "mixed: whose training split's last --val-samples images measure accuracy")
+      ->check(CLI::IsMember({"fashion-mnist", "cifar100", "uci-har"}));
+  cmd->add_option("--val-samples", o->val_samples, "mixed: validation images (default 2000)")
+      ->check(CLI::Range(1, 1000000));
   cmd->add_flag("--json", o->json, "print one JSON object");
   cmd->callback([o] { quantize(*o); });
 }
