@@ -13,8 +13,8 @@ Node cast_node(const std::string& name, const std::string& in, const std::string
 // Runs `node` at float16: its weight is stored as float16 and widened by a Cast, its input is
 // rounded to float16 and back.
 void run_at_fp16(Graph& g, const std::string& node) {
-  const auto it = std::find_if(g.nodes.begin(), g.nodes.end(),
-                               [&](const Node& n) { return n.name == node; });
+  const auto it =
+      std::find_if(g.nodes.begin(), g.nodes.end(), [&](const Node& n) { return n.name == node; });
   if (it == g.nodes.end()) throw Error(ErrorKind::invalid_argument, "no such node", node);
   Node n = *it;
   const std::string w16 = n.inputs[1] + "_fp16", w32 = w16 + "_as_f32";
@@ -105,9 +105,9 @@ Graph mixed_precision(const Graph& model, std::span<const TensorMap> calibration
   for (LayerPrecision& l : rep.layers) {
     l.int8_drop = rep.fp32_accuracy - measure({{l.node, Precision::int8}}, l.node + " int8");
     // fp16 rounds 8x finer than int8: where int8 costs nothing, fp16 is not measured.
-    l.fp16_drop = l.int8_drop <= 0 ? 0.0
-                                   : rep.fp32_accuracy -
-                                         measure({{l.node, Precision::fp16}}, l.node + " fp16");
+    l.fp16_drop = l.int8_drop <= 0
+                      ? 0.0
+                      : rep.fp32_accuracy - measure({{l.node, Precision::fp16}}, l.node + " fp16");
   }
   std::map<std::string, Precision> choice;
   for (LayerPrecision& l : rep.layers) choice[l.node] = l.precision = Precision::int8;
@@ -121,8 +121,8 @@ Graph mixed_precision(const Graph& model, std::span<const TensorMap> calibration
       if (l.precision == Precision::fp32) continue;
       const Precision next = l.precision == Precision::int8 ? Precision::fp16 : Precision::fp32;
       const double gain = l.precision == Precision::int8 ? l.int8_drop - l.fp16_drop : l.fp16_drop;
-      const double extra = options.cost(l.node, l.macs, next) - options.cost(l.node, l.macs,
-                                                                            l.precision);
+      const double extra =
+          options.cost(l.node, l.macs, next) - options.cost(l.node, l.macs, l.precision);
       const double value = gain / std::max(extra, 1e-9);
       if (value > best_value) best_value = value, best = &l;
     }

@@ -3,24 +3,8 @@
 #   tests/cli/cli_test.sh path/to/edgeco
 set -uo pipefail
 EDGECO=$1
-PY=/usr/bin/python3
 DATA=/usr/share/libonnx-testdata/data/node
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-failures=0
-
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect_error NAME EXPECTED_SUBSTRING -- COMMAND...: exit code 1 (a clean error, not a crash) and the message.
-expect_error() {
-  local name=$1 want=$2
-  shift 3
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne 1 ]; then fail "$name: exit code $rc, expected 1: $out"; return; fi
-  case "$out" in *"$want"*) echo "ok: $name" ;; *) fail "$name: message lacks '$want': $out" ;; esac
-}
+source "$(dirname "$0")/lib.sh"
 
 # --help explains every subcommand.
 help=$("$EDGECO" --help) || fail "--help exit code"
@@ -177,5 +161,4 @@ fi
 out=$("$EDGECO" zoo vgg16 --out "$WORK/v.onnx" 2>&1) && fail "unknown architecture accepted"
 case "$out" in *"not in {mobilenet_v2"*) echo "ok: unknown architecture" ;; *) fail "unknown architecture: $out" ;; esac
 
-if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
-echo "all CLI checks passed"
+finish

@@ -2,8 +2,8 @@
 
 #include <cstdio>
 #include <iostream>
-#include <numeric>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "commands.h"
 #include "edgeco/compress.h"
@@ -45,24 +45,38 @@ Dataset validation_split(const std::string& name, int64_t count) {
                  std::move(b.samples), std::move(b.labels), train.classes};
 }
 
-void mixed(const QuantizeCommand& o, const Graph& model, const std::vector<TensorMap>& samples,
-           const CalibrationRunner& runner, const QuantizeOptions& quantize) {
-  const Dataset val = validation_split(o.dataset, o.val_samples);
+}  // namespace
+
+MixedResult quantize_mixed(const Graph& model, std::span<const TensorMap> samples,
+                           const CalibrationRunner& runner, const QuantizeOptions& quantize,
+                           const MixedRequest& request) {
+  const Dataset val = validation_split(request.dataset, request.val_samples);
   MixedPrecisionOptions options;
-  options.budget = o.budget;
+  options.budget = request.budget;
   options.quantize = quantize;
   options.quantize.progress = nullptr;
-  const bool bar = !o.json && isatty(STDERR_FILENO);
-  if (bar)
+  if (request.progress)
     options.progress = [](const std::string& what, size_t done, size_t total) {
       progress_bar("mixed precision", double(done) / double(total), what, done == total);
     };
   const AccuracyFunction accuracy = [&](const Graph& g) {
-    Session s(g, SessionOptions{o.threads, true, true});
+    Session s(g, SessionOptions{request.threads, true, true});
     return evaluate(s, val).top1;
   };
-  MixedPrecisionReport r;
-  const Graph q = mixed_precision(model, samples, runner, accuracy, options, &r);
+  MixedResult result{{}, {}, val.name};
+  result.model = mixed_precision(model, samples, runner, accuracy, options, &result.report);
+  return result;
+}
+
+namespace {
+
+void mixed(const QuantizeCommand& o, const Graph& model, const std::vector<TensorMap>& samples,
+           const CalibrationRunner& runner, const QuantizeOptions& quantize) {
+  const MixedResult result = quantize_mixed(
+      model, samples, runner, quantize,
+      {o.dataset, o.budget, o.val_samples, o.threads, !o.json && isatty(STDERR_FILENO)});
+  const MixedPrecisionReport& r = result.report;
+  const Graph& q = result.model;
   save_onnx(q, o.out);
   if (o.json) {
     nlohmann::json layers = nlohmann::json::array();
@@ -74,7 +88,7 @@ void mixed(const QuantizeCommand& o, const Graph& model, const std::vector<Tenso
                         {"precision", to_string(l.precision)}});
     std::cout << nlohmann::json{{"model", o.model},
                                 {"out", o.out},
-                                {"validation", val.name},
+                                {"validation", result.validation},
                                 {"budget", o.budget},
                                 {"fp32_top1", r.fp32_accuracy},
                                 {"int8_top1", r.int8_accuracy},
@@ -91,11 +105,12 @@ void mixed(const QuantizeCommand& o, const Graph& model, const std::vector<Tenso
   }
   std::map<Precision, int> counts;
   for (const LayerPrecision& l : r.layers) ++counts[l.precision];
-  std::printf("wrote %s: %d int8, %d fp16, %d fp32 layers; top-1 on %s: fp32 %.2f%%, all int8 "
-              "%.2f%%, chosen %.2f%% (budget %.2f points)\n",
-              o.out.c_str(), counts[Precision::int8], counts[Precision::fp16],
-              counts[Precision::fp32], val.name.c_str(), 100 * r.fp32_accuracy,
-              100 * r.int8_accuracy, 100 * r.accuracy, 100 * o.budget);
+  std::printf(
+      "wrote %s: %d int8, %d fp16, %d fp32 layers; top-1 on %s: fp32 %.2f%%, all int8 "
+      "%.2f%%, chosen %.2f%% (budget %.2f points)\n",
+      o.out.c_str(), counts[Precision::int8], counts[Precision::fp16], counts[Precision::fp32],
+      result.validation.c_str(), 100 * r.fp32_accuracy, 100 * r.int8_accuracy, 100 * r.accuracy,
+      100 * o.budget);
   std::printf("  cost (MACs x bits) %.3g = %.1f%% of fp32, all int8 %.1f%%; %d evaluations\n",
               r.cost, 100 * r.cost / r.fp32_cost, 100 * r.int8_cost / r.fp32_cost, r.evaluations);
   for (const LayerPrecision& l : r.layers)

@@ -2,7 +2,11 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <string>
+#include <vector>
+
+#include "edgeco/compress.h"
 
 namespace edgeco::cli {
 
@@ -18,10 +22,34 @@ void add_zoo_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_train_commands(CLI::App& app);
 void add_prune_command(CLI::App& app);
+void add_compress_command(CLI::App& app);
 
 // A progress bar on stderr ("label [#####     ] detail"), `done` in [0, 1]; ends the line when
 // `finished`. Callers draw it only when stderr is a terminal.
 void progress_bar(const std::string& label, double done, const std::string& detail, bool finished);
+
+// edgeco-train beside this program (throws when it was not built), and running it with
+// `arguments` (throws naming the command when it fails).
+std::filesystem::path train_tool();
+void run_train_tool(const std::vector<std::string>& arguments);
+
+// Mixed-precision quantization with accuracy measured on the data set's training split's last
+// `val_samples` images (shared by quantize and compress).
+struct MixedRequest {
+  std::string dataset;
+  double budget = 0.005;
+  int64_t val_samples = 2000;
+  int threads = 1;
+  bool progress = false;
+};
+struct MixedResult {
+  Graph model;
+  MixedPrecisionReport report;
+  std::string validation;  // what accuracy was measured on
+};
+MixedResult quantize_mixed(const Graph& model, std::span<const TensorMap> samples,
+                           const CalibrationRunner& runner, const QuantizeOptions& quantize,
+                           const MixedRequest& request);
 
 // "1.23 M" style numbers for tables.
 std::string human(double value);
