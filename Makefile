@@ -6,7 +6,7 @@ JOBS         ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS  ?=
 
-.PHONY: all deps build demo test test-sanitize fuzz format clean
+.PHONY: all deps build demo test test-sanitize fuzz format clean models
 
 all: build
 
@@ -23,6 +23,10 @@ demo: build
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# Trains and compresses the shipped Fashion-MNIST models (models/fmnist; about 2 hours on 2 cores).
+models: build
+	@scripts/make-models.sh $(BUILD)/edgeco models/fmnist
 
 # Parsers and kernels under AddressSanitizer + UndefinedBehaviorSanitizer (slow model tests excluded).
 test-sanitize: deps

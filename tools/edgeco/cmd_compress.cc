@@ -187,7 +187,7 @@ void compress(const CompressCommand& o) {
   }
   if (!o.quantize.empty()) {
     step("quantizing (" + o.quantize + ")");
-    const Graph model = load_onnx(current);
+    const Graph model = folded_for_quantization(load_onnx(current));
     const std::vector<TensorMap> samples = calibration_inputs(model, "fashion-mnist", 32, 0);
     Session session(model, SessionOptions{o.threads, false, true});
     const CalibrationRunner runner = [&](const TensorMap& s, const ValueCallback& observe) {

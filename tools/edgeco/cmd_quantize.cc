@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "commands.h"
+#include "edgeco/compiler.h"
 #include "edgeco/compress.h"
 #include "edgeco/data.h"
 #include "edgeco/onnx.h"
@@ -46,6 +47,12 @@ Dataset validation_split(const std::string& name, int64_t count) {
 }
 
 }  // namespace
+
+Graph folded_for_quantization(Graph model) {
+  fold_batch_norm(model);
+  remove_dead_nodes(model);
+  return model;
+}
 
 MixedResult quantize_mixed(const Graph& model, std::span<const TensorMap> samples,
                            const CalibrationRunner& runner, const QuantizeOptions& quantize,
@@ -121,7 +128,7 @@ void mixed(const QuantizeCommand& o, const Graph& model, const std::vector<Tenso
 }
 
 void quantize(const QuantizeCommand& o) {
-  const Graph model = load_onnx(o.model);
+  const Graph model = folded_for_quantization(load_onnx(o.model));
   const std::vector<TensorMap> samples =
       calibration_inputs(model, o.calibration, o.samples, o.seed);
   QuantizeOptions options;

@@ -33,6 +33,10 @@ void progress_bar(const std::string& label, double done, const std::string& deta
 std::filesystem::path train_tool();
 void run_train_tool(const std::vector<std::string>& arguments);
 
+// BatchNormalization folded into the convolutions before them (and the dead nodes removed), as
+// quantization needs: int8 kernels then carry the whole conv + BN.
+Graph folded_for_quantization(Graph model);
+
 // Mixed-precision quantization with accuracy measured on the data set's training split's last
 // `val_samples` images (shared by quantize and compress).
 struct MixedRequest {
