@@ -22,5 +22,5 @@ STUDENT=(--arch mobilenet_v2 --width 0.35 --epochs 6 --batch 128 --lr 0.1 --seed
   --out "$OUT/student.int8.onnx"
 # 40% of filters removed by L1 norm, uniformly per channel group, then fine-tuned.
 "$EDGECO" prune "$OUT/student.onnx" --ratio 0.4 --out "$TMP/pruned40.onnx"
-"$EDGECO" train --init "$TMP/pruned40.onnx" --epochs 3 --batch 128 --lr 0.03 --seed 2 --threads 2 \
+"$EDGECO" train --init "$TMP/pruned40.onnx" --epochs 3 --batch 128 --lr 0.03 --seed 2 --threads 1 \
   --out "$OUT/student.pruned40.onnx"
