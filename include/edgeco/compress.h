@@ -34,6 +34,8 @@ enum class CalibrationMethod { minmax, percentile, entropy, mse };
 struct QuantizeOptions {
   CalibrationMethod method = CalibrationMethod::minmax;
   double percentile = 99.99;  // for CalibrationMethod::percentile: the share of values kept, %
+  // Activations int8 with zero point 0 (symmetric) instead of uint8 with a zero point.
+  bool symmetric_activations = false;
   // Lets type inference see through shape arithmetic (optional; the runtime's run_node fits).
   ConstantEvaluator evaluate;
   // When set, only these nodes are quantized; the others stay float (mixed precision).
@@ -49,9 +51,10 @@ struct QuantizeReport {
 };
 
 // Quantizes Conv (2-D), Gemm and MatMul with constant weights: weights int8, symmetric, per
-// output channel; activations uint8, asymmetric, per tensor, over the range `options.method`
-// picks from the calibration inputs; biases int32 at scale x_scale * w_scale. Everything else stays
-// float. The result runs on any ONNX runtime (opset >= 13, for per-axis DequantizeLinear).
+// output channel; activations uint8 asymmetric (or int8 symmetric), per tensor, over the range
+// `options.method` picks from the calibration inputs; biases int32 at scale x_scale * w_scale.
+// Everything else stays float. The result runs on any ONNX runtime (opset >= 13, for per-axis
+// DequantizeLinear).
 Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
                    const CalibrationRunner& run, const QuantizeOptions& options = {},
                    QuantizeReport* report = nullptr);

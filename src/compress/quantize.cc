@@ -152,6 +152,13 @@ std::pair<float, uint8_t> activation_params(const Range& r) {
   return {scale, uint8_t(zero_point)};
 }
 
+// int8 symmetric parameters: zero point 0, scale max(|lo|, |hi|) / 127.
+std::pair<float, uint8_t> symmetric_activation_params(const Range& r) {
+  float scale = std::max(std::abs(r.lo), std::abs(r.hi)) / 127.0f;
+  if (!(scale > 0) || !std::isfinite(scale)) scale = 1.0f;
+  return {scale, 0};
+}
+
 // A node whose weight (input 1) is quantized per channel along `axis` of the weight.
 struct Candidate {
   size_t node;
@@ -372,11 +379,15 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
   for (const auto& name : activations) {
     auto it = ranges.find(name);
     if (it == ranges.end()) continue;  // never computed (constant-folded): stays float
-    const auto [scale, zero_point] = activation_params(it->second);
+    const auto [scale, zero_point] = options.symmetric_activations
+                                         ? symmetric_activation_params(it->second)
+                                         : activation_params(it->second);
     act_scale[name] = scale;
     const std::string q = name + "_quantized", dq = name + "_dequantized";
     g.value(name + "_scale").initializer = Tensor::scalar<float>(scale);
-    g.value(name + "_zero_point").initializer = Tensor::scalar<uint8_t>(zero_point);
+    g.value(name + "_zero_point").initializer = options.symmetric_activations
+                                                    ? Tensor::scalar<int8_t>(0)
+                                                    : Tensor::scalar<uint8_t>(zero_point);
     after[name] = {Node{name + "_QuantizeLinear",
                         "QuantizeLinear",
                         "",

@@ -223,8 +223,8 @@ TrainReport train(Graph& model, const Dataset& data, const TrainOptions& o) {
     const int64_t chunk = 500;
     for (int64_t first = 0; first < data.size(); first += chunk) {
       const int64_t count = std::min(chunk, data.size() - first);
-      parts.push_back(
-          teacher->forward(batch_of(data, *o.teacher, std::span(all).subspan(size_t(first), size_t(count))).first));
+      parts.push_back(teacher->forward(
+          batch_of(data, *o.teacher, std::span(all).subspan(size_t(first), size_t(count))).first));
     }
     teacher_logits = torch::cat(parts);
   }

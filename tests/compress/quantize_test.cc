@@ -65,6 +65,26 @@ TEST(Quantize, ActivationsAreAsymmetricUint8FromTheCalibratedRange) {
   EXPECT_EQ(initializer(q, "conv_bias_quantized").dtype(), DType::i32);
 }
 
+TEST(Quantize, SymmetricActivationsAreInt8WithZeroPointZero) {
+  const Graph g = conv_model();
+  Session session(g);
+  QuantizeOptions o;
+  o.symmetric_activations = true;
+  const TensorMap sample{{"x", Tensor::from_values<float>({1, 1, 1, 4}, {-1, 0, 1, 3})}};
+  const Graph q = quantize_qdq(
+      g, std::vector<TensorMap>{sample},
+      [&](const TensorMap& s, const ValueCallback& observe) { session.run(s, observe); }, o);
+  // x in [-1, 3]: scale max(|-1|, |3|) / 127, zero point int8 0.
+  EXPECT_FLOAT_EQ(float(initializer(q, "x_scale").to_doubles()[0]), 3.0f / 127.0f);
+  EXPECT_EQ(initializer(q, "x_zero_point").dtype(), DType::i8);
+  EXPECT_EQ(initializer(q, "x_zero_point").to_int64s()[0], 0);
+  // The model still computes the convolution, within the quantization step.
+  Session quantized(q);
+  const auto want = session.run(sample).at("y").to_doubles();
+  const auto got = quantized.run(sample).at("y").to_doubles();
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 0.05);
+}
+
 TEST(Quantize, QuantizedModelStaysCloseAndSurvivesExport) {
   const Graph g = conv_model();
   QuantizeReport report;

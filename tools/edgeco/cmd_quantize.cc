@@ -17,7 +17,7 @@ namespace {
 
 struct QuantizeCommand {
   std::string model, out, calibration = "random", method = "minmax", precision = "int8";
-  std::string dataset = "fashion-mnist";
+  std::string dataset = "fashion-mnist", activations = "u8";
   double budget = 0.005;
   int64_t val_samples = 2000;
   size_t samples = 8;
@@ -134,6 +134,7 @@ void quantize(const QuantizeCommand& o) {
   QuantizeOptions options;
   options.method = method_of(o.method);
   options.percentile = o.percentile;
+  options.symmetric_activations = o.activations == "s8";
   options.evaluate = [](const Node& n, int64_t opset, std::span<const Tensor* const> in) {
     return run_node(n, opset, in);
   };
@@ -164,9 +165,11 @@ void quantize(const QuantizeCommand& o) {
     return;
   }
   std::printf(
-      "wrote %s: %zu nodes quantized (int8 per-channel weights, uint8 activations, %s over %zu "
+      "wrote %s: %zu nodes quantized (int8 per-channel weights, %s activations, %s over %zu "
       "samples)\n",
-      o.out.c_str(), report.quantized.size(), o.method.c_str(), report.calibration_samples);
+      o.out.c_str(), report.quantized.size(),
+      o.activations == "s8" ? "int8 symmetric" : "uint8 asymmetric", o.method.c_str(),
+      report.calibration_samples);
   for (const auto& s : report.skipped) std::printf("  kept float: %s\n", s.c_str());
 }
 
@@ -196,6 +199,9 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--seed", o->seed, "seed of the random inputs or of the Fashion-MNIST choice");
   cmd->add_option("--threads", o->threads, "threads for calibration runs")
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--activations", o->activations,
+                  "u8 (asymmetric, zero point from the range; default) or s8 (symmetric)")
+      ->check(CLI::IsMember({"u8", "s8"}));
   cmd->add_option("--precision", o->precision,
                   "int8 (every layer it can) or mixed (per-layer int8/fp16/fp32 within --budget)")
       ->check(CLI::IsMember({"int8", "mixed"}));
