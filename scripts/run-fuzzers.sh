@@ -6,7 +6,7 @@ BUILD=$1
 SECONDS_EACH=${2:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=$ROOT/$BUILD/corpus
-mkdir -p "$CORPUS/onnx" "$CORPUS/npy" "$CORPUS/idx"
+mkdir -p "$CORPUS/onnx" "$CORPUS/npy" "$CORPUS/idx" "$CORPUS/platform"
 # Seeds: a few small models and tensors from the ONNX suite, and .npy files of several types.
 for t in test_conv_with_strides_padding test_maxpool_2d_pads test_gemm_all_attributes test_resize_upsample_scales_linear \
          test_qlinearconv test_slice_neg_steps test_split_equal_parts_1d test_batchnorm_example; do
@@ -21,8 +21,10 @@ PY
 # IDX seeds: Fashion-MNIST's real test labels, and a small image file in the same format.
 zcat /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz > "$CORPUS/idx/labels.idx1" 2>/dev/null || true
 printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00\x00\x02abcdefghijkl' > "$CORPUS/idx/images.idx3"
+# Platform seeds: the presets.
+cp "$ROOT"/platforms/*.yaml "$CORPUS/platform/"
 status=0
-for target in onnx_loader npy_reader idx_reader; do
+for target in onnx_loader npy_reader idx_reader platform_yaml; do
   dir=$CORPUS/${target%%_*}
   echo "fuzzing $target for ${SECONDS_EACH}s"
   if ! "$ROOT/$BUILD/fuzz_$target" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=25 \

@@ -114,6 +114,7 @@ struct NodeSummary {
   int64_t params = 0;         // elements of initializer inputs
   int64_t bytes_read = 0;     // all inputs, weights included
   int64_t bytes_written = 0;  // all outputs
+  int64_t groups = 1;         // convolutions: the `group` attribute (> 1: grouped or depthwise)
 };
 struct ModelSummary {
   std::vector<std::pair<std::string, TensorType>> inputs, outputs;

@@ -35,6 +35,7 @@ ModelSummary analyze(Graph graph, bool optimized) {
   for (const Node& node : graph.nodes) {
     NodeSummary s{node.name, node.op_type};
     if (optimized) s.kernel = kernels.count(node.name) ? kernels.at(node.name) : "folded";
+    if (node.has_attr("group")) s.groups = node.attr_int("group");
     for (const auto& in : node.inputs) {
       if (in.empty()) continue;
       const Value& v = graph.value(in);

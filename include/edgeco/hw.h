@@ -1,0 +1,118 @@
+// The hardware model: a heterogeneous edge platform described in YAML (platforms/*.yaml, every
+// constant with its source), and a cost model that estimates a node's latency and energy on one of
+// its devices at an operating point. Modelled figures, not measurements: reports say so.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edgeco/core.h"
+
+namespace edgeco::hw {
+
+enum class DeviceKind { cpu, gpu, npu, fpga };
+std::string_view to_string(DeviceKind kind);
+
+// Operator classes the devices' throughput is given for.
+enum class OpClass { dense_conv, depthwise_conv, matmul, elementwise, pooling, other };
+std::string_view to_string(OpClass c);
+// The class of an ONNX (or edgeco) operator; a Conv is depthwise when group == input channels.
+OpClass op_class(std::string_view op_type, bool depthwise);
+
+// Numeric types the throughput tables are keyed by.
+enum class NumType { int8, fp16, fp32 };
+std::string_view to_string(NumType t);
+
+struct OperatingPoint {
+  double mhz = 0, volts = 0;
+};
+
+struct Device {
+  std::string name;  // starts with its kind: "cpu", "gpu0", "npu"
+  DeviceKind kind = DeviceKind::cpu;
+  std::vector<OperatingPoint> opps;  // ascending frequency
+  // Dynamic power C * V^2 * f * activity (C in nF, f in MHz: watts = C * V^2 * f * 1e-3).
+  double capacitance_nf = 0;
+  double activity = 1.0;
+  // Leakage at `leakage_ref_volts` and 25 C, scaled linearly with V and exponentially with
+  // temperature (doubling every `leakage_doubling_c` degrees).
+  double leakage_w = 0, leakage_ref_volts = 1.0, leakage_doubling_c = 25;
+  // Sustained MACs (or elements, for element-wise and pooling) per cycle, by type and class.
+  std::map<NumType, std::map<OpClass, double>> macs_per_cycle;
+  double onchip_bytes = 0;        // SRAM / cache a layer's tensors can stay in
+  double dram_gbps = 0;           // its bandwidth to the shared DRAM
+  double onchip_gbps = 0;         // to its on-chip memory
+  double dram_pj_per_byte = 0;    // energy of DRAM traffic
+  double onchip_pj_per_byte = 0;  // energy of on-chip traffic
+  double overhead_us = 0;         // per node: kernel launch or command overhead
+  std::set<std::string> ops;      // supported operator types; empty: all
+  std::vector<std::string> sources;
+
+  bool supports(NumType t, std::string_view op_type) const;
+  double dynamic_watts(const OperatingPoint& p) const;
+  double leakage_watts(const OperatingPoint& p, double celsius) const;
+};
+
+struct Thermal {
+  double ambient_c = 25, resistance_c_per_w = 0, capacitance_j_per_c = 0;
+  double throttle_c = 0, shutdown_c = 0;
+};
+
+struct Battery {
+  double capacity_mah = 0, internal_ohm = 0;
+  std::vector<std::pair<double, double>> voltage_curve;  // (state of charge 0..1, volts)
+};
+
+struct Platform {
+  std::string name, description;
+  std::vector<Device> devices;
+  double static_watts = 0;                                     // board-level, while powered
+  double interconnect_gbps = 0, interconnect_pj_per_byte = 0;  // moving tensors between devices
+  Thermal thermal;
+  Battery battery;
+  std::vector<std::string> sources;
+  std::filesystem::path file;
+
+  const Device& device(std::string_view name) const;
+};
+
+// Parses a platform file. Errors name the file, the line and the field.
+Platform load_platform(const std::filesystem::path& path);
+// The same from YAML text; `path` names it in errors.
+Platform parse_platform(std::string_view text, const std::filesystem::path& path);
+// A preset's name ("jetson-nano-ethos-u55") or a path to a YAML file.
+Platform find_platform(std::string_view name_or_path);
+// The presets shipped in platforms/ (EDGECO_PLATFORMS overrides the folder).
+std::vector<std::string> preset_names();
+std::filesystem::path platform_dir();
+
+// What a node asks of a device.
+struct NodeWork {
+  std::string op_type;
+  OpClass op_class = OpClass::other;
+  NumType type = NumType::fp32;
+  int64_t macs = 0;  // multiply-accumulates (element count for element-wise and pooling)
+  int64_t bytes_read = 0, bytes_written = 0, weight_bytes = 0;
+};
+
+struct Cost {
+  double latency_ms = 0, energy_mj = 0;
+  double compute_ms = 0, memory_ms = 0;  // the roofline's two sides
+  bool memory_bound = false;
+  bool onchip = false;  // the node's tensors fit the device's on-chip memory
+};
+
+// Roofline latency (compute vs memory time, plus the device's per-node overhead) and energy
+// ((dynamic + leakage power) x time + bytes moved x energy per byte). Throws unsupported when the
+// device has no throughput for the node's type and class.
+Cost node_cost(const Device& device, const OperatingPoint& opp, const NodeWork& work,
+               double celsius = 25);
+// Moving `bytes` from one device to another over the platform's interconnect (zero on the same
+// device).
+Cost transfer_cost(const Platform& platform, const Device& from, const Device& to, int64_t bytes);
+
+}  // namespace edgeco::hw

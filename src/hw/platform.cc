@@ -1,0 +1,372 @@
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "edgeco/hw.h"
+
+namespace edgeco::hw {
+namespace {
+
+// Where a YAML node is: "file:line:column: field".
+class Reader {
+ public:
+  explicit Reader(std::filesystem::path file) : file_(std::move(file)) {}
+
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& field,
+                         const std::string& message) const {
+    const YAML::Mark m = at.Mark();
+    std::string where = file_.string();
+    if (!m.is_null())
+      where += ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1);
+    throw Error(ErrorKind::invalid_argument, field + ": " + message, where);
+  }
+
+  YAML::Node child(const YAML::Node& parent, const std::string& key, const std::string& field,
+                   bool required = true) const {
+    if (!parent.IsMap()) fail(parent, field, "expected a mapping");
+    YAML::Node n = parent[key];
+    if (!n && required) fail(parent, field + "." + key, "missing");
+    return n;
+  }
+
+  double number(const YAML::Node& parent, const std::string& key, const std::string& field,
+                std::optional<double> fallback = std::nullopt, double min = 0) const {
+    const YAML::Node n = child(parent, key, field, !fallback);
+    if (!n) return *fallback;
+    double v = 0;
+    try {
+      v = n.as<double>();
+    } catch (const YAML::Exception&) {
+      fail(n, field + "." + key, "expected a number");
+    }
+    if (!std::isfinite(v) || v < min)
+      fail(n, field + "." + key, "must be a finite number >= " + std::to_string(min));
+    return v;
+  }
+
+  std::string text(const YAML::Node& parent, const std::string& key, const std::string& field,
+                   std::optional<std::string> fallback = std::nullopt) const {
+    const YAML::Node n = child(parent, key, field, !fallback);
+    if (!n) return *fallback;
+    if (!n.IsScalar()) fail(n, field + "." + key, "expected text");
+    return n.as<std::string>();
+  }
+
+  std::vector<std::string> texts(const YAML::Node& parent, const std::string& key,
+                                 const std::string& field) const {
+    std::vector<std::string> out;
+    const YAML::Node n = child(parent, key, field, false);
+    if (!n) return out;
+    if (!n.IsSequence()) fail(n, field + "." + key, "expected a list");
+    for (const auto& item : n) {
+      if (!item.IsScalar()) fail(item, field + "." + key, "expected text items");
+      out.push_back(item.as<std::string>());
+    }
+    return out;
+  }
+
+  // [[a, b], ...] pairs of numbers.
+  std::vector<std::pair<double, double>> pairs(const YAML::Node& parent, const std::string& key,
+                                               const std::string& field) const {
+    const YAML::Node n = child(parent, key, field);
+    if (!n.IsSequence() || n.size() == 0) fail(n, field + "." + key, "expected a list of pairs");
+    std::vector<std::pair<double, double>> out;
+    for (const auto& item : n) {
+      if (!item.IsSequence() || item.size() != 2)
+        fail(item, field + "." + key, "expected [number, number]");
+      try {
+        out.emplace_back(item[0].as<double>(), item[1].as<double>());
+      } catch (const YAML::Exception&) {
+        fail(item, field + "." + key, "expected [number, number]");
+      }
+    }
+    return out;
+  }
+
+ private:
+  std::filesystem::path file_;
+};
+
+template <typename E>
+E parse_enum(const Reader& r, const YAML::Node& at, const std::string& field,
+             const std::string& value, std::initializer_list<E> all) {
+  std::string known;
+  for (E e : all) {
+    if (to_string(e) == value) return e;
+    known += (known.empty() ? "" : ", ") + std::string(to_string(e));
+  }
+  r.fail(at, field, "'" + value + "' is not one of " + known);
+}
+
+constexpr std::initializer_list<OpClass> kClasses{OpClass::dense_conv, OpClass::depthwise_conv,
+                                                  OpClass::matmul,     OpClass::elementwise,
+                                                  OpClass::pooling,    OpClass::other};
+constexpr std::initializer_list<NumType> kTypes{NumType::int8, NumType::fp16, NumType::fp32};
+
+Device parse_device(const Reader& r, const YAML::Node& d, const std::string& field) {
+  Device dev;
+  dev.name = r.text(d, "name", field);
+  const std::string f = field + "(" + dev.name + ")";
+  dev.kind = parse_enum(r, d["kind"] ? d["kind"] : d, f + ".kind", r.text(d, "kind", f),
+                        {DeviceKind::cpu, DeviceKind::gpu, DeviceKind::npu, DeviceKind::fpga});
+  if (!dev.name.starts_with(to_string(dev.kind)))
+    r.fail(d, f + ".name",
+           "a device's name starts with its kind ('" + std::string(to_string(dev.kind)) + "')");
+  for (const auto& [mhz, mv] : r.pairs(d, "opps_mhz_mv", f)) {
+    if (!(mhz > 0) || !(mv > 0)) r.fail(d["opps_mhz_mv"], f + ".opps_mhz_mv", "must be positive");
+    dev.opps.push_back({mhz, mv / 1000.0});
+  }
+  std::sort(dev.opps.begin(), dev.opps.end(),
+            [](const auto& a, const auto& b) { return a.mhz < b.mhz; });
+  dev.capacitance_nf = r.number(d, "capacitance_nf", f);
+  dev.activity = r.number(d, "activity", f, 1.0);
+  const YAML::Node leak = r.child(d, "leakage", f);
+  dev.leakage_w = r.number(leak, "watts", f + ".leakage");
+  dev.leakage_ref_volts = r.number(leak, "ref_volts", f + ".leakage", std::nullopt, 0.1);
+  dev.leakage_doubling_c = r.number(leak, "doubling_c", f + ".leakage", 25.0, 1.0);
+  const YAML::Node rates = r.child(d, "macs_per_cycle", f);
+  if (!rates.IsMap() || rates.size() == 0)
+    r.fail(rates, f + ".macs_per_cycle", "expected a mapping of types");
+  for (const auto& type : rates) {
+    const std::string tf = f + ".macs_per_cycle." + type.first.as<std::string>();
+    const NumType t = parse_enum(r, type.first, tf, type.first.as<std::string>(), kTypes);
+    if (!type.second.IsMap()) r.fail(type.second, tf, "expected a mapping of operator classes");
+    for (const auto& cls : type.second) {
+      const std::string cf = tf + "." + cls.first.as<std::string>();
+      const OpClass c = parse_enum(r, cls.first, cf, cls.first.as<std::string>(), kClasses);
+      dev.macs_per_cycle[t][c] =
+          r.number(type.second, cls.first.as<std::string>(), tf, std::nullopt, 1e-9);
+    }
+  }
+  const YAML::Node mem = r.child(d, "memory", f);
+  dev.onchip_bytes = r.number(mem, "onchip_kib", f + ".memory") * 1024;
+  dev.onchip_gbps = r.number(mem, "onchip_gbps", f + ".memory", std::nullopt, 1e-6);
+  dev.dram_gbps = r.number(mem, "dram_gbps", f + ".memory", std::nullopt, 1e-6);
+  dev.onchip_pj_per_byte = r.number(mem, "onchip_pj_per_byte", f + ".memory");
+  dev.dram_pj_per_byte = r.number(mem, "dram_pj_per_byte", f + ".memory");
+  dev.overhead_us = r.number(d, "overhead_us", f, 0.0);
+  const YAML::Node ops = r.child(d, "ops", f, false);
+  if (ops && !(ops.IsScalar() && ops.as<std::string>() == "all"))
+    for (const auto& op : r.texts(d, "ops", f)) dev.ops.insert(op);
+  dev.sources = r.texts(d, "sources", f);
+  return dev;
+}
+
+}  // namespace
+
+std::string_view to_string(DeviceKind kind) {
+  switch (kind) {
+    case DeviceKind::cpu:
+      return "cpu";
+    case DeviceKind::gpu:
+      return "gpu";
+    case DeviceKind::npu:
+      return "npu";
+    case DeviceKind::fpga:
+      return "fpga";
+  }
+  return "?";
+}
+
+std::string_view to_string(OpClass c) {
+  switch (c) {
+    case OpClass::dense_conv:
+      return "dense_conv";
+    case OpClass::depthwise_conv:
+      return "depthwise_conv";
+    case OpClass::matmul:
+      return "matmul";
+    case OpClass::elementwise:
+      return "elementwise";
+    case OpClass::pooling:
+      return "pooling";
+    case OpClass::other:
+      return "other";
+  }
+  return "?";
+}
+
+std::string_view to_string(NumType t) {
+  switch (t) {
+    case NumType::int8:
+      return "int8";
+    case NumType::fp16:
+      return "fp16";
+    case NumType::fp32:
+      return "fp32";
+  }
+  return "?";
+}
+
+OpClass op_class(std::string_view op, bool depthwise) {
+  if (op == "Conv" || op == "FusedConv" || op == "QFusedConv" || op == "QLinearConv" ||
+      op == "ConvInteger" || op == "ConvTranspose")
+    return depthwise ? OpClass::depthwise_conv : OpClass::dense_conv;
+  if (op == "Gemm" || op == "MatMul" || op == "QMatMul" || op == "QLinearMatMul" ||
+      op == "MatMulInteger")
+    return OpClass::matmul;
+  if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" ||
+      op == "GlobalMaxPool" || op == "ReduceMean")
+    return OpClass::pooling;
+  static const std::set<std::string_view> elementwise{"Add",
+                                                      "Sub",
+                                                      "Mul",
+                                                      "Div",
+                                                      "Relu",
+                                                      "Clip",
+                                                      "Sigmoid",
+                                                      "HardSigmoid",
+                                                      "HardSwish",
+                                                      "Tanh",
+                                                      "QuantizeLinear",
+                                                      "DequantizeLinear",
+                                                      "QAdd",
+                                                      "QLookup",
+                                                      "BatchNormalization",
+                                                      "LeakyRelu",
+                                                      "Softmax",
+                                                      "Concat",
+                                                      "Transpose",
+                                                      "Flatten",
+                                                      "Reshape",
+                                                      "Identity",
+                                                      "Cast"};
+  if (elementwise.count(op)) return OpClass::elementwise;
+  return OpClass::other;
+}
+
+bool Device::supports(NumType t, std::string_view op_type) const {
+  const auto it = macs_per_cycle.find(t);
+  if (it == macs_per_cycle.end()) return false;
+  return ops.empty() || ops.count(std::string(op_type)) > 0;
+}
+
+double Device::dynamic_watts(const OperatingPoint& p) const {
+  return capacitance_nf * p.volts * p.volts * p.mhz * 1e-3 * activity;
+}
+
+double Device::leakage_watts(const OperatingPoint& p, double celsius) const {
+  return leakage_w * (p.volts / leakage_ref_volts) *
+         std::exp2((celsius - 25.0) / leakage_doubling_c);
+}
+
+const Device& Platform::device(std::string_view n) const {
+  for (const Device& d : devices)
+    if (d.name == n) return d;
+  throw Error(ErrorKind::invalid_argument, "no device '" + std::string(n) + "'", name);
+}
+
+Platform load_platform(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::io, "cannot read the platform file", path.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_platform(text.str(), path);
+}
+
+Platform parse_platform(std::string_view text, const std::filesystem::path& path) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    throw Error(ErrorKind::invalid_argument, "not valid YAML: " + e.msg,
+                path.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
+                    std::to_string(e.mark.column + 1));
+  }
+  const Reader r(path);
+  if (!root.IsMap()) r.fail(root, "platform", "expected a mapping at the top");
+  Platform p;
+  p.file = path;
+  p.name = r.text(root, "name", "platform");
+  p.description = r.text(root, "description", "platform", "");
+  p.sources = r.texts(root, "sources", "platform");
+  p.static_watts = r.number(root, "static_watts", "platform");
+  const YAML::Node link = r.child(root, "interconnect", "platform");
+  p.interconnect_gbps = r.number(link, "gbps", "interconnect", std::nullopt, 1e-6);
+  p.interconnect_pj_per_byte = r.number(link, "pj_per_byte", "interconnect");
+  const YAML::Node th = r.child(root, "thermal", "platform");
+  p.thermal = {r.number(th, "ambient_c", "thermal", std::nullopt, -60),
+               r.number(th, "resistance_c_per_w", "thermal"),
+               r.number(th, "capacitance_j_per_c", "thermal"),
+               r.number(th, "throttle_c", "thermal"), r.number(th, "shutdown_c", "thermal")};
+  const YAML::Node bat = r.child(root, "battery", "platform");
+  p.battery.capacity_mah = r.number(bat, "capacity_mah", "battery");
+  p.battery.internal_ohm = r.number(bat, "internal_ohm", "battery");
+  p.battery.voltage_curve = r.pairs(bat, "voltage_curve", "battery");
+  const YAML::Node devices = r.child(root, "devices", "platform");
+  if (!devices.IsSequence() || devices.size() == 0)
+    r.fail(devices, "devices", "expected a non-empty list");
+  std::set<std::string> names;
+  for (size_t i = 0; i < devices.size(); ++i) {
+    Device d = parse_device(r, devices[i], "devices[" + std::to_string(i) + "]");
+    if (!names.insert(d.name).second)
+      r.fail(devices[i], "devices[" + std::to_string(i) + "].name", "'" + d.name + "' twice");
+    p.devices.push_back(std::move(d));
+  }
+  return p;
+}
+
+std::filesystem::path platform_dir() {
+  if (const char* env = std::getenv("EDGECO_PLATFORMS")) return env;
+  return EDGECO_PLATFORM_DIR;
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(platform_dir(), ec))
+    if (entry.path().extension() == ".yaml") names.push_back(entry.path().stem().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Platform find_platform(std::string_view name_or_path) {
+  const std::filesystem::path preset = platform_dir() / (std::string(name_or_path) + ".yaml");
+  if (std::filesystem::exists(preset)) return load_platform(preset);
+  if (std::filesystem::exists(name_or_path)) return load_platform(name_or_path);
+  std::string known;
+  for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
+  throw Error(ErrorKind::invalid_argument, "neither a preset (" + known + ") nor a YAML file",
+              std::string(name_or_path));
+}
+
+Cost node_cost(const Device& d, const OperatingPoint& opp, const NodeWork& w, double celsius) {
+  const auto t = d.macs_per_cycle.find(w.type);
+  const auto rate = t == d.macs_per_cycle.end() ? nullptr : &t->second;
+  const auto c = rate ? rate->find(w.op_class) : decltype(rate->end()){};
+  if (!rate || c == rate->end())
+    throw Error(ErrorKind::unsupported,
+                "no throughput for " + std::string(to_string(w.type)) + " " +
+                    std::string(to_string(w.op_class)),
+                d.name + " (" + w.op_type + ")");
+  Cost cost;
+  cost.compute_ms = double(w.macs) / (c->second * opp.mhz * 1e6) * 1e3;
+  const double bytes = double(w.bytes_read + w.bytes_written);
+  // Tensors that fit on chip move at its bandwidth, with only the weights read from DRAM.
+  cost.onchip = bytes <= d.onchip_bytes;
+  const double dram_bytes = cost.onchip ? double(w.weight_bytes) : bytes;
+  const double onchip_bytes = cost.onchip ? bytes : 0.0;
+  cost.memory_ms = (dram_bytes / (d.dram_gbps * 1e9) + onchip_bytes / (d.onchip_gbps * 1e9)) * 1e3;
+  cost.memory_bound = cost.memory_ms > cost.compute_ms;
+  cost.latency_ms = std::max(cost.compute_ms, cost.memory_ms) + d.overhead_us * 1e-3;
+  const double watts = d.dynamic_watts(opp) + d.leakage_watts(opp, celsius);
+  cost.energy_mj = watts * cost.latency_ms +
+                   (dram_bytes * d.dram_pj_per_byte + onchip_bytes * d.onchip_pj_per_byte) * 1e-9;
+  return cost;
+}
+
+Cost transfer_cost(const Platform& p, const Device& from, const Device& to, int64_t bytes) {
+  Cost cost;
+  if (&from == &to || from.name == to.name || bytes <= 0) return cost;
+  cost.memory_ms = double(bytes) / (p.interconnect_gbps * 1e9) * 1e3;
+  cost.latency_ms = cost.memory_ms;
+  cost.memory_bound = true;
+  cost.energy_mj = double(bytes) * p.interconnect_pj_per_byte * 1e-9;
+  return cost;
+}
+
+}  // namespace edgeco::hw

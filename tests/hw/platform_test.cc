@@ -1,0 +1,173 @@
+#include <gtest/gtest.h>
+
+#include "../test_util.h"
+#include "edgeco/hw.h"
+
+namespace edgeco::hw {
+namespace {
+
+// A one-device platform with round numbers, so costs have known answers.
+constexpr const char* kSimple = R"(name: simple
+static_watts: 0.5
+interconnect: {gbps: 4, pj_per_byte: 128}
+thermal: {ambient_c: 25, resistance_c_per_w: 4, capacitance_j_per_c: 40, throttle_c: 90, shutdown_c: 100}
+battery: {capacity_mah: 1000, internal_ohm: 0.1, voltage_curve: [[0, 3.0], [1, 4.2]]}
+devices:
+  - name: cpu
+    kind: cpu
+    opps_mhz_mv: [[1000, 1000], [500, 800]]
+    capacitance_nf: 1.0
+    leakage: {watts: 0.5, ref_volts: 1.0, doubling_c: 25}
+    macs_per_cycle:
+      fp32: {dense_conv: 100, elementwise: 10}
+    memory: {onchip_kib: 1, onchip_gbps: 100, dram_gbps: 10, onchip_pj_per_byte: 1, dram_pj_per_byte: 10}
+    overhead_us: 5
+  - name: npu0
+    kind: npu
+    opps_mhz_mv: [[500, 800]]
+    capacitance_nf: 0.1
+    leakage: {watts: 0.01, ref_volts: 0.8}
+    macs_per_cycle:
+      int8: {dense_conv: 256}
+    memory: {onchip_kib: 256, onchip_gbps: 4, dram_gbps: 0.5, onchip_pj_per_byte: 2, dram_pj_per_byte: 64}
+    ops: [Conv, QFusedConv]
+)";
+
+Platform simple() {
+  return parse_platform(kSimple, "simple.yaml");
+}
+
+TEST(Platform, ParsesDevicesAndSortsOperatingPoints) {
+  const Platform p = simple();
+  ASSERT_EQ(p.devices.size(), 2u);
+  const Device& cpu = p.device("cpu");
+  EXPECT_EQ(cpu.kind, DeviceKind::cpu);
+  ASSERT_EQ(cpu.opps.size(), 2u);
+  EXPECT_EQ(cpu.opps[0].mhz, 500);
+  EXPECT_DOUBLE_EQ(cpu.opps[1].volts, 1.0);
+  EXPECT_TRUE(cpu.supports(NumType::fp32, "AnyOp"));
+  EXPECT_FALSE(cpu.supports(NumType::int8, "Conv"));
+  const Device& npu = p.device("npu0");
+  EXPECT_TRUE(npu.supports(NumType::int8, "QFusedConv"));
+  EXPECT_FALSE(npu.supports(NumType::int8, "LSTM"));
+  EXPECT_FALSE(npu.supports(NumType::fp32, "Conv"));
+  EXPECT_EQ(npu.leakage_doubling_c, 25);  // the default
+  EXPECT_THROW(p.device("gpu"), Error);
+}
+
+TEST(Platform, PowerIsCV2fPlusLeakageDoublingWithTemperature) {
+  const Device& cpu = simple().device("cpu");
+  EXPECT_DOUBLE_EQ(cpu.dynamic_watts({1000, 1.0}), 1.0);  // 1 nF x 1 V^2 x 1 GHz
+  EXPECT_DOUBLE_EQ(cpu.dynamic_watts({500, 0.8}), 0.32);
+  EXPECT_DOUBLE_EQ(cpu.leakage_watts({1000, 1.0}, 25), 0.5);
+  EXPECT_DOUBLE_EQ(cpu.leakage_watts({1000, 1.0}, 50), 1.0);
+  EXPECT_DOUBLE_EQ(cpu.leakage_watts({500, 0.8}, 25), 0.4);
+}
+
+TEST(CostModel, RooflineKnownAnswers) {
+  const Device& cpu = simple().device("cpu");
+  NodeWork w{"Conv", OpClass::dense_conv, NumType::fp32, 1'000'000'000, 600'000'000, 400'000'000,
+             0};
+  // Compute 1e9 / (100 x 1 GHz) = 10 ms; memory 1e9 bytes at 10 GB/s = 100 ms: memory-bound.
+  Cost c = node_cost(cpu, cpu.opps.back(), w);
+  EXPECT_NEAR(c.compute_ms, 10.0, 1e-9);
+  EXPECT_NEAR(c.memory_ms, 100.0, 1e-9);
+  EXPECT_TRUE(c.memory_bound);
+  EXPECT_FALSE(c.onchip);
+  EXPECT_NEAR(c.latency_ms, 100.005, 1e-9);  // + 5 us overhead
+  // (1 W dynamic + 0.5 W leakage) x 100.005 ms + 1e9 bytes x 10 pJ.
+  EXPECT_NEAR(c.energy_mj, 1.5 * 100.005 + 10.0, 1e-9);
+
+  // Small tensors stay on chip: only the weights come from DRAM; compute-bound.
+  w = {"Conv", OpClass::dense_conv, NumType::fp32, 1'000'000, 512, 256, 100};
+  c = node_cost(cpu, cpu.opps.back(), w);
+  EXPECT_TRUE(c.onchip);
+  EXPECT_FALSE(c.memory_bound);
+  EXPECT_NEAR(c.compute_ms, 0.01, 1e-12);
+  EXPECT_NEAR(c.memory_ms, (100 / 10e9 + 768 / 100e9) * 1e3, 1e-12);
+  EXPECT_NEAR(c.energy_mj, 1.5 * 0.015 + (100 * 10 + 768 * 1) * 1e-9, 1e-12);
+}
+
+TEST(CostModel, UnsupportedTypeOrClassIsAnError) {
+  const Platform p = simple();
+  const NodeWork pool{"MaxPool", OpClass::pooling, NumType::fp32, 100, 0, 0, 0};
+  EXPECT_THROW(node_cost(p.device("cpu"), p.device("cpu").opps[0], pool), Error);
+  const NodeWork fp{"Conv", OpClass::dense_conv, NumType::fp32, 100, 0, 0, 0};
+  EXPECT_THROW(node_cost(p.device("npu0"), p.device("npu0").opps[0], fp), Error);
+}
+
+TEST(CostModel, TransfersCostOnlyBetweenDevices) {
+  const Platform p = simple();
+  const Cost same = transfer_cost(p, p.device("cpu"), p.device("cpu"), 1'000'000);
+  EXPECT_EQ(same.latency_ms, 0);
+  const Cost moved = transfer_cost(p, p.device("cpu"), p.device("npu0"), 1'000'000);
+  EXPECT_NEAR(moved.latency_ms, 0.25, 1e-12);  // 1 MB at 4 GB/s
+  EXPECT_NEAR(moved.energy_mj, 0.128, 1e-12);  // 1e6 x 128 pJ
+}
+
+TEST(CostModel, OperatorClasses) {
+  EXPECT_EQ(op_class("Conv", false), OpClass::dense_conv);
+  EXPECT_EQ(op_class("QFusedConv", true), OpClass::depthwise_conv);
+  EXPECT_EQ(op_class("Gemm", false), OpClass::matmul);
+  EXPECT_EQ(op_class("Relu", false), OpClass::elementwise);
+  EXPECT_EQ(op_class("GlobalAveragePool", false), OpClass::pooling);
+  EXPECT_EQ(op_class("NonMaxSuppression", false), OpClass::other);
+}
+
+// Errors name the file, the line and the field.
+void expect_yaml_error(const std::string& text, const std::string& want) {
+  const std::string message =
+      testing::capture_error([&] { parse_platform(text, "bad.yaml"); }).what();
+  EXPECT_NE(message.find(want), std::string::npos) << message;
+}
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  text.replace(text.find(from), from.size(), to);
+  return text;
+}
+
+TEST(Platform, ErrorsNameFileLineAndField) {
+  expect_yaml_error("name: [unclosed", "bad.yaml:");
+  expect_yaml_error(replaced(kSimple, "kind: npu", "kind: tpu"), "bad.yaml:17:11");
+  expect_yaml_error(replaced(kSimple, "kind: npu", "kind: tpu"), "'tpu' is not one of cpu, gpu");
+  expect_yaml_error(replaced(kSimple, "capacitance_nf: 1.0", "capacitance_nf: lots"),
+                    "devices[0](cpu).capacitance_nf: expected a number");
+  expect_yaml_error(replaced(kSimple, "capacitance_nf: 1.0", "capacitance_nf: -1"),
+                    "must be a finite number >= 0");
+  expect_yaml_error(replaced(kSimple, "static_watts: 0.5\n", ""), "platform.static_watts: missing");
+  expect_yaml_error(replaced(kSimple, "name: npu0", "name: accel"), "starts with its kind");
+  expect_yaml_error(replaced(kSimple, "name: npu0\n    kind: npu", "name: cpu\n    kind: cpu"),
+                    "'cpu' twice");
+  expect_yaml_error(replaced(kSimple, "fp32: {dense_conv: 100", "fp64: {dense_conv: 100"),
+                    "'fp64' is not one of int8, fp16, fp32");
+  expect_yaml_error(replaced(kSimple, "[[1000, 1000], [500, 800]]", "[[1000]]"),
+                    "expected [number, number]");
+  EXPECT_THROW(load_platform("/nonexistent/platform.yaml"), Error);
+}
+
+TEST(Platform, PresetsLoadWithTheDevicesTheyDescribe) {
+  const auto names = preset_names();
+  for (const char* want :
+       {"jetson-nano", "jetson-nano-ethos-u55", "raspberry-pi-4", "coral-dev-board"})
+    EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
+  for (const auto& n : names) {
+    SCOPED_TRACE(n);
+    const Platform p = find_platform(n);
+    EXPECT_EQ(p.name, n);
+    for (const Device& d : p.devices) EXPECT_FALSE(d.opps.empty());
+  }
+  const Platform paper = find_platform("jetson-nano-ethos-u55");
+  EXPECT_EQ(paper.devices.size(), 3u);
+  // The Ethos-U55 runs int8 only (Vela): no float throughput at all.
+  const Device& npu = paper.device("npu");
+  EXPECT_EQ(npu.macs_per_cycle.size(), 1u);
+  EXPECT_TRUE(npu.supports(NumType::int8, "QFusedConv"));
+  EXPECT_FALSE(npu.supports(NumType::int8, "LSTM"));
+  // The Nano's GPU has no int8 (TensorRT benchmark): fp32 and fp16 only.
+  EXPECT_FALSE(paper.device("gpu").supports(NumType::int8, "Conv"));
+  EXPECT_TRUE(paper.device("gpu").supports(NumType::fp16, "Conv"));
+  EXPECT_THROW(find_platform("no-such-board"), Error);
+}
+
+}  // namespace
+}  // namespace edgeco::hw
