@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains and compresses the Fashion-MNIST models shipped in models/fmnist (`make models`; about
 # 2 hours on 2 cores). Threads change float summation order, so a rerun matches the shipped
-# weights' accuracy to within a few tenths of a point, not bit for bit.
+# weights' accuracy to within a few tenths of a point, not bit for bit. A model already in the
+# output folder is kept (the pipeline resumes where it stopped); FORCE=1 retrains everything.
 #   scripts/make-models.sh [path/to/edgeco] [out-dir]
 set -euo pipefail
 EDGECO=${1:-build/edgeco}
@@ -9,18 +10,28 @@ OUT=${2:-models/fmnist}
 mkdir -p "$OUT"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+# step OUTPUT COMMAND...: runs the command unless OUTPUT exists (or FORCE=1).
+step() {
+  local out=$1
+  shift
+  if [ -f "$out" ] && [ "${FORCE:-0}" != 1 ]; then echo "make-models: keeping $out"; return; fi
+  echo "make-models: $*"
+  "$@"
+}
 STUDENT=(--arch mobilenet_v2 --width 0.35 --epochs 6 --batch 128 --lr 0.1 --seed 1 --threads 1)
 
 # Teacher: a CIFAR-style ResNet-20 (0.27 M parameters).
-"$EDGECO" train --arch resnet20 --epochs 10 --batch 128 --lr 0.1 --seed 1 --out "$OUT/teacher.onnx"
+step "$OUT/teacher.onnx" "$EDGECO" train --arch resnet20 --epochs 10 --batch 128 --lr 0.1 --seed 1 --out "$OUT/teacher.onnx"
 # Student: MobileNetV2 x0.35 (28x28 input, stride 1 in the stem and first stage), no teacher.
-"$EDGECO" train "${STUDENT[@]}" --out "$OUT/student.onnx"
+step "$OUT/student.onnx" "$EDGECO" train "${STUDENT[@]}" --out "$OUT/student.onnx"
 # The same student, the same epochs, distilled from the teacher (Hinton KD, T = 4, alpha = 0.9).
-"$EDGECO" distill "${STUDENT[@]}" --teacher "$OUT/teacher.onnx" --out "$OUT/student.kd.onnx"
+step "$OUT/student.kd.onnx" "$EDGECO" distill "${STUDENT[@]}" --teacher "$OUT/teacher.onnx" --out "$OUT/student.kd.onnx"
 # Post-training int8 (QDQ; BatchNormalization folded first), calibrated on 64 training images.
-"$EDGECO" quantize "$OUT/student.onnx" --calibration fashion-mnist --samples 64 --method percentile \
+step "$OUT/student.int8.onnx" "$EDGECO" quantize "$OUT/student.onnx" --calibration fashion-mnist --samples 64 --method percentile \
   --out "$OUT/student.int8.onnx"
 # 40% of filters removed by L1 norm, uniformly per channel group, then fine-tuned.
-"$EDGECO" prune "$OUT/student.onnx" --ratio 0.4 --out "$TMP/pruned40.onnx"
-"$EDGECO" train --init "$TMP/pruned40.onnx" --epochs 3 --batch 128 --lr 0.03 --seed 2 --threads 1 \
+if [ ! -f "$OUT/student.pruned40.onnx" ] || [ "${FORCE:-0}" = 1 ]; then
+  "$EDGECO" prune "$OUT/student.onnx" --ratio 0.4 --out "$TMP/pruned40.onnx"
+fi
+step "$OUT/student.pruned40.onnx" "$EDGECO" train --init "$TMP/pruned40.onnx" --epochs 3 --batch 128 --lr 0.03 --seed 2 --threads 1 \
   --out "$OUT/student.pruned40.onnx"
