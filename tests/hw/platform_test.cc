@@ -56,7 +56,8 @@ TEST(Platform, ParsesDevicesAndSortsOperatingPoints) {
 }
 
 TEST(Platform, PowerIsCV2fPlusLeakageDoublingWithTemperature) {
-  const Device& cpu = simple().device("cpu");
+  const Platform p = simple();
+  const Device& cpu = p.device("cpu");
   EXPECT_DOUBLE_EQ(cpu.dynamic_watts({1000, 1.0}), 1.0);  // 1 nF x 1 V^2 x 1 GHz
   EXPECT_DOUBLE_EQ(cpu.dynamic_watts({500, 0.8}), 0.32);
   EXPECT_DOUBLE_EQ(cpu.leakage_watts({1000, 1.0}, 25), 0.5);
@@ -65,7 +66,8 @@ TEST(Platform, PowerIsCV2fPlusLeakageDoublingWithTemperature) {
 }
 
 TEST(CostModel, RooflineKnownAnswers) {
-  const Device& cpu = simple().device("cpu");
+  const Platform p = simple();
+  const Device& cpu = p.device("cpu");
   NodeWork w{"Conv", OpClass::dense_conv, NumType::fp32, 1'000'000'000, 600'000'000, 400'000'000,
              0};
   // Compute 1e9 / (100 x 1 GHz) = 10 ms; memory 1e9 bytes at 10 GB/s = 100 ms: memory-bound.
