@@ -265,7 +265,7 @@ void add_hrank(const Graph& g, ChannelGraph& cg, std::span<const TensorMap> samp
               f.data<float>().subspan(size_t((b * c + ch) * rows * cols), size_t(rows * cols)),
               rows, cols));
     });
-    images += samples.empty() ? 0 : sample.begin()->second.dim(0);
+    images += sample.begin()->second.dim(0);
   }
   for (const auto& [name, sums] : rank_sums) {
     const Labels& out = *cg.labels(name);

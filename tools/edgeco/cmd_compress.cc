@@ -46,8 +46,7 @@ double median_latency_ms(const Graph& model, int threads, int runs) {
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                      .count());
   }
-  std::nth_element(ms.begin(), ms.begin() + ptrdiff_t(ms.size() / 2), ms.end());
-  return ms[ms.size() / 2];
+  return percentile(std::move(ms), 0.5);
 }
 
 Variant measure(const CompressCommand& o, const Dataset& test, std::string name,
@@ -163,17 +162,8 @@ void compress(const CompressCommand& o) {
     PruneOptions options;
     options.ratio = o.prune;
     options.criterion = o.criterion == "hrank" ? PruneCriterion::hrank : PruneCriterion::l1;
-    const Graph model = load_onnx(current);
-    std::vector<TensorMap> samples;
-    std::optional<Session> session;
-    CalibrationRunner runner;
-    if (options.criterion == PruneCriterion::hrank) {
-      samples = calibration_inputs(model, "fashion-mnist", 32, 0);
-      session.emplace(model, SessionOptions{o.threads, false, true});
-      runner = [&](const TensorMap& s, const ValueCallback& observe) { session->run(s, observe); };
-    }
     const std::string pruned = (dir / "pruned.onnx").string();
-    save_onnx(prune_channels(model, options, samples, runner), pruned);
+    save_onnx(prune_model(load_onnx(current), options, "fashion-mnist", 32, 0, o.threads), pruned);
     variants.push_back(
         measure(o, test, "pruned", pruned,
                 o.criterion + " " + std::to_string(int(100 * o.prune)) + "%, no fine-tuning"));

@@ -22,18 +22,8 @@ void prune(PruneCommand& o) {
   const Graph model = load_onnx(o.model);
   o.options.criterion = o.criterion == "hrank" ? PruneCriterion::hrank : PruneCriterion::l1;
   o.options.scope = o.scope == "global" ? PruneScope::global : PruneScope::uniform;
-  std::vector<TensorMap> samples;
-  std::optional<Session> session;
-  CalibrationRunner runner;
-  if (o.options.criterion == PruneCriterion::hrank) {
-    samples = calibration_inputs(model, o.calibration, o.samples, o.seed);
-    session.emplace(model, SessionOptions{2, false, true});
-    runner = [&](const TensorMap& sample, const ValueCallback& observe) {
-      session->run(sample, observe);
-    };
-  }
   PruneReport report;
-  const Graph pruned = prune_channels(model, o.options, samples, runner, &report);
+  const Graph pruned = prune_model(model, o.options, o.calibration, o.samples, o.seed, 2, &report);
   save_onnx(pruned, o.out);
   const ModelSummary before = analyze(model), after = analyze(pruned);
   const double filters_cut =
@@ -85,6 +75,18 @@ void prune(PruneCommand& o) {
 }
 
 }  // namespace
+
+Graph prune_model(const Graph& model, const PruneOptions& options, const std::string& calibration,
+                  size_t samples, uint32_t seed, int threads, PruneReport* report) {
+  if (options.criterion != PruneCriterion::hrank)
+    return prune_channels(model, options, {}, {}, report);
+  const std::vector<TensorMap> inputs = calibration_inputs(model, calibration, samples, seed);
+  Session session(model, SessionOptions{threads, false, true});
+  const CalibrationRunner runner = [&](const TensorMap& sample, const ValueCallback& observe) {
+    session.run(sample, observe);
+  };
+  return prune_channels(model, options, inputs, runner, report);
+}
 
 void add_prune_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(

@@ -56,6 +56,14 @@ MixedResult quantize_mixed(const Graph& model, std::span<const TensorMap> sample
                            const CalibrationRunner& runner, const QuantizeOptions& quantize,
                            const MixedRequest& request);
 
+// The p-th quantile (p in [0, 1]) of the values, interpolated between neighbours.
+double percentile(std::vector<double> values, double p);
+
+// Structured pruning as the CLI runs it: HRank's feature maps come from `calibration` inputs run
+// on the fast kernels.
+Graph prune_model(const Graph& model, const PruneOptions& options, const std::string& calibration,
+                  size_t samples, uint32_t seed, int threads, PruneReport* report = nullptr);
+
 // "1.23 M" style numbers for tables.
 std::string human(double value);
 

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "commands.h"
 
@@ -21,6 +22,14 @@ std::string human(double value) {
   char buf[32];
   std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.2f%s", value, units[u]);
   return buf;
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const double rank = p * double(v.size() - 1);
+  const size_t lo = size_t(rank);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (v[hi] - v[lo]) * (rank - double(lo));
 }
 
 }  // namespace edgeco::cli
