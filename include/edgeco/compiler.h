@@ -1,8 +1,13 @@
-// Graph passes that rewrite a model for faster execution without changing its outputs (beyond
-// float rounding): shared by the runtime and the co-design compiler.
+// The compiler: graph passes that rewrite a model for faster execution without changing its
+// outputs (beyond float rounding), shared with the runtime; and the co-design part, which places
+// every node on a device of a heterogeneous platform and writes the result as a Plan.
 #pragma once
 
+#include <functional>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "edgeco/ir.h"
@@ -48,8 +53,146 @@ int remove_dead_nodes(Graph& graph, PassLog* log = nullptr);
 int to_channels_last(Graph& graph, PassLog* log = nullptr);
 
 // The passes above, in order, after type inference (with `evaluate` to see through shape
-// arithmetic); the layout pass only when `channels_last`.
+// arithmetic); the layout pass only when `channels_last`; BN folding and conv fusion only when
+// `fuse` (int8 QDQ patterns always become int8 nodes: that is how a QDQ model is meant to run).
 PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate = nullptr,
-                 bool channels_last = false);
+                 bool channels_last = false, bool fuse = true);
+
+}  // namespace edgeco
+
+// Placement: which device (and operating point) runs each node of a heterogeneous platform.
+
+namespace edgeco {
+
+enum class Objective { energy, latency, edp };
+std::string_view to_string(Objective o);
+Objective parse_objective(std::string_view text);
+// The value an objective minimises for a placement's totals.
+double objective_value(Objective o, double latency_ms, double energy_mj);
+
+// The placement problem with the hardware abstracted away: each node's choices with their cost,
+// the edges that move tensors, and what moving bytes between two devices costs. Node costs and
+// transfer costs add up along the (sequential) execution, so totals are sums.
+struct PlacementChoice {
+  int device = 0, opp = 0;  // indices into the platform's devices and the device's opps
+  double latency_ms = 0, energy_mj = 0;
+};
+struct PlacementNode {
+  std::vector<PlacementChoice> choices;  // at least one
+  std::vector<int> inputs;               // producer node index (earlier), or -1: a graph input
+  std::vector<int64_t> input_bytes;      // bytes moved over each input edge
+  int64_t output_bytes = 0;              // graph outputs it writes, read back by the host
+};
+struct PlacementProblem {
+  int host = 0;                      // the device graph inputs come from and outputs go to
+  std::vector<PlacementNode> nodes;  // topological order
+  // Latency and energy of moving `bytes` from device `from` to `to` (zero when equal).
+  std::function<std::pair<double, double>(int from, int to, int64_t bytes)> transfer;
+};
+
+enum class PlacementMethod {
+  automatic,    // dp when the graph's frontier is narrow enough, else ilp
+  dp,           // exact dynamic programme over the topological order (Pareto labels per state)
+  ilp,          // integer programme (GLPK), exact for energy/latency, a lambda sweep for edp
+  brute_force,  // every combination: the oracle in tests (at most ~1e7 combinations)
+};
+struct PlacementSettings {
+  Objective objective = Objective::energy;
+  double deadline_ms = 0;  // > 0: total latency must not exceed it
+  PlacementMethod method = PlacementMethod::automatic;
+  double time_limit_s = 10;  // for the ILP: after it, the best placement found so far
+  // Labels the DP may create in all (a Pareto pass on a large graph can hold many); beyond it,
+  // EDP keeps the Lagrangian incumbent (not proven optimal), energy under a deadline goes to the
+  // ILP.
+  int64_t max_dp_labels = 4000000;
+};
+struct Placement {
+  std::vector<int> choice;  // per node, an index into its choices
+  double latency_ms = 0, energy_mj = 0;
+  std::string method;    // "dp", "ilp", "brute-force", or a baseline's name
+  bool optimal = false;  // proven optimal for the objective (and deadline)
+};
+
+// Totals of a placement: node costs plus every edge's transfer.
+std::pair<double, double> placement_totals(const PlacementProblem& p, std::span<const int> choice);
+// The placement minimising the objective under the deadline. Throws Error(unsupported) when no
+// placement meets the deadline (naming the fastest one's latency).
+Placement place(const PlacementProblem& p, const PlacementSettings& s);
+
+}  // namespace edgeco
+
+// Compiling a model for a platform: passes, then a placement, written as a Plan the runtime runs.
+namespace edgeco {
+
+namespace hw {
+struct Platform;
+}
+
+enum class Strategy {
+  exact,    // the placement minimising the objective (dp, or the ILP for wide graphs)
+  greedy,   // delegate-style, as TFLite delegates and ONNX Runtime providers do: the first
+            // accelerator (npu, then gpu, then fpga) that supports a node runs it, else the cpu
+  all_cpu,  // every node on the cpu
+  all_gpu,  // every node the gpu supports on it, the rest on the cpu
+};
+std::string_view to_string(Strategy s);
+Strategy parse_strategy(std::string_view text);
+
+struct CompileOptions {
+  Objective objective = Objective::energy;
+  double deadline_ms = 0;  // > 0: energy (or the objective) under this latency
+  Strategy strategy = Strategy::exact;
+  bool fuse = true;     // BN folding and conv + bias + activation (+ residual) fusion
+  bool dvfs = true;     // choose each node's operating point; else every device at its highest
+  double celsius = 25;  // die temperature the leakage is evaluated at
+  double time_limit_s = 10;
+};
+
+// One node of a plan: where it runs and what the model says it costs there. Energy is the
+// board's: the device's dynamic and leakage power, plus board static power and the other
+// devices' idle leakage, over the node's latency, plus its DRAM traffic.
+struct PlanNode {
+  std::string name, op, op_class, type;  // type: the numeric type the device runs it in
+  std::string device;
+  double opp_mhz = 0, opp_volts = 0;
+  int64_t macs = 0, bytes_read = 0, bytes_written = 0, weight_bytes = 0;
+  double cycles = 0;
+  double latency_ms = 0, energy_mj = 0;
+  double transfer_ms = 0, transfer_mj = 0;  // moving its inputs onto its device
+  bool memory_bound = false, onchip = false;
+  std::vector<std::string> inputs, outputs;
+  std::vector<int64_t> output_offsets;  // in the activation arena, per output (-1: not in it)
+};
+
+struct Plan {
+  std::string model, platform, objective, strategy, method;
+  bool optimal = false;
+  bool fused = true;  // compiled with CompileOptions::fuse
+  double deadline_ms = 0;
+  std::vector<PlanNode> nodes;  // execution order
+  double latency_ms = 0, energy_mj = 0, edp = 0;
+  int64_t arena_bytes = 0;  // activation memory with buffers reused by liveness
+  double solve_ms = 0;
+  std::vector<std::string> passes;
+};
+
+// Runs the passes (unless options.optimize is off), infers shapes (with `evaluate` to see
+// through shape arithmetic) and places every node. Throws Error naming the node that no device
+// can run, or saying the deadline cannot be met.
+Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& options,
+             const ConstantEvaluator& evaluate = nullptr);
+
+// The plan as JSON: {"platform", "objective", "strategy", "nodes": [...], "totals": {...}}.
+std::string plan_to_json(const Plan& plan);
+// Reads a plan back; errors name `where` and the field.
+Plan parse_plan(std::string_view json, std::string_view where);
+
+// Offsets of a graph's activations in one arena, buffers reused once no later node reads them
+// (greedy by size, first fit). Graph inputs and initializers are not in the arena.
+struct MemoryPlan {
+  std::map<std::string, int64_t> offsets;  // by value name
+  int64_t arena_bytes = 0;
+};
+MemoryPlan plan_memory(const Graph& graph);
 
 }  // namespace edgeco

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -26,6 +27,8 @@ OpClass op_class(std::string_view op_type, bool depthwise);
 // Numeric types the throughput tables are keyed by.
 enum class NumType { int8, fp16, fp32 };
 std::string_view to_string(NumType t);
+
+struct NodeWork;
 
 struct OperatingPoint {
   double mhz = 0, volts = 0;
@@ -53,6 +56,9 @@ struct Device {
   std::vector<std::string> sources;
 
   bool supports(NumType t, std::string_view op_type) const;
+  // The type this device runs a node in: its own, or for an int8 node on a device without int8,
+  // fp16 or fp32 (dequantized weights); nullopt when the device cannot run it.
+  std::optional<NumType> run_type(const NodeWork& work) const;
   double dynamic_watts(const OperatingPoint& p) const;
   double leakage_watts(const OperatingPoint& p, double celsius) const;
 };

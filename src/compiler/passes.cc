@@ -233,7 +233,7 @@ int remove_dead_nodes(Graph& g, PassLog* log) {
   return count;
 }
 
-PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate, bool channels_last) {
+PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate, bool channels_last, bool fuse) {
   PassLog log;
   graph.sort_topologically();
   // The passes need shapes, not weights: folding a DequantizeLinear of int8 weights here would
@@ -250,8 +250,10 @@ PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate, bool channels_
   // First, while the QDQ patterns are intact (Conv fusion would absorb their activations).
   if (fuse_quantized(graph, &log, evaluate) > 0)
     infer_types(graph, OpRegistry::builtin(), for_shapes);
-  fold_batch_norm(graph, &log);
-  fuse_conv(graph, &log);
+  if (fuse) {
+    fold_batch_norm(graph, &log);
+    fuse_conv(graph, &log);
+  }
   remove_dead_nodes(graph, &log);
   if (channels_last) {
     to_channels_last(graph, &log);

@@ -245,6 +245,14 @@ bool Device::supports(NumType t, std::string_view op_type) const {
   return ops.empty() || ops.count(std::string(op_type)) > 0;
 }
 
+std::optional<NumType> Device::run_type(const NodeWork& w) const {
+  for (NumType t : {w.type, NumType::fp16, NumType::fp32}) {
+    if (t != w.type && w.type != NumType::int8) break;
+    if (supports(t, w.op_type) && macs_per_cycle.at(t).count(w.op_class)) return t;
+  }
+  return std::nullopt;
+}
+
 double Device::dynamic_watts(const OperatingPoint& p) const {
   return capacitance_nf * p.volts * p.volts * p.mhz * 1e-3 * activity;
 }

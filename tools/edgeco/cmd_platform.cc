@@ -77,16 +77,6 @@ NumType node_type(const NodeSummary& n) {
   return NumType::fp32;
 }
 
-// The type a device runs a node in: its own, or for int8 on a device without int8, fp16 or fp32
-// (dequantized weights); nullopt when the device cannot run it.
-std::optional<NumType> runnable(const Device& d, const NodeWork& w) {
-  for (NumType t : {w.type, NumType::fp16, NumType::fp32}) {
-    if (t != w.type && w.type != NumType::int8) break;
-    if (d.supports(t, w.op_type) && d.macs_per_cycle.at(t).count(w.op_class)) return t;
-  }
-  return std::nullopt;
-}
-
 void profile(const std::string& model_path, const std::string& platform, bool json) {
   const Platform p = find_platform(platform);
   const ModelSummary s = analyze(load_onnx(model_path), true);
@@ -114,7 +104,7 @@ void profile(const std::string& model_path, const std::string& platform, bool js
     const bool conv = w.op_class == OpClass::dense_conv || w.op_class == OpClass::depthwise_conv;
     if (conv) ++convs;
     for (const Device& d : p.devices) {
-      const auto t = runnable(d, w);
+      const auto t = d.run_type(w);
       if (!t) continue;
       NodeWork at = w;
       at.type = *t;

@@ -1,0 +1,454 @@
+// Compiling a graph for a platform: the node work the cost model prices, the placement problem
+// with its baselines, the activation arena, and the plan as JSON.
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+
+#include "edgeco/compiler.h"
+#include "edgeco/hw.h"
+
+namespace edgeco {
+
+std::string_view to_string(Strategy s) {
+  switch (s) {
+    case Strategy::exact:
+      return "exact";
+    case Strategy::greedy:
+      return "greedy";
+    case Strategy::all_cpu:
+      return "all-cpu";
+    case Strategy::all_gpu:
+      return "all-gpu";
+  }
+  return "?";
+}
+
+Strategy parse_strategy(std::string_view text) {
+  for (Strategy s : {Strategy::exact, Strategy::greedy, Strategy::all_cpu, Strategy::all_gpu})
+    if (text == to_string(s)) return s;
+  throw Error(ErrorKind::invalid_argument,
+              "unknown strategy '" + std::string(text) + "' (exact, greedy, all-cpu or all-gpu)");
+}
+
+MemoryPlan plan_memory(const Graph& graph) {
+  std::set<std::string> outside(graph.inputs.begin(), graph.inputs.end());
+  for (const auto& [name, v] : graph.values)
+    if (v.initializer) outside.insert(name);
+  // Lifetime of each activation: from the node that writes it to the last that reads it (graph
+  // outputs live to the end).
+  struct Buffer {
+    std::string name;
+    size_t first = 0, last = 0;
+    int64_t bytes = 0, offset = -1;
+  };
+  std::map<std::string, Buffer> buffers;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (const auto& out : graph.nodes[i].outputs) {
+      if (out.empty() || outside.count(out)) continue;
+      const Value& v = graph.value(out);
+      int64_t bytes = 0;
+      if (v.type && v.type->fully_known())
+        bytes = checked_numel(v.type->dims) * int64_t(dtype_size(v.type->dtype));
+      buffers[out] = Buffer{out, i, i, (bytes + 63) / 64 * 64, -1};
+    }
+    for (const auto& in : graph.nodes[i].inputs)
+      if (auto it = buffers.find(in); it != buffers.end()) it->second.last = i;
+  }
+  for (const auto& out : graph.outputs)
+    if (auto it = buffers.find(out); it != buffers.end()) it->second.last = graph.nodes.size();
+  std::vector<Buffer*> order;
+  for (auto& [name, b] : buffers) order.push_back(&b);
+  std::stable_sort(order.begin(), order.end(),
+                   [](const Buffer* a, const Buffer* b) { return a->bytes > b->bytes; });
+  MemoryPlan plan;
+  std::vector<const Buffer*> placed;
+  for (Buffer* b : order) {
+    // The lowest offset whose range clashes with no placed buffer alive at the same time.
+    std::vector<std::pair<int64_t, int64_t>> busy;
+    for (const Buffer* o : placed)
+      if (o->first <= b->last && b->first <= o->last)
+        busy.emplace_back(o->offset, o->offset + o->bytes);
+    std::sort(busy.begin(), busy.end());
+    int64_t offset = 0;
+    for (const auto& [lo, hi] : busy) {
+      if (offset + b->bytes <= lo) break;
+      offset = std::max(offset, hi);
+    }
+    b->offset = offset;
+    placed.push_back(b);
+    plan.offsets[b->name] = offset;
+    plan.arena_bytes = std::max(plan.arena_bytes, offset + b->bytes);
+  }
+  return plan;
+}
+
+namespace {
+
+using hw::Device;
+using hw::DeviceKind;
+using hw::NumType;
+
+int64_t value_bytes(const Graph& g, const std::string& name) {
+  const Value& v = g.value(name);
+  if (!v.type || !v.type->fully_known()) return 0;
+  return checked_numel(v.type->dims) * int64_t(dtype_size(v.type->dtype));
+}
+
+// A node the cost model prices, with the edges that feed it.
+struct Work {
+  const Node* node = nullptr;
+  hw::NodeWork work;
+  std::vector<int> inputs;  // producer index among the placed nodes, -1: graph input
+  std::vector<int64_t> input_bytes;
+  int64_t output_bytes = 0;  // graph outputs
+};
+
+std::vector<Work> node_work(const Graph& g, const InferenceResult& inferred) {
+  // Nodes that read no graph input (directly or through others) are folded to constants before
+  // anything runs; they are not placed.
+  std::set<std::string> dynamic(g.inputs.begin(), g.inputs.end());
+  std::map<std::string, int> producer;
+  std::set<std::string> graph_inputs(g.inputs.begin(), g.inputs.end());
+  std::set<std::string> graph_outputs(g.outputs.begin(), g.outputs.end());
+  std::vector<Work> works;
+  for (const Node& node : g.nodes) {
+    bool reads_dynamic = false;
+    for (const auto& in : node.inputs) reads_dynamic |= !in.empty() && dynamic.count(in) > 0;
+    if (!reads_dynamic) continue;
+    Work w;
+    w.node = &node;
+    int64_t out_elements = 0;
+    bool int8 = node.op_type.starts_with("Q");
+    for (const auto& out : node.outputs) {
+      if (out.empty()) continue;
+      dynamic.insert(out);
+      producer[out] = int(works.size());
+      w.work.bytes_written += value_bytes(g, out);
+      const Value& v = g.value(out);
+      if (v.type && v.type->fully_known()) out_elements += checked_numel(v.type->dims);
+      if (v.type && (v.type->dtype == DType::u8 || v.type->dtype == DType::i8)) int8 = true;
+      if (graph_outputs.count(out)) w.output_bytes += value_bytes(g, out);
+    }
+    for (const auto& in : node.inputs) {
+      if (in.empty()) continue;
+      const int64_t bytes = value_bytes(g, in);
+      w.work.bytes_read += bytes;
+      const Value& v = g.value(in);
+      if (v.initializer) w.work.weight_bytes += int64_t(v.initializer->nbytes());
+      if (auto it = producer.find(in); it != producer.end()) {
+        w.inputs.push_back(it->second);
+        w.input_bytes.push_back(bytes);
+      } else if (graph_inputs.count(in)) {
+        w.inputs.push_back(-1);
+        w.input_bytes.push_back(bytes);
+      }
+    }
+    const bool depthwise = node.has_attr("group") && node.attr_int("group") > 1;
+    w.work.op_type = node.op_type;
+    w.work.op_class = hw::op_class(node.op_type, depthwise);
+    w.work.type = int8 ? NumType::int8 : NumType::fp32;
+    auto macs = inferred.node_macs.find(node.name);
+    w.work.macs =
+        macs != inferred.node_macs.end() && macs->second > 0 ? macs->second : out_elements;
+    works.push_back(std::move(w));
+  }
+  return works;
+}
+
+// Power every other device draws idle (leakage at its lowest operating point) plus the board's
+// static power: what a node costs the battery beyond its own device while it runs.
+double background_watts(const hw::Platform& p, const Device& busy, double celsius) {
+  double watts = p.static_watts;
+  for (const Device& d : p.devices)
+    if (&d != &busy) watts += d.leakage_watts(d.opps.front(), celsius);
+  return watts;
+}
+
+struct Option {
+  PlacementChoice choice;
+  NumType type;
+  hw::Cost cost;
+};
+
+}  // namespace
+
+Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& options,
+             const ConstantEvaluator& evaluate) {
+  if (platform.devices.empty())
+    throw Error(ErrorKind::invalid_argument, "the platform has no devices", platform.name);
+  Plan plan;
+  plan.platform = platform.name;
+  plan.objective = std::string(to_string(options.objective));
+  plan.strategy = std::string(to_string(options.strategy));
+  plan.deadline_ms = options.deadline_ms;
+  plan.fused = options.fuse;
+  graph.sort_topologically();
+  graph.validate(OpRegistry::builtin());
+  // A plan is for one inference: a symbolic (batch) dim is compiled at 1.
+  for (const auto& name : graph.inputs) {
+    Value& v = graph.value(name);
+    if (!v.type) continue;
+    for (auto& d : v.type->dims)
+      if (d < 0) d = 1;
+  }
+  plan.passes = optimize(graph, evaluate, false, options.fuse).lines;
+  const InferenceResult inferred = infer_types(graph, OpRegistry::builtin(), evaluate);
+  const std::vector<Work> works = node_work(graph, inferred);
+
+  int host = -1;
+  for (size_t d = 0; d < platform.devices.size(); ++d)
+    if (platform.devices[d].kind == DeviceKind::cpu && host < 0) host = int(d);
+  if (host < 0) throw Error(ErrorKind::unsupported, "the platform has no cpu", platform.name);
+
+  // Each node's options: every device that runs it (in its own type, or int8 as fp16/fp32 on a
+  // device without int8), at each operating point (or only the highest without DVFS).
+  std::vector<std::vector<Option>> options_of(works.size());
+  PlacementProblem problem;
+  problem.host = host;
+  for (size_t i = 0; i < works.size(); ++i) {
+    const Work& w = works[i];
+    for (size_t d = 0; d < platform.devices.size(); ++d) {
+      const Device& device = platform.devices[d];
+      const std::optional<NumType> type = device.run_type(w.work);
+      if (!type) continue;
+      hw::NodeWork at = w.work;
+      at.type = *type;
+      const double background = background_watts(platform, device, options.celsius);
+      const size_t first = options.dvfs ? 0 : device.opps.size() - 1;
+      for (size_t o = first; o < device.opps.size(); ++o) {
+        const hw::Cost c = hw::node_cost(device, device.opps[o], at, options.celsius);
+        options_of[i].push_back(
+            {{int(d), int(o), c.latency_ms, c.energy_mj + background * c.latency_ms}, *type, c});
+      }
+    }
+    if (options_of[i].empty())
+      throw Error(ErrorKind::unsupported,
+                  "no device of " + platform.name + " runs " + w.work.op_type + " (" +
+                      std::string(to_string(w.work.type)) + ")",
+                  "node " + w.node->name);
+    PlacementNode node;
+    for (const Option& o : options_of[i]) node.choices.push_back(o.choice);
+    node.inputs = w.inputs;
+    node.input_bytes = w.input_bytes;
+    node.output_bytes = w.output_bytes;
+    problem.nodes.push_back(std::move(node));
+  }
+  problem.transfer = [&platform](int from, int to, int64_t bytes) {
+    const hw::Cost c = hw::transfer_cost(platform, platform.devices[size_t(from)],
+                                         platform.devices[size_t(to)], bytes);
+    return std::pair{c.latency_ms, c.energy_mj};
+  };
+
+  const auto start = std::chrono::steady_clock::now();
+  Placement placement;
+  if (options.strategy == Strategy::exact) {
+    PlacementSettings s;
+    s.objective = options.objective;
+    s.deadline_ms = options.deadline_ms;
+    s.time_limit_s = options.time_limit_s;
+    placement = place(problem, s);
+  } else {
+    // Baselines run every device at its highest operating point, as a performance governor does.
+    auto rank = [&](const Device& d) {
+      switch (options.strategy) {
+        case Strategy::greedy:
+          return d.kind == DeviceKind::npu    ? 0
+                 : d.kind == DeviceKind::gpu  ? 1
+                 : d.kind == DeviceKind::fpga ? 2
+                                              : 3;
+        case Strategy::all_gpu:
+          return d.kind == DeviceKind::gpu ? 0 : d.kind == DeviceKind::cpu ? 1 : 9;
+        default:
+          return d.kind == DeviceKind::cpu ? 0 : 9;
+      }
+    };
+    for (size_t i = 0; i < works.size(); ++i) {
+      int pick = -1;
+      for (size_t c = 0; c < options_of[i].size(); ++c) {
+        const PlacementChoice& ch = options_of[i][c].choice;
+        const Device& d = platform.devices[size_t(ch.device)];
+        if (rank(d) >= 9 || ch.opp != int(d.opps.size()) - 1) continue;
+        if (pick < 0 ||
+            rank(d) < rank(platform.devices[size_t(options_of[i][size_t(pick)].choice.device)]))
+          pick = int(c);
+      }
+      if (pick < 0)
+        throw Error(ErrorKind::unsupported,
+                    "strategy " + plan.strategy + " finds no device for " + works[i].work.op_type,
+                    "node " + works[i].node->name);
+      placement.choice.push_back(pick);
+    }
+    std::tie(placement.latency_ms, placement.energy_mj) =
+        placement_totals(problem, placement.choice);
+    placement.method = plan.strategy;
+    if (options.deadline_ms > 0 && placement.latency_ms > options.deadline_ms)
+      throw Error(ErrorKind::unsupported,
+                  "strategy " + plan.strategy + " takes " + std::to_string(placement.latency_ms) +
+                      " ms, over the deadline of " + std::to_string(options.deadline_ms) + " ms");
+  }
+  plan.solve_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  plan.method = placement.method;
+  plan.optimal = placement.optimal;
+  plan.latency_ms = placement.latency_ms;
+  plan.energy_mj = placement.energy_mj;
+  plan.edp = plan.latency_ms * plan.energy_mj;
+
+  const MemoryPlan memory = plan_memory(graph);
+  plan.arena_bytes = memory.arena_bytes;
+  for (size_t i = 0; i < works.size(); ++i) {
+    const Work& w = works[i];
+    const Option& o = options_of[i][size_t(placement.choice[i])];
+    const Device& d = platform.devices[size_t(o.choice.device)];
+    PlanNode n;
+    n.name = w.node->name;
+    n.op = w.node->op_type;
+    n.op_class = std::string(hw::to_string(w.work.op_class));
+    n.type = std::string(hw::to_string(o.type));
+    n.device = d.name;
+    n.opp_mhz = d.opps[size_t(o.choice.opp)].mhz;
+    n.opp_volts = d.opps[size_t(o.choice.opp)].volts;
+    n.macs = w.work.macs;
+    n.bytes_read = w.work.bytes_read;
+    n.bytes_written = w.work.bytes_written;
+    n.weight_bytes = w.work.weight_bytes;
+    n.cycles = o.cost.latency_ms * 1e-3 * n.opp_mhz * 1e6;
+    n.latency_ms = o.choice.latency_ms;
+    n.energy_mj = o.choice.energy_mj;
+    n.memory_bound = o.cost.memory_bound;
+    n.onchip = o.cost.onchip;
+    // Transfers onto this device (graph inputs from the host included) and graph outputs back.
+    for (size_t k = 0; k < w.inputs.size(); ++k) {
+      const int from =
+          w.inputs[k] < 0
+              ? host
+              : options_of[size_t(w.inputs[k])][size_t(placement.choice[size_t(w.inputs[k])])]
+                    .choice.device;
+      const auto [l, e] = problem.transfer(from, o.choice.device, w.input_bytes[k]);
+      n.transfer_ms += l, n.transfer_mj += e;
+    }
+    if (w.output_bytes > 0) {
+      const auto [l, e] = problem.transfer(o.choice.device, host, w.output_bytes);
+      n.transfer_ms += l, n.transfer_mj += e;
+    }
+    for (const auto& in : w.node->inputs)
+      if (!in.empty()) n.inputs.push_back(in);
+    for (const auto& out : w.node->outputs) {
+      if (out.empty()) continue;
+      n.outputs.push_back(out);
+      const auto it = memory.offsets.find(out);
+      n.output_offsets.push_back(it == memory.offsets.end() ? -1 : it->second);
+    }
+    plan.nodes.push_back(std::move(n));
+  }
+  return plan;
+}
+
+std::string plan_to_json(const Plan& plan) {
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const PlanNode& n : plan.nodes)
+    nodes.push_back({{"name", n.name},
+                     {"op", n.op},
+                     {"class", n.op_class},
+                     {"type", n.type},
+                     {"device", n.device},
+                     {"opp_mhz", n.opp_mhz},
+                     {"opp_volts", n.opp_volts},
+                     {"macs", n.macs},
+                     {"bytes_read", n.bytes_read},
+                     {"bytes_written", n.bytes_written},
+                     {"weight_bytes", n.weight_bytes},
+                     {"cycles", n.cycles},
+                     {"latency_ms", n.latency_ms},
+                     {"energy_mj", n.energy_mj},
+                     {"transfer_ms", n.transfer_ms},
+                     {"transfer_mj", n.transfer_mj},
+                     {"bound", n.memory_bound ? "memory" : "compute"},
+                     {"onchip", n.onchip},
+                     {"inputs", n.inputs},
+                     {"outputs", n.outputs},
+                     {"output_offsets", n.output_offsets}});
+  nlohmann::json j{
+      {"what", "modelled: latency and energy come from the platform description"},
+      {"model", plan.model},
+      {"platform", plan.platform},
+      {"objective", plan.objective},
+      {"strategy", plan.strategy},
+      {"method", plan.method},
+      {"optimal", plan.optimal},
+      {"fused", plan.fused},
+      {"solve_ms", plan.solve_ms},
+      {"passes", plan.passes},
+      {"arena_bytes", plan.arena_bytes},
+      {"nodes", nodes},
+      {"totals",
+       {{"latency_ms", plan.latency_ms}, {"energy_mj", plan.energy_mj}, {"edp", plan.edp}}}};
+  if (plan.deadline_ms > 0) j["deadline_ms"] = plan.deadline_ms;
+  return j.dump(2) + "\n";
+}
+
+Plan parse_plan(std::string_view text, std::string_view where) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::invalid_argument, std::string("not JSON: ") + e.what(),
+                std::string(where));
+  }
+  std::string field;
+  try {
+    Plan plan;
+    auto get = [&]<typename T>(const nlohmann::json& object, const char* key, T& out,
+                               const std::string& prefix) {
+      field = prefix + key;
+      if (!object.is_object() || !object.contains(key))
+        throw Error(ErrorKind::invalid_argument, "missing", std::string(where) + ": " + field);
+      out = object.at(key).get<T>();
+    };
+    get(j, "platform", plan.platform, "");
+    get(j, "objective", plan.objective, "");
+    get(j, "strategy", plan.strategy, "");
+    if (j.contains("model")) get(j, "model", plan.model, "");
+    if (j.contains("method")) get(j, "method", plan.method, "");
+    if (j.contains("fused")) get(j, "fused", plan.fused, "");
+    if (j.contains("deadline_ms")) get(j, "deadline_ms", plan.deadline_ms, "");
+    if (j.contains("arena_bytes")) get(j, "arena_bytes", plan.arena_bytes, "");
+    field = "nodes";
+    if (!j.contains("nodes") || !j["nodes"].is_array())
+      throw Error(ErrorKind::invalid_argument, "missing or not an array",
+                  std::string(where) + ": nodes");
+    for (size_t i = 0; i < j["nodes"].size(); ++i) {
+      const auto& jn = j["nodes"][i];
+      const std::string prefix = "nodes[" + std::to_string(i) + "].";
+      PlanNode n;
+      get(jn, "name", n.name, prefix);
+      get(jn, "op", n.op, prefix);
+      get(jn, "device", n.device, prefix);
+      get(jn, "opp_mhz", n.opp_mhz, prefix);
+      get(jn, "macs", n.macs, prefix);
+      get(jn, "bytes_read", n.bytes_read, prefix);
+      get(jn, "bytes_written", n.bytes_written, prefix);
+      get(jn, "latency_ms", n.latency_ms, prefix);
+      get(jn, "energy_mj", n.energy_mj, prefix);
+      if (jn.contains("type")) get(jn, "type", n.type, prefix);
+      if (jn.contains("transfer_ms")) get(jn, "transfer_ms", n.transfer_ms, prefix);
+      if (jn.contains("transfer_mj")) get(jn, "transfer_mj", n.transfer_mj, prefix);
+      if (n.latency_ms < 0 || n.energy_mj < 0 || n.transfer_ms < 0 || n.transfer_mj < 0)
+        throw Error(ErrorKind::invalid_argument, "negative cost",
+                    std::string(where) + ": " + prefix);
+      plan.nodes.push_back(std::move(n));
+    }
+    const auto& totals = j.contains("totals") ? j["totals"] : nlohmann::json();
+    get(totals, "latency_ms", plan.latency_ms, "totals.");
+    get(totals, "energy_mj", plan.energy_mj, "totals.");
+    plan.edp = plan.latency_ms * plan.energy_mj;
+    return plan;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(ErrorKind::invalid_argument, std::string("wrong type: ") + e.what(),
+                std::string(where) + ": " + field);
+  }
+}
+
+}  // namespace edgeco

@@ -1,0 +1,222 @@
+// Compiling graphs for a platform: options per device, baselines, memory plan, JSON round trip.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "../test_util.h"
+#include "edgeco/compiler.h"
+#include "edgeco/hw.h"
+
+namespace edgeco {
+namespace {
+
+using testing::ints;
+
+// A cpu that runs everything, a gpu that runs fp32 convolutions and Relu only, and an int8-only
+// npu; round numbers.
+constexpr const char* kBoard = R"(name: board
+static_watts: 0.5
+interconnect: {gbps: 2, pj_per_byte: 100}
+thermal: {ambient_c: 25, resistance_c_per_w: 4, capacitance_j_per_c: 40, throttle_c: 90, shutdown_c: 100}
+battery: {capacity_mah: 1000, internal_ohm: 0.1, voltage_curve: [[0, 3.0], [1, 4.2]]}
+devices:
+  - name: cpu
+    kind: cpu
+    opps_mhz_mv: [[1000, 1000], [500, 800]]
+    capacitance_nf: 1.0
+    leakage: {watts: 0.2, ref_volts: 1.0}
+    macs_per_cycle:
+      fp32: {dense_conv: 16, depthwise_conv: 8, matmul: 16, elementwise: 8, pooling: 8, other: 4}
+      int8: {dense_conv: 64, depthwise_conv: 16, matmul: 64, elementwise: 16, pooling: 16, other: 4}
+    memory: {onchip_kib: 512, onchip_gbps: 50, dram_gbps: 10, onchip_pj_per_byte: 1, dram_pj_per_byte: 20}
+    overhead_us: 2
+  - name: gpu
+    kind: gpu
+    opps_mhz_mv: [[900, 1000]]
+    capacitance_nf: 2.0
+    leakage: {watts: 0.3, ref_volts: 1.0}
+    macs_per_cycle:
+      fp32: {dense_conv: 256, elementwise: 128}
+      fp16: {dense_conv: 512, elementwise: 256}
+    memory: {onchip_kib: 256, onchip_gbps: 200, dram_gbps: 20, onchip_pj_per_byte: 1, dram_pj_per_byte: 20}
+    overhead_us: 20
+    ops: [Conv, FusedConv, Relu]
+  - name: npu
+    kind: npu
+    opps_mhz_mv: [[500, 800]]
+    capacitance_nf: 0.2
+    leakage: {watts: 0.01, ref_volts: 0.8}
+    macs_per_cycle:
+      int8: {dense_conv: 256, depthwise_conv: 64}
+    memory: {onchip_kib: 384, onchip_gbps: 8, dram_gbps: 1, onchip_pj_per_byte: 2, dram_pj_per_byte: 40}
+    ops: [QFusedConv]
+)";
+
+hw::Platform board() {
+  return hw::parse_platform(kBoard, "board.yaml");
+}
+
+Tensor random_tensor(Dims dims, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> v(size_t(checked_numel(dims)));
+  for (auto& x : v) x = u(rng);
+  return Tensor::from_values<float>(dims, std::span<const float>(v));
+}
+
+// x[1,8,16,16] -> Conv 3x3 -> Relu -> Conv 1x1 -> Sigmoid -> y: the gpu cannot run the Sigmoid.
+Graph convs() {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, 8, 16, 16}};
+  g.value("w1").initializer = random_tensor({8, 8, 3, 3}, 1);
+  g.value("w2").initializer = random_tensor({8, 8, 1, 1}, 2);
+  g.nodes.push_back(Node{"conv1", "Conv", "", {"x", "w1"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}}});
+  g.nodes.push_back(Node{"relu", "Relu", "", {"c1"}, {"r1"}});
+  g.nodes.push_back(Node{"conv2", "Conv", "", {"r1", "w2"}, {"c2"}});
+  g.nodes.push_back(Node{"sigmoid", "Sigmoid", "", {"c2"}, {"y"}});
+  g.outputs = {"y"};
+  return g;
+}
+
+std::map<std::string, std::string> devices_of(const Plan& plan) {
+  std::map<std::string, std::string> out;
+  for (const auto& n : plan.nodes) out[n.name] = n.device;
+  return out;
+}
+
+TEST(Compile, BaselinesPlaceWhereTheirRuleSays) {
+  const hw::Platform p = board();
+  CompileOptions o;
+  o.fuse = false;
+  o.strategy = Strategy::all_cpu;
+  Plan plan = compile(convs(), p, o);
+  ASSERT_EQ(plan.nodes.size(), 4u);
+  for (const auto& n : plan.nodes) EXPECT_EQ(n.device, "cpu") << n.name;
+  for (const auto& n : plan.nodes) EXPECT_EQ(n.opp_mhz, 1000) << "baselines run at the highest";
+  o.strategy = Strategy::all_gpu;
+  plan = compile(convs(), p, o);
+  EXPECT_EQ(devices_of(plan),
+            (std::map<std::string, std::string>{
+                {"conv1", "gpu"}, {"relu", "gpu"}, {"conv2", "gpu"}, {"sigmoid", "cpu"}}));
+  // Greedy prefers the npu, which runs no fp32: the same as all-gpu here.
+  o.strategy = Strategy::greedy;
+  EXPECT_EQ(devices_of(compile(convs(), p, o)), devices_of(plan));
+}
+
+TEST(Compile, ExactIsNeverWorseThanTheBaselines) {
+  const hw::Platform p = board();
+  for (Objective objective : {Objective::energy, Objective::latency, Objective::edp}) {
+    CompileOptions o;
+    o.objective = objective;
+    const Plan exact = compile(convs(), p, o);
+    EXPECT_TRUE(exact.optimal);
+    const double best = objective_value(objective, exact.latency_ms, exact.energy_mj);
+    for (Strategy s : {Strategy::greedy, Strategy::all_cpu, Strategy::all_gpu}) {
+      o.strategy = s;
+      const Plan baseline = compile(convs(), p, o);
+      EXPECT_LE(best,
+                objective_value(objective, baseline.latency_ms, baseline.energy_mj) * (1 + 1e-12))
+          << to_string(objective) << " vs " << to_string(s);
+    }
+  }
+}
+
+TEST(Compile, NodeCostsAreTheCostModelsPlusBoardPower) {
+  const hw::Platform p = board();
+  CompileOptions o;
+  o.fuse = false;
+  o.strategy = Strategy::all_cpu;
+  const Plan plan = compile(convs(), p, o);
+  const PlanNode& conv1 = plan.nodes[0];
+  EXPECT_EQ(conv1.macs, 8 * 8 * 9 * 16 * 16);
+  EXPECT_EQ(conv1.weight_bytes, 8 * 8 * 9 * 4);
+  EXPECT_EQ(conv1.bytes_read, 8 * 16 * 16 * 4 + 8 * 8 * 9 * 4);
+  EXPECT_EQ(conv1.bytes_written, 8 * 16 * 16 * 4);
+  hw::NodeWork w{"Conv",           hw::OpClass::dense_conv, hw::NumType::fp32, conv1.macs,
+                 conv1.bytes_read, conv1.bytes_written,     conv1.weight_bytes};
+  const hw::Device& cpu = p.device("cpu");
+  const hw::Cost c = hw::node_cost(cpu, cpu.opps.back(), w);
+  EXPECT_DOUBLE_EQ(conv1.latency_ms, c.latency_ms);
+  // Board static 0.5 W plus the gpu's and npu's leakage at their lowest operating point.
+  const double idle = 0.5 + p.device("gpu").leakage_watts(p.device("gpu").opps.front(), 25) +
+                      p.device("npu").leakage_watts(p.device("npu").opps.front(), 25);
+  EXPECT_NEAR(conv1.energy_mj, c.energy_mj + idle * c.latency_ms, 1e-12);
+  // Totals are the sum of nodes and transfers (all on the host: no transfer).
+  double latency = 0;
+  for (const auto& n : plan.nodes) latency += n.latency_ms + n.transfer_ms;
+  EXPECT_NEAR(plan.latency_ms, latency, 1e-12);
+}
+
+TEST(Compile, ImpossibleDeadlineAndUnrunnableNodesAreErrors) {
+  const hw::Platform p = board();
+  CompileOptions o;
+  o.deadline_ms = 1e-9;
+  EXPECT_THROW(compile(convs(), p, o), Error);
+  // A platform whose only cpu has no throughput for "other" ops cannot run a Sigmoid? It can: it
+  // is element-wise. An LRN is "other": drop that class and compiling names the node.
+  std::string text = kBoard;
+  text.replace(text.find(", other: 4}"), 11, "}");
+  Graph g = convs();
+  g.nodes.push_back(Node{"lrn", "LRN", "", {"y"}, {"z"}, {{"size", testing::i64(3)}}});
+  g.outputs = {"z"};
+  try {
+    compile(g, hw::parse_platform(text, "no-other.yaml"), CompileOptions{});
+    ADD_FAILURE() << "an LRN was placed on a platform that cannot run it";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("lrn"), std::string::npos) << e.what();
+  }
+}
+
+TEST(MemoryPlan, ReusesBuffersWhoseLastReaderHasRun) {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1000}};
+  g.nodes.push_back(Node{"a", "Relu", "", {"x"}, {"r1"}});
+  g.nodes.push_back(Node{"b", "Relu", "", {"r1"}, {"r2"}});
+  g.nodes.push_back(Node{"c", "Relu", "", {"r2"}, {"r3"}});
+  g.outputs = {"r3"};
+  infer_types(g, OpRegistry::builtin());
+  const MemoryPlan m = plan_memory(g);
+  // 4,000 bytes each, rounded up to 64-byte alignment; r1 and r3 share a buffer, r2 sits beside.
+  EXPECT_EQ(m.arena_bytes, 2 * 4032);
+  EXPECT_EQ(m.offsets.at("r1"), m.offsets.at("r3"));
+  EXPECT_NE(m.offsets.at("r1"), m.offsets.at("r2"));
+  EXPECT_EQ(m.offsets.count("x"), 0u);
+}
+
+TEST(PlanJson, RoundTripsAndNamesTheBadField) {
+  Plan plan = compile(convs(), board(), CompileOptions{});
+  plan.model = "convs.onnx";
+  const Plan back = parse_plan(plan_to_json(plan), "plan.json");
+  EXPECT_EQ(back.platform, "board");
+  EXPECT_EQ(back.objective, "energy");
+  EXPECT_EQ(back.strategy, "exact");
+  ASSERT_EQ(back.nodes.size(), plan.nodes.size());
+  for (size_t i = 0; i < plan.nodes.size(); ++i) {
+    EXPECT_EQ(back.nodes[i].name, plan.nodes[i].name);
+    EXPECT_EQ(back.nodes[i].device, plan.nodes[i].device);
+    EXPECT_DOUBLE_EQ(back.nodes[i].energy_mj, plan.nodes[i].energy_mj);
+  }
+  EXPECT_DOUBLE_EQ(back.latency_ms, plan.latency_ms);
+  auto error_of = [](const std::string& text) {
+    try {
+      parse_plan(text, "p.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error_of("{").find("p.json"), std::string::npos);
+  EXPECT_NE(error_of(R"({"platform": "x", "objective": "energy", "strategy": "exact",
+                        "nodes": [{"name": "a", "op": "Relu", "device": 3}]})")
+                .find("nodes[0].device"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(R"({"platform": "x", "objective": "energy", "strategy": "exact", "nodes": []})")
+          .find("totals.latency_ms"),
+      std::string::npos);
+}
+
+}  // namespace
+}  // namespace edgeco
