@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# edgeco compile / run --plan: plans with the documented shape, exact never worse than the
+# baselines, the runtime executing a plan, and clear errors for bad requests and bad plans.
+#   tests/compiler/compile_cli_test.sh path/to/edgeco
+set -uo pipefail
+EDGECO=$1
+source "$(dirname "$0")/../cli/lib.sh"
+
+"$EDGECO" zoo mobilenet_v2 --in-channels 1 --resolution 28 --classes 10 --width 0.35 --small-input \
+  --out "$WORK/m.onnx" > /dev/null && "$EDGECO" quantize "$WORK/m.onnx" --out "$WORK/q.onnx" > /dev/null \
+  || fail "model to compile"
+
+for objective in energy latency edp; do
+  "$EDGECO" compile "$WORK/q.onnx" --platform jetson-nano-ethos-u55 --objective $objective \
+    --compare --json --out "$WORK/plan-$objective.json" > "$WORK/c-$objective.json" \
+    || fail "compile --objective $objective exit code"
+done
+$PY - "$WORK" <<'PYEOF' || fail "plans and comparisons"
+import json, sys
+work = sys.argv[1]
+for objective in ("energy", "latency", "edp"):
+    plan = json.load(open(f"{work}/plan-{objective}.json"))
+    assert plan["platform"] == "jetson-nano-ethos-u55" and plan["objective"] == objective, plan.keys()
+    assert plan["strategy"] == "exact" and plan["optimal"], (plan["method"], plan["optimal"])
+    for key in ("name", "op", "device", "opp_mhz", "macs", "bytes_read", "bytes_written",
+                "latency_ms", "energy_mj", "output_offsets", "cycles"):
+        assert all(key in n for n in plan["nodes"]), key
+    assert all(n["device"].startswith(("cpu", "gpu", "npu")) for n in plan["nodes"])
+    # The NPU runs int8 only.
+    assert all(n["type"] == "int8" for n in plan["nodes"] if n["device"] == "npu")
+    total = sum(n["latency_ms"] + n["transfer_ms"] for n in plan["nodes"])
+    assert abs(total - plan["totals"]["latency_ms"]) < 1e-9 * total, (total, plan["totals"])
+    edp = plan["totals"]["latency_ms"] * plan["totals"]["energy_mj"]
+    assert abs(plan["totals"]["edp"] - edp) < 1e-9 * edp
+    c = json.load(open(f"{work}/c-{objective}.json"))["compare"]
+    value = {"energy": lambda s: s["energy_mj"], "latency": lambda s: s["latency_ms"],
+             "edp": lambda s: s["edp"]}[objective]
+    for baseline in ("greedy", "all-cpu", "all-gpu"):
+        assert value(c["exact"]) <= value(c[baseline]) * (1 + 1e-12), (objective, baseline, c)
+    assert set(c["all-cpu"]["devices"]) == {"cpu"}, c["all-cpu"]
+PYEOF
+
+# A deadline: met when it can be, a clear error when not.
+"$EDGECO" compile "$WORK/q.onnx" --platform jetson-nano-ethos-u55 --deadline-ms 1000 --json > "$WORK/d.json" \
+  || fail "compile under a loose deadline"
+expect_error "impossible deadline" "no placement meets the deadline" -- \
+  "$EDGECO" compile "$WORK/q.onnx" --platform jetson-nano-ethos-u55 --deadline-ms 0.000001
+expect_error "unknown platform" "neither a preset" -- "$EDGECO" compile "$WORK/q.onnx" --platform nowhere
+out=$("$EDGECO" compile "$WORK/q.onnx" --platform jetson-nano --objective speed 2>&1)
+[ $? -ne 0 ] && case "$out" in *objective*) ;; *) false ;; esac || fail "bad objective: $out"
+
+# The runtime executes a plan: real outputs, modelled figures per device from the plan.
+"$EDGECO" run --plan "$WORK/plan-energy.json" --json > "$WORK/run.json" || fail "run --plan exit code"
+"$EDGECO" run "$WORK/q.onnx" --json > "$WORK/run-plain.json" || fail "run exit code"
+$PY - "$WORK" <<'PYEOF' || fail "run --plan report"
+import json, sys
+work = sys.argv[1]
+r, plain = json.load(open(f"{work}/run.json")), json.load(open(f"{work}/run-plain.json"))
+plan = json.load(open(f"{work}/plan-energy.json"))
+assert r["outputs"][0]["argmax"] == plain["outputs"][0]["argmax"], (r["outputs"], plain["outputs"])
+assert r["outputs"][0]["mean"] == plain["outputs"][0]["mean"]
+devices = r["plan"]["devices"]
+assert sum(d["nodes"] for d in devices.values()) == len(plan["nodes"]), devices
+energy = sum(d["modelled_energy_mj"] for d in devices.values())
+assert abs(energy - plan["totals"]["energy_mj"]) < 1e-9 * energy, (energy, plan["totals"])
+PYEOF
+printf '{"platform": "x", "objective": "energy", "strategy": "exact", "nodes": [{"name": 1}]}' > "$WORK/bad.json"
+expect_error "malformed plan" "nodes[0].name" -- "$EDGECO" run --plan "$WORK/bad.json" "$WORK/q.onnx"
+printf '{"platform": ' > "$WORK/cut.json"
+expect_error "truncated plan" "cut.json" -- "$EDGECO" run --plan "$WORK/cut.json" "$WORK/q.onnx"
+expect_error "plan of another model" "plan was made for another model" -- \
+  "$EDGECO" run --plan "$WORK/plan-energy.json" "$WORK/m.onnx"
+finish
