@@ -143,6 +143,7 @@ struct CompileOptions {
   double deadline_ms = 0;  // > 0: energy (or the objective) under this latency
   Strategy strategy = Strategy::exact;
   bool fuse = true;     // BN folding and conv + bias + activation (+ residual) fusion
+  bool tile = true;     // cascades that keep activations in on-chip memory (after placement)
   bool dvfs = true;     // choose each node's operating point; else every device at its highest
   double celsius = 25;  // die temperature the leakage is evaluated at
   double time_limit_s = 10;
@@ -160,6 +161,8 @@ struct PlanNode {
   double latency_ms = 0, energy_mj = 0;
   double transfer_ms = 0, transfer_mj = 0;  // moving its inputs onto its device
   bool memory_bound = false, onchip = false;
+  int cascade = -1;                     // the tiling cascade it runs in (-1: none)
+  int64_t onchip_activation_bytes = 0;  // activations the cascade keeps on chip
   std::vector<std::string> inputs, outputs;
   std::vector<int64_t> output_offsets;  // in the activation arena, per output (-1: not in it)
 };
@@ -172,6 +175,8 @@ struct Plan {
   std::vector<PlanNode> nodes;  // execution order
   double latency_ms = 0, energy_mj = 0, edp = 0;
   int64_t arena_bytes = 0;  // activation memory with buffers reused by liveness
+  int cascades = 0;         // tiling: cascades formed
+  int64_t dram_bytes = 0, dram_bytes_untiled = 0;  // modelled DRAM traffic, with and without
   double solve_ms = 0;
   std::vector<std::string> passes;
 };

@@ -103,6 +103,9 @@ struct NodeWork {
   NumType type = NumType::fp32;
   int64_t macs = 0;  // multiply-accumulates (element count for element-wise and pooling)
   int64_t bytes_read = 0, bytes_written = 0, weight_bytes = 0;
+  // Activation bytes a cascade keeps in on-chip memory (tiling): read or written there instead of
+  // DRAM when the node's tensors do not fit on chip as a whole.
+  int64_t onchip_activation_bytes = 0;
 };
 
 struct Cost {

@@ -172,6 +172,82 @@ struct Option {
   hw::Cost cost;
 };
 
+// Rows of an input tensor a streaming node needs at once: the kernel height plus one stride
+// (the next stripe arrives while this one is used) for convolutions and pooling windows, two for
+// element-wise nodes; 0 for nodes that need their whole input (global pooling, MatMul, Reshape).
+int64_t stripe_rows(const Graph& g, const Node& n) {
+  const std::string& op = n.op_type;
+  if (op == "Conv" || op == "FusedConv" || op == "QFusedConv" || op == "MaxPool" ||
+      op == "AveragePool") {
+    std::vector<int64_t> kernel = n.attr_ints("kernel_shape", std::vector<int64_t>{});
+    for (const auto& in : n.inputs)
+      if (kernel.empty() && !in.empty()) {
+        const Value& v = g.value(in);
+        if (v.initializer && v.initializer->dims().size() == 4) kernel = {v.initializer->dims()[2]};
+      }
+    const auto strides = n.attr_ints("strides", std::vector<int64_t>{1});
+    if (kernel.empty() || strides.empty()) return 0;
+    return kernel[0] + strides[0];
+  }
+  return hw::op_class(op, false) == hw::OpClass::elementwise ? 2 : 0;
+}
+
+// Cascading, as Vela does for Ethos-U: consecutive nodes on one device with on-chip memory run
+// stripe by stripe, so a tensor passed from one to the next (its only reader) stays on chip
+// instead of going through DRAM. A cascade grows while the stripe buffers of its tensors (rows
+// the reader needs, times the row size) fit the device's on-chip memory together. Returns, per
+// node, the activation bytes kept on chip, and the cascade it belongs to (-1: none).
+struct Cascades {
+  std::vector<int64_t> onchip_bytes;
+  std::vector<int> id;
+  int count = 0;
+};
+
+Cascades cascade(const Graph& g, const std::vector<Work>& works, const std::vector<int>& device,
+                 const hw::Platform& platform) {
+  Cascades c;
+  c.onchip_bytes.assign(works.size(), 0);
+  c.id.assign(works.size(), -1);
+  std::map<std::string, int> readers, producer;
+  for (const Node& n : g.nodes)
+    for (const auto& in : n.inputs) ++readers[in];
+  for (const auto& out : g.outputs) ++readers[out];  // a graph output must reach DRAM
+  for (size_t i = 0; i < works.size(); ++i)
+    for (const auto& out : works[i].node->outputs) producer[out] = int(i);
+  std::vector<double> used;  // stripe bytes per cascade
+  for (size_t i = 0; i < works.size(); ++i) {
+    const Node& reader = *works[i].node;
+    const int64_t rows = stripe_rows(g, reader);
+    if (rows == 0) continue;
+    for (const auto& in : reader.inputs) {
+      const auto p = producer.find(in);
+      if (p == producer.end() || readers[in] != 1) continue;
+      const size_t u = size_t(p->second);
+      const hw::Device& d = platform.devices[size_t(device[i])];
+      // On chip must be faster and cheaper than DRAM, so a cascade never makes a node worse.
+      if (device[u] != device[i] || d.onchip_bytes <= 0 || d.onchip_gbps < d.dram_gbps ||
+          d.onchip_pj_per_byte > d.dram_pj_per_byte || stripe_rows(g, *works[u].node) == 0)
+        continue;
+      const Value& v = g.value(in);
+      if (!v.type || !v.type->fully_known() || v.type->dims.size() != 4 || v.type->dims[2] <= 0)
+        continue;
+      const int64_t bytes = value_bytes(g, in);
+      const double stripe = double(bytes) / double(v.type->dims[2]) * double(rows);
+      const int id = c.id[u] >= 0 ? c.id[u] : int(used.size());
+      if (c.id[i] >= 0 && c.id[i] != id) continue;  // already in another cascade
+      const double before = id < int(used.size()) ? used[size_t(id)] : 0.0;
+      if (before + stripe > d.onchip_bytes) continue;
+      if (id == int(used.size())) used.push_back(0);
+      used[size_t(id)] += stripe;
+      c.id[u] = c.id[i] = id;
+      c.onchip_bytes[u] += bytes;
+      c.onchip_bytes[i] += bytes;
+    }
+  }
+  c.count = int(used.size());
+  return c;
+}
+
 }  // namespace
 
 Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& options,
@@ -292,15 +368,44 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   plan.method = placement.method;
   plan.optimal = placement.optimal;
-  plan.latency_ms = placement.latency_ms;
-  plan.energy_mj = placement.energy_mj;
-  plan.edp = plan.latency_ms * plan.energy_mj;
+
+  // Tiling after placement (the placement prices nodes untiled): nodes in a cascade are priced
+  // again with the activations they keep on chip.
+  std::vector<Option> chosen;
+  for (size_t i = 0; i < works.size(); ++i)
+    chosen.push_back(options_of[i][size_t(placement.choice[i])]);
+  std::vector<int> device_of;
+  for (const Option& o : chosen) device_of.push_back(o.choice.device);
+  Cascades cascades;
+  cascades.onchip_bytes.assign(works.size(), 0);
+  cascades.id.assign(works.size(), -1);
+  if (options.tile) cascades = cascade(graph, works, device_of, platform);
+  auto dram_bytes = [](const hw::NodeWork& w, const hw::Cost& c) {
+    return c.onchip ? w.weight_bytes
+                    : w.bytes_read + w.bytes_written -
+                          std::min(w.onchip_activation_bytes, w.bytes_read + w.bytes_written);
+  };
+  plan.latency_ms = plan.energy_mj = 0;
+  for (size_t i = 0; i < works.size(); ++i) {
+    Option& o = chosen[i];
+    const Device& d = platform.devices[size_t(o.choice.device)];
+    hw::NodeWork at = works[i].work;
+    at.type = o.type;
+    plan.dram_bytes_untiled += dram_bytes(at, o.cost);
+    at.onchip_activation_bytes = cascades.onchip_bytes[i];
+    o.cost = hw::node_cost(d, d.opps[size_t(o.choice.opp)], at, options.celsius);
+    o.choice.latency_ms = o.cost.latency_ms;
+    o.choice.energy_mj =
+        o.cost.energy_mj + background_watts(platform, d, options.celsius) * o.cost.latency_ms;
+    plan.dram_bytes += dram_bytes(at, o.cost);
+  }
+  plan.cascades = cascades.count;
 
   const MemoryPlan memory = plan_memory(graph);
   plan.arena_bytes = memory.arena_bytes;
   for (size_t i = 0; i < works.size(); ++i) {
     const Work& w = works[i];
-    const Option& o = options_of[i][size_t(placement.choice[i])];
+    const Option& o = chosen[i];
     const Device& d = platform.devices[size_t(o.choice.device)];
     PlanNode n;
     n.name = w.node->name;
@@ -319,6 +424,8 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
     n.energy_mj = o.choice.energy_mj;
     n.memory_bound = o.cost.memory_bound;
     n.onchip = o.cost.onchip;
+    n.cascade = cascades.id[i];
+    n.onchip_activation_bytes = cascades.onchip_bytes[i];
     // Transfers onto this device (graph inputs from the host included) and graph outputs back.
     for (size_t k = 0; k < w.inputs.size(); ++k) {
       const int from =
@@ -341,8 +448,11 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
       const auto it = memory.offsets.find(out);
       n.output_offsets.push_back(it == memory.offsets.end() ? -1 : it->second);
     }
+    plan.latency_ms += n.latency_ms + n.transfer_ms;
+    plan.energy_mj += n.energy_mj + n.transfer_mj;
     plan.nodes.push_back(std::move(n));
   }
+  plan.edp = plan.latency_ms * plan.energy_mj;
   return plan;
 }
 
@@ -367,6 +477,8 @@ std::string plan_to_json(const Plan& plan) {
                      {"transfer_mj", n.transfer_mj},
                      {"bound", n.memory_bound ? "memory" : "compute"},
                      {"onchip", n.onchip},
+                     {"cascade", n.cascade},
+                     {"onchip_activation_bytes", n.onchip_activation_bytes},
                      {"inputs", n.inputs},
                      {"outputs", n.outputs},
                      {"output_offsets", n.output_offsets}});

@@ -356,8 +356,9 @@ Cost node_cost(const Device& d, const OperatingPoint& opp, const NodeWork& w, do
   const double bytes = double(w.bytes_read + w.bytes_written);
   // Tensors that fit on chip move at its bandwidth, with only the weights read from DRAM.
   cost.onchip = bytes <= d.onchip_bytes;
-  const double dram_bytes = cost.onchip ? double(w.weight_bytes) : bytes;
-  const double onchip_bytes = cost.onchip ? bytes : 0.0;
+  const double cascaded = std::clamp(double(w.onchip_activation_bytes), 0.0, bytes);
+  const double dram_bytes = cost.onchip ? double(w.weight_bytes) : bytes - cascaded;
+  const double onchip_bytes = cost.onchip ? bytes : cascaded;
   cost.memory_ms = (dram_bytes / (d.dram_gbps * 1e9) + onchip_bytes / (d.onchip_gbps * 1e9)) * 1e3;
   cost.memory_bound = cost.memory_ms > cost.compute_ms;
   cost.latency_ms = std::max(cost.compute_ms, cost.memory_ms) + d.overhead_us * 1e-3;

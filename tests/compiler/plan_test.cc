@@ -64,11 +64,12 @@ Tensor random_tensor(Dims dims, uint32_t seed) {
   return Tensor::from_values<float>(dims, std::span<const float>(v));
 }
 
-// x[1,8,16,16] -> Conv 3x3 -> Relu -> Conv 1x1 -> Sigmoid -> y: the gpu cannot run the Sigmoid.
-Graph convs() {
+// x[1,8,side,side] -> Conv 3x3 -> Relu -> Conv 1x1 -> Sigmoid -> y: the gpu cannot run the
+// Sigmoid.
+Graph convs(int64_t side = 16) {
   Graph g;
   g.inputs = {"x"};
-  g.value("x").type = TensorType{DType::f32, {1, 8, 16, 16}};
+  g.value("x").type = TensorType{DType::f32, {1, 8, side, side}};
   g.value("w1").initializer = random_tensor({8, 8, 3, 3}, 1);
   g.value("w2").initializer = random_tensor({8, 8, 1, 1}, 2);
   g.nodes.push_back(Node{"conv1", "Conv", "", {"x", "w1"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}}});
@@ -166,6 +167,32 @@ TEST(Compile, ImpossibleDeadlineAndUnrunnableNodesAreErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("lrn"), std::string::npos) << e.what();
   }
+}
+
+TEST(Compile, CascadesKeepActivationsOnChipWhenTensorsDoNotFit) {
+  // 8 x 128 x 128 floats = 512 KiB per activation, over the gpu's 256 KiB: untiled, every
+  // activation goes through DRAM. Cascaded, c1 and r1 stay on chip (stripes of 2 rows x 4 KiB).
+  CompileOptions o;
+  o.fuse = false;
+  o.strategy = Strategy::all_gpu;
+  const Plan tiled = compile(convs(128), board(), o);
+  o.tile = false;
+  const Plan untiled = compile(convs(128), board(), o);
+  const int64_t activation = 8 * 128 * 128 * 4;
+  EXPECT_EQ(tiled.cascades, 1);
+  ASSERT_EQ(tiled.nodes.size(), 4u);
+  EXPECT_EQ(tiled.nodes[0].onchip_activation_bytes, activation);      // conv1 writes c1
+  EXPECT_EQ(tiled.nodes[1].onchip_activation_bytes, 2 * activation);  // relu reads c1, writes r1
+  EXPECT_EQ(tiled.nodes[2].onchip_activation_bytes, activation);      // conv2 reads r1
+  EXPECT_EQ(tiled.nodes[3].cascade, -1);                              // the cpu's Sigmoid
+  EXPECT_EQ(untiled.dram_bytes - tiled.dram_bytes, 4 * activation);
+  EXPECT_EQ(untiled.dram_bytes, tiled.dram_bytes_untiled);
+  EXPECT_LT(tiled.energy_mj, untiled.energy_mj);
+  EXPECT_LE(tiled.latency_ms, untiled.latency_ms);
+  // Small tensors fit on chip whole: nothing to gain, no change in DRAM traffic.
+  o.tile = true;
+  const Plan small = compile(convs(16), board(), o);
+  EXPECT_EQ(small.dram_bytes, small.dram_bytes_untiled);
 }
 
 TEST(MemoryPlan, ReusesBuffersWhoseLastReaderHasRun) {

@@ -17,7 +17,7 @@ namespace {
 struct CompileRequest {
   std::string model, platform, objective = "energy", strategy = "exact", out;
   double deadline_ms = 0, time_limit_s = 10;
-  bool no_dvfs = false, no_fuse = false, compare = false, json = false;
+  bool no_dvfs = false, no_fuse = false, no_tile = false, compare = false, json = false;
 };
 
 ConstantEvaluator host_evaluator() {
@@ -27,12 +27,13 @@ ConstantEvaluator host_evaluator() {
 }
 
 Plan compile_with(const CompileRequest& r, const hw::Platform& platform, Strategy strategy,
-                  bool fuse) {
+                  bool fuse, bool tile) {
   CompileOptions o;
   o.objective = parse_objective(r.objective);
   o.deadline_ms = r.deadline_ms;
   o.strategy = strategy;
   o.fuse = fuse;
+  o.tile = tile;
   o.dvfs = !r.no_dvfs;
   o.time_limit_s = r.time_limit_s;
   Plan plan = compile(load_onnx(r.model), platform, o, host_evaluator());
@@ -64,7 +65,7 @@ nlohmann::json summary_json(const Plan& p) {
 
 void compile_command(const CompileRequest& r) {
   const hw::Platform platform = hw::find_platform(r.platform);
-  const Plan plan = compile_with(r, platform, parse_strategy(r.strategy), !r.no_fuse);
+  const Plan plan = compile_with(r, platform, parse_strategy(r.strategy), !r.no_fuse, !r.no_tile);
   if (!r.out.empty()) {
     const std::string text = plan_to_json(plan);
     std::ofstream f(r.out, std::ios::binary);
@@ -75,13 +76,18 @@ void compile_command(const CompileRequest& r) {
   if (r.compare) {
     for (Strategy s : {Strategy::exact, Strategy::greedy, Strategy::all_cpu, Strategy::all_gpu}) {
       try {
-        compared.emplace_back(std::string(to_string(s)), compile_with(r, platform, s, true));
+        compared.emplace_back(std::string(to_string(s)), compile_with(r, platform, s, true, true));
       } catch (const Error& e) {
         std::fprintf(stderr, "edgeco compile: %s: %s\n", std::string(to_string(s)).c_str(),
                      e.what());
       }
     }
-    compared.emplace_back("exact, no fusion", compile_with(r, platform, Strategy::exact, false));
+    compared.emplace_back("exact, no tiling",
+                          compile_with(r, platform, Strategy::exact, true, false));
+    compared.emplace_back("exact, no fusion",
+                          compile_with(r, platform, Strategy::exact, false, true));
+    compared.emplace_back("exact, neither",
+                          compile_with(r, platform, Strategy::exact, false, false));
   }
   if (r.json) {
     nlohmann::json j = summary_json(plan);
@@ -104,6 +110,9 @@ void compile_command(const CompileRequest& r) {
   std::printf("modelled: latency %.4f ms, energy %.4f mJ, EDP %.5g mJ*ms; activation arena %s\n",
               plan.latency_ms, plan.energy_mj, plan.edp,
               (human(double(plan.arena_bytes)) + "B").c_str());
+  std::printf("tiling: %d cascades, DRAM traffic %sB (%sB untiled)\n", plan.cascades,
+              human(double(plan.dram_bytes)).c_str(),
+              human(double(plan.dram_bytes_untiled)).c_str());
   for (const auto& [device, t] : by_device(plan))
     std::printf("  %-5s %4d nodes %10.4f ms %10.4f mJ\n", device.c_str(), std::get<0>(t),
                 std::get<1>(t), std::get<2>(t));
@@ -152,8 +161,11 @@ void add_compile_command(CLI::App& app) {
   cmd->add_flag("--no-fuse", r->no_fuse,
                 "no BN folding and no conv + activation fusion (int8 QDQ patterns still become "
                 "int8 nodes)");
+  cmd->add_flag("--no-tile", r->no_tile,
+                "no cascades (tiling that keeps activations in a device's on-chip memory)");
   cmd->add_flag("--compare", r->compare,
-                "also compile greedy, all-cpu, all-gpu and exact without fusion, and compare");
+                "also compile greedy, all-cpu, all-gpu, and exact without tiling, without fusion "
+                "and without either, and compare");
   cmd->add_option("--out", r->out, "write the plan here");
   cmd->add_flag("--json", r->json, "print one JSON object");
   cmd->callback([r] { compile_command(*r); });
