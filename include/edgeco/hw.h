@@ -95,6 +95,10 @@ Platform find_platform(std::string_view name_or_path);
 // The presets shipped in platforms/ (EDGECO_PLATFORMS overrides the folder).
 std::vector<std::string> preset_names();
 std::filesystem::path platform_dir();
+// Where `edgeco calibrate` stores the host platform and find_platform("host") looks first:
+// $EDGECO_HOST_PLATFORM, else $XDG_CONFIG_HOME/edgeco/host.yaml, else ~/.config/edgeco/host.yaml.
+// Without it, "host" is the shipped, uncalibrated platforms/host.yaml.
+std::filesystem::path host_platform_path();
 
 // What a node asks of a device.
 struct NodeWork {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "edgeco/data.h"
+#include "edgeco/hw.h"
 #include "edgeco/ir.h"
 
 namespace edgeco {
@@ -146,5 +147,28 @@ struct EvalResult {
 // output the logits [N, classes]) on `data`; images are resized and their channel repeated to the
 // model's input (fit_images).
 EvalResult evaluate(Session& session, const Dataset& data, const EvalOptions& options = {});
+
+// Calibrating the `host` platform from micro-benchmarks of single layers run on this machine.
+struct HostCalibrationOptions {
+  int threads = 1;
+  int repeats = 15;  // timed runs per benchmark (median)
+  std::function<void(size_t done, size_t total)> progress;
+};
+struct HostCalibrationPoint {
+  std::string what;
+  hw::NumType type;
+  hw::OpClass op_class;
+  int64_t macs = 0, bytes = 0;
+  double measured_ms = 0, macs_per_cycle = 0;
+};
+struct HostCalibration {
+  int threads = 1;
+  double mhz = 0, l2_kib = 0, dram_gbps = 0, overhead_us = 0;
+  std::map<std::pair<hw::NumType, hw::OpClass>, double> macs_per_cycle;  // median per class
+  std::vector<HostCalibrationPoint> points;
+};
+HostCalibration calibrate_host(const HostCalibrationOptions& options = {});
+// The calibration as a platform file (every constant's source beside it).
+std::string host_platform_yaml(const HostCalibration& calibration);
 
 }  // namespace edgeco

@@ -332,7 +332,18 @@ std::vector<std::string> preset_names() {
   return names;
 }
 
+std::filesystem::path host_platform_path() {
+  if (const char* env = std::getenv("EDGECO_HOST_PLATFORM"); env && *env) return env;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg)
+    return std::filesystem::path(xdg) / "edgeco" / "host.yaml";
+  if (const char* home = std::getenv("HOME"); home && *home)
+    return std::filesystem::path(home) / ".config" / "edgeco" / "host.yaml";
+  return "edgeco-host.yaml";
+}
+
 Platform find_platform(std::string_view name_or_path) {
+  if (name_or_path == "host" && std::filesystem::exists(host_platform_path()))
+    return load_platform(host_platform_path());
   const std::filesystem::path preset = platform_dir() / (std::string(name_or_path) + ".yaml");
   if (std::filesystem::exists(preset)) return load_platform(preset);
   if (std::filesystem::exists(name_or_path)) return load_platform(name_or_path);

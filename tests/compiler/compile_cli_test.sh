@@ -70,4 +70,28 @@ printf '{"platform": ' > "$WORK/cut.json"
 expect_error "truncated plan" "cut.json" -- "$EDGECO" run --plan "$WORK/cut.json" "$WORK/q.onnx"
 expect_error "plan of another model" "plan was made for another model" -- \
   "$EDGECO" run --plan "$WORK/plan-energy.json" "$WORK/m.onnx"
+
+# Calibrating the host writes a platform file that parses; validate compares the model with a
+# measurement (the error is modelled / measured - 1; its size is a benchmark's business, not a test's).
+"$EDGECO" calibrate --repeats 1 --out "$WORK/host.yaml" --json > "$WORK/cal.json" || fail "calibrate exit code"
+"$EDGECO" platform show "$WORK/host.yaml" --json > "$WORK/host.json" || fail "calibrated platform does not load"
+"$EDGECO" validate --platform "$WORK/host.yaml" "$WORK/m.onnx" "$WORK/q.onnx" --iters 2 --json > "$WORK/val.json" \
+  || fail "validate exit code"
+$PY - "$WORK" <<'PYEOF' || fail "calibrate and validate figures"
+import json, sys
+work = sys.argv[1]
+cal, host, val = (json.load(open(f"{work}/{n}.json")) for n in ("cal", "host", "val"))
+classes = {(p["type"], p["class"]) for p in cal["points"]}
+assert {("fp32", "dense_conv"), ("int8", "dense_conv"), ("fp32", "depthwise_conv"),
+        ("int8", "depthwise_conv"), ("fp32", "matmul"), ("fp32", "pooling")} <= classes, classes
+assert all(p["measured_ms"] > 0 and p["macs_per_cycle"] > 0 for p in cal["points"])
+cpu = host["devices"][0]
+assert cpu["name"] == "cpu" and abs(cpu["opps"][0]["mhz"] - cal["mhz"]) < 1e-3 * cal["mhz"]
+assert len(val["models"]) == 2
+for m in val["models"]:
+    assert m["modelled_ms"] > 0 and m["measured_ms"] > 0, m
+    assert abs(m["error"] - (m["modelled_ms"] / m["measured_ms"] - 1)) < 1e-12, m
+assert abs(val["max_abs_error"] - max(abs(m["error"]) for m in val["models"])) < 1e-12
+PYEOF
+expect_error "calibrate another platform" "only the host" -- "$EDGECO" calibrate --platform jetson-nano
 finish

@@ -25,6 +25,7 @@ void add_prune_command(CLI::App& app);
 void add_compress_command(CLI::App& app);
 void add_platform_commands(CLI::App& app);
 void add_compile_command(CLI::App& app);
+void add_calibrate_commands(CLI::App& app);
 
 // A progress bar on stderr ("label [#####     ] detail"), `done` in [0, 1]; ends the line when
 // `finished`. Callers draw it only when stderr is a terminal.

@@ -1,0 +1,298 @@
+// Calibrating the `host` platform: micro-benchmarks of single layers on this machine's runtime,
+// fitted into the cost model's parameters (sustained MACs per cycle per type and operator class,
+// DRAM and cache bandwidth, per-node overhead), written as a platform YAML.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "edgeco/compress.h"
+#include "edgeco/hw.h"
+#include "edgeco/runtime.h"
+
+namespace edgeco {
+namespace {
+
+Tensor random_tensor(const Dims& dims, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-0.5f, 0.5f);
+  std::vector<float> v(size_t(checked_numel(dims)));
+  for (auto& x : v) x = u(rng);
+  return Tensor::from_values<float>(dims, std::span<const float>(v));
+}
+
+// One benchmark: a graph whose node `node` is timed, and what the cost model sees in it.
+struct Bench {
+  std::string what;
+  hw::OpClass op_class;
+  Graph graph;
+  std::string node;
+  int64_t macs = 0, bytes = 0;
+};
+
+Bench conv(int64_t c_in, int64_t c_out, int64_t side, int64_t k, int64_t stride, bool depthwise) {
+  Bench b;
+  const int64_t group = depthwise ? c_in : 1;
+  b.what = std::string(depthwise ? "depthwise" : "conv") + " " + std::to_string(k) + "x" +
+           std::to_string(k) + "/" + std::to_string(stride) + " " + std::to_string(c_in) + "->" +
+           std::to_string(c_out) + " @" + std::to_string(side);
+  b.op_class = depthwise ? hw::OpClass::depthwise_conv : hw::OpClass::dense_conv;
+  Graph& g = b.graph;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, c_in, side, side}};
+  g.value("w").initializer = random_tensor({c_out, c_in / group, k, k}, 1);
+  g.value("b").initializer = random_tensor({c_out}, 2);
+  const int64_t pad = k / 2;
+  g.nodes.push_back(Node{"layer",
+                         "Conv",
+                         "",
+                         {"x", "w", "b"},
+                         {"c"},
+                         {{"pads", Attribute{std::vector<int64_t>{pad, pad, pad, pad}}},
+                          {"strides", Attribute{std::vector<int64_t>{stride, stride}}},
+                          {"kernel_shape", Attribute{std::vector<int64_t>{k, k}}},
+                          {"group", Attribute{group}}}});
+  // A ReLU after it, as in every real network: the fused kernel is what runs there too.
+  g.nodes.push_back(Node{"relu", "Relu", "", {"c"}, {"y"}});
+  g.outputs = {"y"};
+  const int64_t out_side = (side + 2 * pad - k) / stride + 1;
+  b.macs = c_out * out_side * out_side * (c_in / group) * k * k;
+  b.bytes = (c_in * side * side + c_out * out_side * out_side + c_out * c_in / group * k * k) * 4;
+  return b;
+}
+
+Bench gemm(int64_t in, int64_t out) {
+  Bench b;
+  b.what = "gemm " + std::to_string(in) + "->" + std::to_string(out);
+  b.op_class = hw::OpClass::matmul;
+  Graph& g = b.graph;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, in}};
+  g.value("w").initializer = random_tensor({out, in}, 3);
+  g.value("b").initializer = random_tensor({out}, 4);
+  g.nodes.push_back(
+      Node{"layer", "Gemm", "", {"x", "w", "b"}, {"y"}, {{"transB", Attribute{int64_t(1)}}}});
+  g.outputs = {"y"};
+  b.macs = in * out;
+  b.bytes = (in + out + in * out) * 4;
+  return b;
+}
+
+Bench elementwise(int64_t channels, int64_t side) {
+  Bench b;
+  b.what = "add " + std::to_string(channels) + "@" + std::to_string(side);
+  b.op_class = hw::OpClass::elementwise;
+  Graph& g = b.graph;
+  g.inputs = {"x", "z"};
+  g.value("x").type = TensorType{DType::f32, {1, channels, side, side}};
+  g.value("z").type = TensorType{DType::f32, {1, channels, side, side}};
+  g.nodes.push_back(Node{"layer", "Add", "", {"x", "z"}, {"y"}});
+  g.outputs = {"y"};
+  b.macs = channels * side * side;
+  b.bytes = 3 * b.macs * 4;
+  return b;
+}
+
+Bench pooling(int64_t channels, int64_t side) {
+  Bench b;
+  b.what = "global pool " + std::to_string(channels) + "@" + std::to_string(side);
+  b.op_class = hw::OpClass::pooling;
+  Graph& g = b.graph;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, channels, side, side}};
+  g.nodes.push_back(Node{"layer", "GlobalAveragePool", "", {"x"}, {"y"}});
+  g.outputs = {"y"};
+  b.macs = channels * side * side;
+  b.bytes = (b.macs + channels) * 4;
+  return b;
+}
+
+// Shapes from the layers of MobileNetV2, ResNet-18 and EfficientNet-B0 at 224 x 224.
+std::vector<Bench> benches() {
+  std::vector<Bench> out;
+  for (auto [ci, co, side, k, s] : std::vector<std::array<int64_t, 5>>{{3, 32, 224, 3, 2},
+                                                                       {64, 64, 56, 3, 1},
+                                                                       {128, 128, 28, 3, 1},
+                                                                       {256, 256, 14, 3, 1},
+                                                                       {16, 96, 112, 1, 1},
+                                                                       {32, 192, 28, 1, 1},
+                                                                       {576, 96, 14, 1, 1},
+                                                                       {320, 1280, 7, 1, 1}})
+    out.push_back(conv(ci, co, side, k, s, false));
+  for (auto [c, side, k, s] : std::vector<std::array<int64_t, 4>>{
+           {32, 112, 3, 1}, {144, 56, 3, 1}, {192, 28, 3, 1}, {576, 14, 3, 1}, {960, 7, 3, 1}})
+    out.push_back(conv(c, c, side, k, s, true));
+  out.push_back(gemm(1280, 1000));
+  out.push_back(gemm(512, 1000));
+  out.push_back(elementwise(24, 56));
+  out.push_back(elementwise(64, 28));
+  out.push_back(pooling(1280, 7));
+  out.push_back(pooling(512, 7));
+  return out;
+}
+
+// Median time of node `node` over `repeats` runs (after two warm-up runs).
+double time_node(const Graph& g, const std::string& node, int threads, int repeats) {
+  Session session(g, SessionOptions{threads, true, true});
+  TensorMap inputs;
+  for (const auto& name : g.inputs) inputs[name] = random_tensor(g.value(name).type->dims, 9);
+  std::vector<double> times;
+  for (int r = 0; r < repeats + 2; ++r) {
+    session.run(inputs);
+    double ms = -1;
+    for (const auto& t : session.last_timings())
+      if (t.node == node) ms = t.ms;
+    if (ms < 0) throw Error(ErrorKind::internal, "the benchmarked node was not run", node);
+    if (r >= 2) times.push_back(ms);
+  }
+  std::nth_element(times.begin(), times.begin() + long(times.size() / 2), times.end());
+  return times[times.size() / 2];
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+double host_mhz() {
+  // cpufreq where the kernel has it, else what /proc/cpuinfo reports.
+  std::ifstream max_freq("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq");
+  double khz = 0;
+  if (max_freq >> khz && khz > 0) return khz / 1000;
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line))
+    if (line.starts_with("cpu MHz")) return std::stod(line.substr(line.find(':') + 1));
+  return 1000;  // unknown: rates are then per 1 GHz cycle, consistently
+}
+
+double l2_kib() {
+  std::ifstream size("/sys/devices/system/cpu/cpu0/cache/index2/size");
+  std::string text;
+  if (size >> text && !text.empty()) return std::stod(text);  // "1024K"
+  return 512;
+}
+
+}  // namespace
+
+HostCalibration calibrate_host(const HostCalibrationOptions& options) {
+  HostCalibration cal;
+  cal.threads = options.threads;
+  cal.mhz = host_mhz();
+  cal.l2_kib = l2_kib();
+  const std::vector<Bench> all = benches();
+  const size_t total = all.size() * 2 + 2;
+  size_t done = 0;
+  auto tick = [&] {
+    if (options.progress) options.progress(++done, total);
+  };
+  // Per-node overhead: a Relu on one element. Bandwidth: an Add far larger than the caches.
+  {
+    Graph g;
+    g.inputs = {"x"};
+    g.value("x").type = TensorType{DType::f32, {1, 1, 1, 1}};
+    g.nodes.push_back(Node{"layer", "Relu", "", {"x"}, {"y"}});
+    g.outputs = {"y"};
+    cal.overhead_us = time_node(g, "layer", options.threads, options.repeats * 4) * 1e3;
+    tick();
+    const Bench big = elementwise(64, 512);  // 3 x 64 MiB
+    const double ms = time_node(big.graph, "layer", options.threads, options.repeats);
+    cal.dram_gbps = double(big.bytes) / (ms - cal.overhead_us * 1e-3) / 1e6;
+    tick();
+  }
+  std::map<std::pair<hw::NumType, hw::OpClass>, std::vector<double>> rates;
+  for (const Bench& b : all) {
+    for (hw::NumType type : {hw::NumType::fp32, hw::NumType::int8}) {
+      Graph g = b.graph;
+      if (type == hw::NumType::int8) {
+        if (b.op_class == hw::OpClass::pooling || b.op_class == hw::OpClass::elementwise) {
+          tick();
+          continue;  // the quantizer leaves these float; int8 element-wise takes fp32's rate
+        }
+        Session calibration(g, SessionOptions{1, false, true});
+        const std::vector<TensorMap> samples = random_calibration(g, 2, 0);
+        QuantizeOptions q;
+        q.evaluate = [](const Node& n, int64_t opset, std::span<const Tensor* const> in) {
+          return run_node(n, opset, in);
+        };
+        g = quantize_qdq(
+            g, samples,
+            [&](const TensorMap& sample, const ValueCallback& observe) {
+              calibration.run(sample, observe);
+            },
+            q);
+      }
+      const double ms = time_node(g, "layer", options.threads, options.repeats);
+      const double compute_ms = std::max(ms - cal.overhead_us * 1e-3, 1e-6);
+      const double rate = double(b.macs) / (compute_ms * 1e-3) / (cal.mhz * 1e6);
+      rates[{type, b.op_class}].push_back(rate);
+      cal.points.push_back({b.what, type, b.op_class, b.macs, b.bytes, ms, rate});
+      tick();
+    }
+  }
+  for (const auto& [key, values] : rates) cal.macs_per_cycle[key] = median(values);
+  return cal;
+}
+
+std::string host_platform_yaml(const HostCalibration& c) {
+  std::ostringstream y;
+  char date[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
+  y << "# The machine edgeco runs on, calibrated by `edgeco calibrate` on " << date << ".\n"
+    << "#   [CAL] measured: micro-benchmarks of single layers on edgeco's runtime, " << c.threads
+    << " thread(s);\n"
+    << "#         each rate is the median over the layer shapes of its class (see `edgeco "
+       "calibrate\n"
+    << "#         --json` for every point)\n"
+    << "#   [PROC] /proc/cpuinfo or cpufreq (frequency), sysfs cache size\n"
+    << "#   [HOR] Horowitz, ISSCC 2014 (energy per byte)\n"
+    << "# Power is not measurable on this machine (no RAPL/powercap): the power figures are\n"
+    << "# unverified placeholders, so the host's energy is not validated; its latency is.\n"
+    << "name: host\n"
+    << "description: this machine, calibrated " << date << " (" << c.threads << " thread(s))\n"
+    << "sources: [\"[CAL]\", \"[PROC]\", \"[HOR]\"]\n"
+    << "static_watts: 0            # unverified\n"
+    << "interconnect: {gbps: " << c.dram_gbps << ", pj_per_byte: 64}   # one device: unused\n"
+    << "thermal: {ambient_c: 25, resistance_c_per_w: 0.5, capacitance_j_per_c: 100, throttle_c: "
+       "95, shutdown_c: 105}   # unverified\n"
+    << "battery: {capacity_mah: 0, internal_ohm: 0, voltage_curve: [[0, 12], [1, 12]]}   # mains\n"
+    << "devices:\n"
+    << "  - name: cpu\n"
+    << "    kind: cpu\n"
+    << "    opps_mhz_mv: [[" << c.mhz << ", 1000]]   # [PROC]; voltage unverified\n"
+    << "    capacitance_nf: 1.0        # unverified\n"
+    << "    leakage: {watts: 1.0, ref_volts: 1.0}   # unverified\n"
+    << "    macs_per_cycle:            # [CAL]\n";
+  for (hw::NumType type : {hw::NumType::fp32, hw::NumType::int8}) {
+    y << "      " << hw::to_string(type) << ": {";
+    bool first = true;
+    for (hw::OpClass cls : {hw::OpClass::dense_conv, hw::OpClass::depthwise_conv,
+                            hw::OpClass::matmul, hw::OpClass::elementwise, hw::OpClass::pooling}) {
+      auto it = c.macs_per_cycle.find({type, cls});
+      if (it == c.macs_per_cycle.end() && type == hw::NumType::int8)
+        it = c.macs_per_cycle.find({hw::NumType::fp32, cls});
+      if (it == c.macs_per_cycle.end()) continue;
+      y << (first ? "" : ", ") << hw::to_string(cls) << ": " << it->second;
+      first = false;
+    }
+    // Operators without a benchmark: the element-wise rate (they are data movement, mostly).
+    const auto ew = c.macs_per_cycle.find({hw::NumType::fp32, hw::OpClass::elementwise});
+    y << ", other: " << (ew != c.macs_per_cycle.end() ? ew->second : 1.0) << "}\n";
+  }
+  y << "    memory:\n"
+    << "      onchip_kib: " << c.l2_kib << "   # [PROC] L2 per core\n"
+    << "      onchip_gbps: " << c.dram_gbps * 4 << "   # unverified: 4x DRAM\n"
+    << "      dram_gbps: " << c.dram_gbps << "   # [CAL] a 192 MiB element-wise add\n"
+    << "      onchip_pj_per_byte: 4    # derived from [HOR]\n"
+    << "      dram_pj_per_byte: 64     # [HOR]\n"
+    << "    overhead_us: " << c.overhead_us << "   # [CAL] a one-element node\n"
+    << "    ops: all\n";
+  return y.str();
+}
+
+}  // namespace edgeco

@@ -1,0 +1,179 @@
+// edgeco calibrate / validate: fit the `host` platform to this machine from micro-benchmarks, then
+// check the cost model against measured latency of whole networks: the one place the model meets
+// reality on these machines.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "edgeco/compiler.h"
+#include "edgeco/hw.h"
+#include "edgeco/onnx.h"
+#include "edgeco/runtime.h"
+#include "inputs.h"
+
+namespace edgeco::cli {
+namespace {
+
+struct CalibrateRequest {
+  std::string platform = "host", out;
+  int threads = 1, repeats = 15;
+  bool json = false;
+};
+
+void calibrate_command(const CalibrateRequest& r) {
+  if (r.platform != "host")
+    throw Error(ErrorKind::invalid_argument,
+                "only the host can be calibrated: the other platforms are not this machine",
+                r.platform);
+  HostCalibrationOptions options;
+  options.threads = r.threads;
+  options.repeats = r.repeats;
+  if (!r.json && isatty(STDERR_FILENO))
+    options.progress = [](size_t done, size_t total) {
+      progress_bar("benchmarking layers", double(done) / double(total),
+                   std::to_string(done) + "/" + std::to_string(total), done == total);
+    };
+  const HostCalibration c = calibrate_host(options);
+  const std::filesystem::path out =
+      r.out.empty() ? hw::host_platform_path() : std::filesystem::path(r.out);
+  const std::string yaml = host_platform_yaml(c);
+  hw::parse_platform(yaml, out);  // what later commands will read must parse
+  if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
+  {
+    std::ofstream f(out, std::ios::binary);
+    if (!(f << yaml) || !f.flush()) throw Error(ErrorKind::io, "cannot write", out.string());
+  }
+  nlohmann::json points = nlohmann::json::array();
+  for (const auto& p : c.points)
+    points.push_back({{"layer", p.what},
+                      {"type", hw::to_string(p.type)},
+                      {"class", hw::to_string(p.op_class)},
+                      {"macs", p.macs},
+                      {"measured_ms", p.measured_ms},
+                      {"macs_per_cycle", p.macs_per_cycle}});
+  if (r.json) {
+    std::cout << nlohmann::json{{"platform_file", out.string()},
+                                {"threads", c.threads},
+                                {"mhz", c.mhz},
+                                {"dram_gbps", c.dram_gbps},
+                                {"overhead_us", c.overhead_us},
+                                {"points", points}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::printf(
+      "host: %.0f MHz, %d thread(s); DRAM %.1f GB/s, per-node overhead %.1f us (measured)\n", c.mhz,
+      c.threads, c.dram_gbps, c.overhead_us);
+  for (const auto& p : c.points)
+    std::printf("  %-5s %-15s %-34s %9.3f ms  %7.2f MACs/cycle\n",
+                std::string(hw::to_string(p.type)).c_str(),
+                std::string(hw::to_string(p.op_class)).c_str(), p.what.c_str(), p.measured_ms,
+                p.macs_per_cycle);
+  std::printf("wrote %s (find it as --platform host)\n", out.c_str());
+}
+
+struct ValidateRequest {
+  std::string platform = "host";
+  std::vector<std::string> models;
+  int threads = 1, iters = 20;
+  bool json = false;
+};
+
+void validate_command(const ValidateRequest& r) {
+  const hw::Platform platform = hw::find_platform(r.platform);
+  nlohmann::json rows = nlohmann::json::array();
+  double worst = 0;
+  for (const auto& path : r.models) {
+    Graph graph = load_onnx(path);
+    // Modelled: every node on the cpu at its highest operating point, as the host runs them.
+    CompileOptions o;
+    o.objective = Objective::latency;
+    o.strategy = Strategy::all_cpu;
+    o.dvfs = false;
+    o.tile = false;  // the host's kernels do not cascade layers
+    const Plan plan = compile(graph, platform, o,
+                              [](const Node& n, int64_t opset, std::span<const Tensor* const> in) {
+                                return run_node(n, opset, in);
+                              });
+    // Measured: the runtime's median over `iters` runs after three warm-up runs.
+    const PreparedInputs inputs = prepare_inputs(graph, {}, 0);
+    Session session(std::move(graph), SessionOptions{r.threads, true, true});
+    std::vector<double> times;
+    for (int i = 0; i < r.iters + 3; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      session.run(inputs.tensors);
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      if (i >= 3) times.push_back(ms);
+    }
+    const double measured = percentile(times, 0.5);
+    const double error = plan.latency_ms / measured - 1;
+    worst = std::max(worst, std::abs(error));
+    rows.push_back({{"model", path},
+                    {"modelled_ms", plan.latency_ms},
+                    {"measured_ms", measured},
+                    {"error", error}});
+  }
+  if (r.json) {
+    std::cout << nlohmann::json{{"platform", platform.name},
+                                {"platform_file", platform.file.string()},
+                                {"threads", r.threads},
+                                {"models", rows},
+                                {"max_abs_error", worst}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::printf("%s (%s), %d thread(s): modelled vs measured latency\n", platform.name.c_str(),
+              platform.file.c_str(), r.threads);
+  std::printf("  %-40s %12s %12s %8s\n", "model", "modelled ms", "measured ms", "error");
+  for (const auto& row : rows)
+    std::printf("  %-40s %12.2f %12.2f %+7.1f%%\n", row["model"].get<std::string>().c_str(),
+                row["modelled_ms"].get<double>(), row["measured_ms"].get<double>(),
+                row["error"].get<double>() * 100);
+  std::printf("  largest |error| %.1f%%\n", worst * 100);
+}
+
+}  // namespace
+
+void add_calibrate_commands(CLI::App& app) {
+  auto c = std::make_shared<CalibrateRequest>();
+  auto* cal = app.add_subcommand(
+      "calibrate",
+      "Fit the `host` platform to this machine: time single layers of each operator class (fp32\n"
+      "and int8) on edgeco's runtime, and store the fitted rates, bandwidth and overhead where\n"
+      "`--platform host` finds them (" +
+          hw::host_platform_path().string() + ", or $EDGECO_HOST_PLATFORM).");
+  cal->add_option("--platform", c->platform, "only host can be calibrated (default host)");
+  cal->add_option("--threads", c->threads, "threads, as later runs will use (default 1)")
+      ->check(CLI::Range(1, 256));
+  cal->add_option("--repeats", c->repeats, "timed runs per layer (default 15)")
+      ->check(CLI::Range(1, 10000));
+  cal->add_option("--out", c->out, "write the platform file here instead");
+  cal->add_flag("--json", c->json, "print one JSON object");
+  cal->callback([c] { calibrate_command(*c); });
+
+  auto v = std::make_shared<ValidateRequest>();
+  auto* val = app.add_subcommand(
+      "validate",
+      "Compare the cost model's latency (all nodes on the cpu) with the latency measured by\n"
+      "running each model here: the relative error per model.");
+  val->add_option("MODELS", v->models, "ONNX models")->required()->check(CLI::ExistingFile);
+  val->add_option("--platform", v->platform, "a calibrated host (default host)");
+  val->add_option("--threads", v->threads, "threads (as calibrated; default 1)")
+      ->check(CLI::Range(1, 256));
+  val->add_option("--iters", v->iters, "timed runs per model (default 20)")
+      ->check(CLI::Range(1, 100000));
+  val->add_flag("--json", v->json, "print one JSON object");
+  val->callback([v] { validate_command(*v); });
+}
+
+}  // namespace edgeco::cli
