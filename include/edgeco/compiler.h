@@ -104,7 +104,7 @@ struct PlacementSettings {
   // Labels the DP may create in all (a Pareto pass on a large graph can hold many); beyond it,
   // EDP keeps the Lagrangian incumbent (not proven optimal), energy under a deadline goes to the
   // ILP.
-  int64_t max_dp_labels = 4000000;
+  int64_t max_dp_labels = 1000000;
 };
 struct Placement {
   std::vector<int> choice;  // per node, an index into its choices
