@@ -317,18 +317,12 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
     return std::pair{c.latency_ms, c.energy_mj};
   };
 
-  const auto start = std::chrono::steady_clock::now();
-  Placement placement;
-  if (options.strategy == Strategy::exact) {
-    PlacementSettings s;
-    s.objective = options.objective;
-    s.deadline_ms = options.deadline_ms;
-    s.time_limit_s = options.time_limit_s;
-    placement = place(problem, s);
-  } else {
-    // Baselines run every device at its highest operating point, as a performance governor does.
+  // The baselines run every device at its highest operating point, as a performance governor
+  // does; nullopt when some node has no device their rule allows.
+  auto baseline = [&](Strategy strategy,
+                      size_t* failed = nullptr) -> std::optional<std::vector<int>> {
     auto rank = [&](const Device& d) {
-      switch (options.strategy) {
+      switch (strategy) {
         case Strategy::greedy:
           return d.kind == DeviceKind::npu    ? 0
                  : d.kind == DeviceKind::gpu  ? 1
@@ -340,6 +334,7 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
           return d.kind == DeviceKind::cpu ? 0 : 9;
       }
     };
+    std::vector<int> choice;
     for (size_t i = 0; i < works.size(); ++i) {
       int pick = -1;
       for (size_t c = 0; c < options_of[i].size(); ++c) {
@@ -350,12 +345,45 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
             rank(d) < rank(platform.devices[size_t(options_of[i][size_t(pick)].choice.device)]))
           pick = int(c);
       }
-      if (pick < 0)
-        throw Error(ErrorKind::unsupported,
-                    "strategy " + plan.strategy + " finds no device for " + works[i].work.op_type,
-                    "node " + works[i].node->name);
-      placement.choice.push_back(pick);
+      if (pick < 0) {
+        if (failed) *failed = i;
+        return std::nullopt;
+      }
+      choice.push_back(pick);
     }
+    return choice;
+  };
+
+  const auto start = std::chrono::steady_clock::now();
+  Placement placement;
+  if (options.strategy == Strategy::exact) {
+    PlacementSettings s;
+    s.objective = options.objective;
+    s.deadline_ms = options.deadline_ms;
+    s.time_limit_s = options.time_limit_s;
+    placement = place(problem, s);
+    // Not proven optimal (an EDP search cut short, an ILP out of time): never worse than a
+    // baseline a user could have picked.
+    if (!placement.optimal)
+      for (Strategy b : {Strategy::greedy, Strategy::all_cpu, Strategy::all_gpu}) {
+        const auto choice = baseline(b);
+        if (!choice) continue;
+        const auto [l, e] = placement_totals(problem, *choice);
+        if ((options.deadline_ms <= 0 || l <= options.deadline_ms) &&
+            objective_value(options.objective, l, e) <
+                objective_value(options.objective, placement.latency_ms, placement.energy_mj))
+          placement =
+              Placement{*choice, l, e, placement.method + "+" + std::string(to_string(b)), false};
+      }
+  } else {
+    size_t failed = 0;
+    const auto choice = baseline(options.strategy, &failed);
+    if (!choice)
+      throw Error(
+          ErrorKind::unsupported,
+          "strategy " + plan.strategy + " finds no device for " + works[failed].work.op_type,
+          "node " + works[failed].node->name);
+    placement.choice = *choice;
     std::tie(placement.latency_ms, placement.energy_mj) =
         placement_totals(problem, placement.choice);
     placement.method = plan.strategy;
