@@ -52,5 +52,5 @@ step "$OUT/student.int8.onnx" "$EDGECO" quantize "$OUT/student.onnx" --calibrati
 if [ ! -f "$OUT/student.pruned40.onnx" ] || [ "${FORCE:-0}" = 1 ]; then
   "$EDGECO" prune "$OUT/student.onnx" --ratio 0.4 --out "$TMP/pruned40.onnx"
 fi
-step "$OUT/student.pruned40.onnx" "$EDGECO" train --init "$TMP/pruned40.onnx" --epochs 3 --batch 128 --lr 0.03 --seed 2 --threads 2 \
+step "$OUT/student.pruned40.onnx" "$EDGECO" train --init "$TMP/pruned40.onnx" --epochs 2 --batch 128 --lr 0.03 --seed 2 --threads 2 \
   --out "$OUT/student.pruned40.onnx"

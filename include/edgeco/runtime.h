@@ -163,7 +163,7 @@ struct HostCalibrationPoint {
 };
 struct HostCalibration {
   int threads = 1;
-  double mhz = 0, l2_kib = 0, dram_gbps = 0, overhead_us = 0;
+  double mhz = 0, l2_kib = 0, dram_gbps = 0, onchip_gbps = 0, overhead_us = 0;
   std::map<std::pair<hw::NumType, hw::OpClass>, double> macs_per_cycle;  // median per class
   std::vector<HostCalibrationPoint> points;
 };
