@@ -1,8 +1,6 @@
 // Compiling graphs for a platform: options per device, baselines, memory plan, JSON round trip.
 #include <gtest/gtest.h>
 
-#include <random>
-
 #include "../test_util.h"
 #include "edgeco/compiler.h"
 #include "edgeco/hw.h"
@@ -56,13 +54,6 @@ hw::Platform board() {
   return hw::parse_platform(kBoard, "board.yaml");
 }
 
-Tensor random_tensor(Dims dims, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1, 1);
-  std::vector<float> v(size_t(checked_numel(dims)));
-  for (auto& x : v) x = u(rng);
-  return Tensor::from_values<float>(dims, std::span<const float>(v));
-}
 
 // x[1,8,side,side] -> Conv 3x3 -> Relu -> Conv 1x1 -> Sigmoid -> y: the gpu cannot run the
 // Sigmoid.
@@ -70,8 +61,8 @@ Graph convs(int64_t side = 16) {
   Graph g;
   g.inputs = {"x"};
   g.value("x").type = TensorType{DType::f32, {1, 8, side, side}};
-  g.value("w1").initializer = random_tensor({8, 8, 3, 3}, 1);
-  g.value("w2").initializer = random_tensor({8, 8, 1, 1}, 2);
+  g.value("w1").initializer = testing::random_floats({8, 8, 3, 3}, -1, 1, 1);
+  g.value("w2").initializer = testing::random_floats({8, 8, 1, 1}, -1, 1, 2);
   g.nodes.push_back(Node{"conv1", "Conv", "", {"x", "w1"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}}});
   g.nodes.push_back(Node{"relu", "Relu", "", {"c1"}, {"r1"}});
   g.nodes.push_back(Node{"conv2", "Conv", "", {"r1", "w2"}, {"c2"}});
