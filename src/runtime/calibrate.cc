@@ -265,7 +265,7 @@ std::string host_platform_yaml(const HostCalibration& c) {
     << "#   [PROC] /proc/cpuinfo or cpufreq (frequency), sysfs cache size\n"
     << "#   [HOR] Horowitz, ISSCC 2014 (energy per byte)\n"
     << "# Power is not measurable on this machine (no RAPL/powercap): the power figures are\n"
-    << "# unverified placeholders, so the host's energy is not validated; its latency is.\n"
+    << "# unverified guesses, so the host's energy is not validated; its latency is.\n"
     << "name: host\n"
     << "description: this machine, calibrated " << date << " (" << c.threads << " thread(s))\n"
     << "sources: [\"[CAL]\", \"[PROC]\", \"[HOR]\"]\n"

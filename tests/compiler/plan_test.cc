@@ -54,7 +54,6 @@ hw::Platform board() {
   return hw::parse_platform(kBoard, "board.yaml");
 }
 
-
 // x[1,8,side,side] -> Conv 3x3 -> Relu -> Conv 1x1 -> Sigmoid -> y: the gpu cannot run the
 // Sigmoid.
 Graph convs(int64_t side = 16) {

@@ -26,8 +26,8 @@ ConstantEvaluator host_evaluator() {
   };
 }
 
-Plan compile_with(const CompileRequest& r, const hw::Platform& platform, Strategy strategy,
-                  bool fuse, bool tile) {
+Plan compile_with(const CompileRequest& r, const Graph& model, const hw::Platform& platform,
+                  Strategy strategy, bool fuse, bool tile) {
   CompileOptions o;
   o.objective = parse_objective(r.objective);
   o.deadline_ms = r.deadline_ms;
@@ -36,7 +36,7 @@ Plan compile_with(const CompileRequest& r, const hw::Platform& platform, Strateg
   o.tile = tile;
   o.dvfs = !r.no_dvfs;
   o.time_limit_s = r.time_limit_s;
-  Plan plan = compile(load_onnx(r.model), platform, o, host_evaluator());
+  Plan plan = compile(model, platform, o, host_evaluator());
   plan.model = r.model;
   return plan;
 }
@@ -65,7 +65,10 @@ nlohmann::json summary_json(const Plan& p) {
 
 void compile_command(const CompileRequest& r) {
   const hw::Platform platform = hw::find_platform(r.platform);
-  const Plan plan = compile_with(r, platform, parse_strategy(r.strategy), !r.no_fuse, !r.no_tile);
+  // Loaded once: --compare compiles the same model seven times.
+  const Graph model = load_onnx(r.model);
+  const Plan plan =
+      compile_with(r, model, platform, parse_strategy(r.strategy), !r.no_fuse, !r.no_tile);
   if (!r.out.empty()) {
     const std::string text = plan_to_json(plan);
     std::ofstream f(r.out, std::ios::binary);
@@ -76,18 +79,19 @@ void compile_command(const CompileRequest& r) {
   if (r.compare) {
     for (Strategy s : {Strategy::exact, Strategy::greedy, Strategy::all_cpu, Strategy::all_gpu}) {
       try {
-        compared.emplace_back(std::string(to_string(s)), compile_with(r, platform, s, true, true));
+        compared.emplace_back(std::string(to_string(s)),
+                              compile_with(r, model, platform, s, true, true));
       } catch (const Error& e) {
         std::fprintf(stderr, "edgeco compile: %s: %s\n", std::string(to_string(s)).c_str(),
                      e.what());
       }
     }
     compared.emplace_back("exact, no tiling",
-                          compile_with(r, platform, Strategy::exact, true, false));
+                          compile_with(r, model, platform, Strategy::exact, true, false));
     compared.emplace_back("exact, no fusion",
-                          compile_with(r, platform, Strategy::exact, false, true));
+                          compile_with(r, model, platform, Strategy::exact, false, true));
     compared.emplace_back("exact, neither",
-                          compile_with(r, platform, Strategy::exact, false, false));
+                          compile_with(r, model, platform, Strategy::exact, false, false));
   }
   if (r.json) {
     nlohmann::json j = summary_json(plan);
