@@ -1,4 +1,7 @@
+#include <malloc.h>
+
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -7,6 +10,11 @@
 #include "commands.h"
 
 namespace edgeco::cli {
+
+void retain_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+}
 
 void progress_bar(const std::string& label, double done, const std::string& detail, bool finished) {
   const int width = 30, filled = int(width * std::clamp(done, 0.0, 1.0));

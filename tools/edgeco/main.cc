@@ -1,5 +1,3 @@
-#include <malloc.h>
-
 #include <cstdio>
 #include <iostream>
 
@@ -7,12 +5,8 @@
 #include "edgeco/core.h"
 
 int main(int argc, char** argv) {
-  // Activations are allocated per run. With glibc's defaults, large ones are mmap'd and given back
-  // after each run, so every run page-faults them in again (EfficientNet-B0 INT8: 4.1 -> 2.9 ms
-  // with this). The program keeps freed memory for reuse instead; a session-level arena
-  // (buffers planned by liveness) is the fuller answer, in the library, for other embedders.
-  mallopt(M_MMAP_THRESHOLD, 256 << 20);
-  mallopt(M_TRIM_THRESHOLD, 512 << 20);
+  // A session-level arena (buffers planned by liveness) is the fuller answer, in the library.
+  edgeco::cli::retain_freed_memory();
   CLI::App app{
       "edgeco: hardware-software co-design for power-efficient edge-AI inference.\n"
       "Loads ONNX models, runs them with edgeco's reference runtime, and checks them against the "

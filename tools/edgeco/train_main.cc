@@ -116,6 +116,7 @@ void add_options(CLI::App* cmd, Command& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  edgeco::cli::retain_freed_memory();
   CLI::App app{"edgeco-train: train and distill edgeco's architectures on libtorch"};
   app.require_subcommand(1);
   auto c = std::make_shared<Command>();
