@@ -15,10 +15,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MODELS = os.path.join(ROOT, "models", "fmnist")
 ROWS = [
     ("teacher", "ResNet-20, trained 10 epochs"),
-    ("student", "MobileNetV2 x0.35, trained 6 + 2 epochs, no teacher"),
-    ("student.kd", "the same student, 6 + 2 epochs, distilled from the teacher"),
+    ("student", "MobileNetV2 x0.35, trained 12 epochs, no teacher"),
+    ("student.kd", "the same student, 12 epochs, distilled from the teacher"),
     ("student.int8", "student, post-training int8 (QDQ, int8 kernels)"),
-    ("student.pruned40", "student, 40% of filters pruned (L1), fine-tuned 2 epochs"),
+    ("student.pruned40", "student, 40% of filters pruned (L1), fine-tuned 3 epochs"),
 ]
 
 

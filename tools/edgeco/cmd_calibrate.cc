@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "commands.h"
 #include "edgeco/compiler.h"
@@ -83,8 +85,39 @@ struct ValidateRequest {
   std::string platform = "host";
   std::vector<std::string> models;
   int threads = 1, iters = 20;
-  bool json = false;
+  bool json = false, breakdown = false;
 };
+
+// Modelled and measured time of one group of nodes (an operator class and numeric type).
+struct GroupTime {
+  int nodes = 0;
+  double modelled_ms = 0, measured_ms = 0;
+};
+
+// Per-node times (the runtime's median of each node over the timed runs) joined with the plan's
+// nodes by name, summed per operator class and type; runtime nodes the plan does not have (or
+// plan nodes the runtime did not time) form their own groups.
+std::map<std::string, GroupTime> group_times(
+    const Plan& plan, const std::map<std::string, std::vector<double>>& runs) {
+  std::map<std::string, GroupTime> groups;
+  std::set<std::string> planned;
+  for (const PlanNode& n : plan.nodes) {
+    planned.insert(n.name);
+    const auto it = runs.find(n.name);
+    GroupTime& g =
+        groups[it == runs.end() ? "(not timed by the runtime)" : n.type + " " + n.op_class];
+    ++g.nodes;
+    g.modelled_ms += n.latency_ms;
+    if (it != runs.end()) g.measured_ms += percentile(it->second, 0.5);
+  }
+  for (const auto& [name, times] : runs)
+    if (!planned.count(name)) {
+      GroupTime& g = groups["(not in the plan)"];
+      ++g.nodes;
+      g.measured_ms += percentile(times, 0.5);
+    }
+  return groups;
+}
 
 void validate_command(const ValidateRequest& r) {
   const hw::Platform platform = hw::find_platform(r.platform);
@@ -106,21 +139,35 @@ void validate_command(const ValidateRequest& r) {
     const PreparedInputs inputs = prepare_inputs(graph, {}, 0);
     Session session(std::move(graph), SessionOptions{r.threads, true, true});
     std::vector<double> times;
+    std::map<std::string, std::vector<double>> node_runs;
     for (int i = 0; i < r.iters + 3; ++i) {
       const auto start = std::chrono::steady_clock::now();
       session.run(inputs.tensors);
       const double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
               .count();
-      if (i >= 3) times.push_back(ms);
+      if (i < 3) continue;
+      times.push_back(ms);
+      if (r.breakdown)
+        for (const auto& t : session.last_timings()) node_runs[t.node].push_back(t.ms);
     }
     const double measured = percentile(times, 0.5);
     const double error = plan.latency_ms / measured - 1;
     worst = std::max(worst, std::abs(error));
-    rows.push_back({{"model", path},
-                    {"modelled_ms", plan.latency_ms},
-                    {"measured_ms", measured},
-                    {"error", error}});
+    nlohmann::json row{{"model", path},
+                       {"modelled_ms", plan.latency_ms},
+                       {"measured_ms", measured},
+                       {"error", error}};
+    if (r.breakdown) {
+      nlohmann::json groups = nlohmann::json::array();
+      for (const auto& [group, t] : group_times(plan, node_runs))
+        groups.push_back({{"group", group},
+                          {"nodes", t.nodes},
+                          {"modelled_ms", t.modelled_ms},
+                          {"measured_ms", t.measured_ms}});
+      row["groups"] = groups;
+    }
+    rows.push_back(row);
   }
   if (r.json) {
     std::cout << nlohmann::json{{"platform", platform.name},
@@ -135,10 +182,26 @@ void validate_command(const ValidateRequest& r) {
   std::printf("%s (%s), %d thread(s): modelled vs measured latency\n", platform.name.c_str(),
               platform.file.c_str(), r.threads);
   std::printf("  %-40s %12s %12s %8s\n", "model", "modelled ms", "measured ms", "error");
-  for (const auto& row : rows)
+  for (const auto& row : rows) {
     std::printf("  %-40s %12.2f %12.2f %+7.1f%%\n", row["model"].get<std::string>().c_str(),
                 row["modelled_ms"].get<double>(), row["measured_ms"].get<double>(),
                 row["error"].get<double>() * 100);
+    if (!row.contains("groups")) continue;
+    // Node times summed per group; the measured sum omits the time between nodes.
+    for (const auto& g : row["groups"]) {
+      const double modelled = g["modelled_ms"].get<double>(),
+                   measured = g["measured_ms"].get<double>();
+      std::printf(
+          "    %-38s %12.2f %12.2f ",
+          (g["group"].get<std::string>() + " (" + std::to_string(g["nodes"].get<int>()) + ")")
+              .c_str(),
+          modelled, measured);
+      if (measured > 0 && modelled > 0)
+        std::printf("%+7.1f%%\n", (modelled / measured - 1) * 100);
+      else
+        std::printf("%8s\n", "-");
+    }
+  }
   std::printf("  largest |error| %.1f%%\n", worst * 100);
 }
 
@@ -172,6 +235,8 @@ void add_calibrate_commands(CLI::App& app) {
       ->check(CLI::Range(1, 256));
   val->add_option("--iters", v->iters, "timed runs per model (default 20)")
       ->check(CLI::Range(1, 100000));
+  val->add_flag("--breakdown", v->breakdown,
+                "also compare per operator class and type (node times matched by name)");
   val->add_flag("--json", v->json, "print one JSON object");
   val->callback([v] { validate_command(*v); });
 }
