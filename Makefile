@@ -24,7 +24,7 @@ demo: build
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# Trains and compresses the shipped Fashion-MNIST models (models/fmnist; about 90 minutes on 2 cores).
+# Trains and compresses the shipped Fashion-MNIST models (models/fmnist; about 1 hour 45 minutes on 2 cores).
 models: build
 	@scripts/make-models.sh $(BUILD)/edgeco models/fmnist
 
