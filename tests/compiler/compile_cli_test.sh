@@ -77,7 +77,7 @@ expect_error "plan of another model" "plan was made for another model" -- \
 # measurement (the error is modelled / measured - 1; its size is a benchmark's business, not a test's).
 "$EDGECO" calibrate --repeats 1 --out "$WORK/host.yaml" --json > "$WORK/cal.json" || fail "calibrate exit code"
 "$EDGECO" platform show "$WORK/host.yaml" --json > "$WORK/host.json" || fail "calibrated platform does not load"
-"$EDGECO" validate --platform "$WORK/host.yaml" "$WORK/m.onnx" "$WORK/q.onnx" --iters 2 --json > "$WORK/val.json" \
+"$EDGECO" validate --platform "$WORK/host.yaml" "$WORK/m.onnx" "$WORK/q.onnx" --iters 2 --breakdown --json > "$WORK/val.json" \
   || fail "validate exit code"
 $PY - "$WORK" <<'PYEOF' || fail "calibrate and validate figures"
 import json, sys
@@ -93,6 +93,12 @@ assert len(val["models"]) == 2
 for m in val["models"]:
     assert m["modelled_ms"] > 0 and m["measured_ms"] > 0, m
     assert abs(m["error"] - (m["modelled_ms"] / m["measured_ms"] - 1)) < 1e-12, m
+    # --breakdown: every plan node lands in one group (the runtime times every node it runs).
+    groups = {g["group"]: g for g in m["groups"]}
+    assert "(not timed by the runtime)" not in groups, groups
+    assert abs(sum(g["modelled_ms"] for g in groups.values()) - m["modelled_ms"]) < 1e-9 * m["modelled_ms"], m
+    assert all(g["measured_ms"] > 0 for g in groups.values()), groups
+    assert any(name.endswith("dense_conv") for name in groups), groups
 assert abs(val["max_abs_error"] - max(abs(m["error"]) for m in val["models"])) < 1e-12
 PYEOF
 EDGECO_HOST_PLATFORM="$WORK/host.yaml" "$EDGECO" platform show host --json > "$WORK/found.json" \
