@@ -30,7 +30,7 @@ void add_calibrate_commands(CLI::App& app);
 // Keeps memory the program frees for its reuse instead of giving it back to the kernel. With
 // glibc's defaults, large buffers (activations, gradients) are mmap'd and unmapped on free, so
 // every inference run or training step page-faults them in again: EfficientNet-B0 INT8 ran in
-// 2.9 ms instead of 4.1; a MobileNetV2 x0.35 training step at batch 128 took 0.84 s instead of
+// 2.9 ms instead of 4.1; a MobileNetV2 x0.35 training step at batch 128 (1 thread) took 0.72 s, not
 // 1.22. A process-wide setting, so the programs make it, not the library.
 void retain_freed_memory();
 
