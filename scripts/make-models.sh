@@ -31,15 +31,12 @@ step "$OUT/student.kd.onnx" "$EDGECO" distill "${STUDENT[@]}" --teacher "$OUT/te
 # Post-training int8 (QDQ; BatchNormalization folded first), calibrated on 64 training images.
 step "$OUT/student.int8.onnx" "$EDGECO" quantize "$OUT/student.onnx" --calibration fashion-mnist --samples 64 --method percentile \
   --out "$OUT/student.int8.onnx"
-# 40% of filters removed by L1 norm, uniformly per channel group, then fine-tuned.
+# 40% of filters removed by L1 norm, ranked globally (across channel groups, so cheap layers keep
+# more of theirs: filters -40.9%, MACs -52.7%), then fine-tuned 8 epochs at lr 0.03 (cosine)
+# distilled from the teacher. Uniform per-group pruning fine-tuned 3 + 4 epochs without the teacher
+# lost 1.48 points; global with the same fine-tuning 1.09; the 1.0 bar needed both global and KD.
 if [ ! -f "$OUT/student.pruned40.onnx" ] || [ "${FORCE:-0}" = 1 ]; then
-  "$EDGECO" prune "$OUT/student.onnx" --ratio 0.4 --out "$TMP/pruned40.onnx"
+  "$EDGECO" prune "$OUT/student.onnx" --ratio 0.4 --scope global --out "$TMP/pruned40.onnx"
 fi
-# Fine-tuning: 3 epochs at lr 0.03, then 4 at lr 0.01 (3 alone left it 1.9 points under the student).
-pruned_fine_tune() {
-  "$EDGECO" train --init "$TMP/pruned40.onnx" --epochs 3 --batch 128 --lr 0.03 --seed 2 --threads 2 \
-    --out "$TMP/pruned40.3.onnx" &&
-    "$EDGECO" train --init "$TMP/pruned40.3.onnx" --epochs 4 --batch 128 --lr 0.01 --seed 4 --threads 2 \
-      --out "$OUT/student.pruned40.onnx"
-}
-step "$OUT/student.pruned40.onnx" pruned_fine_tune
+step "$OUT/student.pruned40.onnx" "$EDGECO" distill --init "$TMP/pruned40.onnx" --teacher "$OUT/teacher.onnx" \
+  --epochs 8 --batch 128 --lr 0.03 --seed 2 --threads 2 --out "$OUT/student.pruned40.onnx"
