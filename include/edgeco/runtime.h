@@ -152,6 +152,9 @@ EvalResult evaluate(Session& session, const Dataset& data, const EvalOptions& op
 struct HostCalibrationOptions {
   int threads = 1;
   int repeats = 15;  // timed runs per benchmark (median)
+  // Unstrided convolutions are timed as chains of this many layers, each with its own weights,
+  // as they run in a network (1: one layer rerun, its weights hot in cache).
+  int chain = 4;
   std::function<void(size_t done, size_t total)> progress;
 };
 struct HostCalibrationPoint {
@@ -162,7 +165,7 @@ struct HostCalibrationPoint {
   double measured_ms = 0, macs_per_cycle = 0;
 };
 struct HostCalibration {
-  int threads = 1;
+  int threads = 1, chain = 1;
   double mhz = 0, l2_kib = 0, dram_gbps = 0, onchip_gbps = 0, overhead_us = 0;
   std::map<std::pair<hw::NumType, hw::OpClass>, double> macs_per_cycle;  // median per class
   std::vector<HostCalibrationPoint> points;

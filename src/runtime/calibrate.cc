@@ -25,43 +25,57 @@ Tensor random_tensor(const Dims& dims, uint32_t seed) {
   return Tensor::from_values<float>(dims, std::span<const float>(v));
 }
 
-// One benchmark: a graph whose node `node` is timed, and what the cost model sees in it.
+// One benchmark: a graph whose nodes `nodes` are timed, and what the cost model sees in them.
 struct Bench {
   std::string what;
   hw::OpClass op_class;
   Graph graph;
-  std::string node;
-  int64_t macs = 0, bytes = 0;
+  std::vector<std::string> nodes;
+  int64_t macs = 0, bytes = 0;  // over all of `nodes`
 };
 
-Bench conv(int64_t c_in, int64_t c_out, int64_t side, int64_t k, int64_t stride, bool depthwise) {
+// A convolution (+ ReLU, as in every real network: the fused kernel is what runs there too),
+// `depth` times in a chain: each layer has its own weights and reads the output of the one before
+// (a layer that changes the channel count alternates with its mirror), so weights come from
+// memory and activations from the previous layer, as in a network; a single layer rerun would
+// find its weights in cache. Strided layers do not chain (depth 1).
+Bench conv(int64_t c_in, int64_t c_out, int64_t side, int64_t k, int64_t stride, bool depthwise,
+           int depth = 1) {
   Bench b;
   const int64_t group = depthwise ? c_in : 1;
+  if (stride != 1) depth = 1;
   b.what = std::string(depthwise ? "depthwise" : "conv") + " " + std::to_string(k) + "x" +
            std::to_string(k) + "/" + std::to_string(stride) + " " + std::to_string(c_in) + "->" +
-           std::to_string(c_out) + " @" + std::to_string(side);
+           std::to_string(c_out) + " @" + std::to_string(side) +
+           (depth > 1 ? " x" + std::to_string(depth) : "");
   b.op_class = depthwise ? hw::OpClass::depthwise_conv : hw::OpClass::dense_conv;
   Graph& g = b.graph;
   g.inputs = {"x"};
   g.value("x").type = TensorType{DType::f32, {1, c_in, side, side}};
-  g.value("w").initializer = random_tensor({c_out, c_in / group, k, k}, 1);
-  g.value("b").initializer = random_tensor({c_out}, 2);
   const int64_t pad = k / 2;
-  g.nodes.push_back(Node{"layer",
-                         "Conv",
-                         "",
-                         {"x", "w", "b"},
-                         {"c"},
-                         {{"pads", Attribute{std::vector<int64_t>{pad, pad, pad, pad}}},
-                          {"strides", Attribute{std::vector<int64_t>{stride, stride}}},
-                          {"kernel_shape", Attribute{std::vector<int64_t>{k, k}}},
-                          {"group", Attribute{group}}}});
-  // A ReLU after it, as in every real network: the fused kernel is what runs there too.
-  g.nodes.push_back(Node{"relu", "Relu", "", {"c"}, {"y"}});
-  g.outputs = {"y"};
   const int64_t out_side = (side + 2 * pad - k) / stride + 1;
-  b.macs = c_out * out_side * out_side * (c_in / group) * k * k;
-  b.bytes = (c_in * side * side + c_out * out_side * out_side + c_out * c_in / group * k * k) * 4;
+  std::string x = "x";
+  for (int i = 0; i < depth; ++i) {
+    const auto [from, to] = i % 2 == 0 ? std::pair{c_in, c_out} : std::pair{c_out, c_in};
+    const std::string n = std::to_string(i);
+    g.value("w" + n).initializer = random_tensor({to, from / group, k, k}, uint32_t(1 + 2 * i));
+    g.value("b" + n).initializer = random_tensor({to}, uint32_t(2 + 2 * i));
+    g.nodes.push_back(Node{"layer" + n,
+                           "Conv",
+                           "",
+                           {x, "w" + n, "b" + n},
+                           {"c" + n},
+                           {{"pads", Attribute{std::vector<int64_t>{pad, pad, pad, pad}}},
+                            {"strides", Attribute{std::vector<int64_t>{stride, stride}}},
+                            {"kernel_shape", Attribute{std::vector<int64_t>{k, k}}},
+                            {"group", Attribute{group}}}});
+    g.nodes.push_back(Node{"relu" + n, "Relu", "", {"c" + n}, {"y" + n}});
+    x = "y" + n;
+    b.nodes.push_back("layer" + n);
+    b.macs += to * out_side * out_side * (from / group) * k * k;
+    b.bytes += (from * side * side + to * out_side * out_side + to * from / group * k * k) * 4;
+  }
+  g.outputs = {x};
   return b;
 }
 
@@ -77,6 +91,7 @@ Bench gemm(int64_t in, int64_t out) {
   g.nodes.push_back(
       Node{"layer", "Gemm", "", {"x", "w", "b"}, {"y"}, {{"transB", Attribute{int64_t(1)}}}});
   g.outputs = {"y"};
+  b.nodes = {"layer"};
   b.macs = in * out;
   b.bytes = (in + out + in * out) * 4;
   return b;
@@ -92,6 +107,7 @@ Bench elementwise(int64_t channels, int64_t side) {
   g.value("z").type = TensorType{DType::f32, {1, channels, side, side}};
   g.nodes.push_back(Node{"layer", "Add", "", {"x", "z"}, {"y"}});
   g.outputs = {"y"};
+  b.nodes = {"layer"};
   b.macs = channels * side * side;
   b.bytes = 3 * b.macs * 4;
   return b;
@@ -106,13 +122,14 @@ Bench pooling(int64_t channels, int64_t side) {
   g.value("x").type = TensorType{DType::f32, {1, channels, side, side}};
   g.nodes.push_back(Node{"layer", "GlobalAveragePool", "", {"x"}, {"y"}});
   g.outputs = {"y"};
+  b.nodes = {"layer"};
   b.macs = channels * side * side;
   b.bytes = (b.macs + channels) * 4;
   return b;
 }
 
 // Shapes from the layers of MobileNetV2, ResNet-18 and EfficientNet-B0 at 224 x 224.
-std::vector<Bench> benches() {
+std::vector<Bench> benches(int depth) {
   std::vector<Bench> out;
   for (auto [ci, co, side, k, s] : std::vector<std::array<int64_t, 5>>{{3, 32, 224, 3, 2},
                                                                        {64, 64, 56, 3, 1},
@@ -122,10 +139,10 @@ std::vector<Bench> benches() {
                                                                        {32, 192, 28, 1, 1},
                                                                        {576, 96, 14, 1, 1},
                                                                        {320, 1280, 7, 1, 1}})
-    out.push_back(conv(ci, co, side, k, s, false));
+    out.push_back(conv(ci, co, side, k, s, false, depth));
   for (auto [c, side, k, s] : std::vector<std::array<int64_t, 4>>{
            {32, 112, 3, 1}, {144, 56, 3, 1}, {192, 28, 3, 1}, {576, 14, 3, 1}, {960, 7, 3, 1}})
-    out.push_back(conv(c, c, side, k, s, true));
+    out.push_back(conv(c, c, side, k, s, true, depth));
   out.push_back(gemm(1280, 1000));
   out.push_back(gemm(512, 1000));
   out.push_back(elementwise(24, 56));
@@ -135,18 +152,23 @@ std::vector<Bench> benches() {
   return out;
 }
 
-// Median time of node `node` over `repeats` runs (after two warm-up runs).
-double time_node(const Graph& g, const std::string& node, int threads, int repeats) {
+// Median over `repeats` runs (after two warm-up runs) of the summed time of `nodes`.
+double time_nodes(const Graph& g, std::span<const std::string> nodes, int threads, int repeats) {
   Session session(g, SessionOptions{threads, true, true});
   TensorMap inputs;
   for (const auto& name : g.inputs) inputs[name] = random_tensor(g.value(name).type->dims, 9);
   std::vector<double> times;
   for (int r = 0; r < repeats + 2; ++r) {
     session.run(inputs);
-    double ms = -1;
+    double ms = 0;
+    size_t found = 0;
     for (const auto& t : session.last_timings())
-      if (t.node == node) ms = t.ms;
-    if (ms < 0) throw Error(ErrorKind::internal, "the benchmarked node was not run", node);
+      if (std::find(nodes.begin(), nodes.end(), t.node) != nodes.end()) {
+        ms += t.ms;
+        ++found;
+      }
+    if (found != nodes.size())
+      throw Error(ErrorKind::internal, "a benchmarked node was not run", nodes.front());
     if (r >= 2) times.push_back(ms);
   }
   std::nth_element(times.begin(), times.begin() + long(times.size() / 2), times.end());
@@ -187,9 +209,10 @@ double l2_kib() {
 HostCalibration calibrate_host(const HostCalibrationOptions& options) {
   HostCalibration cal;
   cal.threads = options.threads;
+  cal.chain = std::max(options.chain, 1);
   cal.mhz = host_mhz();
   cal.l2_kib = l2_kib();
-  const std::vector<Bench> all = benches();
+  const std::vector<Bench> all = benches(cal.chain);
   const size_t total = all.size() * 2 + 3;
   size_t done = 0;
   auto tick = [&] {
@@ -202,18 +225,20 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
     g.value("x").type = TensorType{DType::f32, {1, 1, 1, 1}};
     g.nodes.push_back(Node{"layer", "Relu", "", {"x"}, {"y"}});
     g.outputs = {"y"};
-    cal.overhead_us = time_node(g, "layer", options.threads, options.repeats * 4) * 1e3;
+    const std::string layer = "layer";
+    cal.overhead_us = time_nodes(g, {&layer, 1}, options.threads, options.repeats * 4) * 1e3;
     tick();
     // 16 MiB tensors: beyond the caches, below the allocator's mmap threshold (a larger buffer
     // would be mapped afresh, and page faults timed, on every run).
     // A 1x1 depthwise convolution is a pass over memory the fast kernels run (a lone Add of two
     // graph inputs would time the reference kernel).
     const Bench big = conv(64, 64, 256, 1, 1, true);
-    const double ms = time_node(big.graph, "layer", options.threads, options.repeats);
+    const double ms = time_nodes(big.graph, big.nodes, options.threads, options.repeats);
     cal.dram_gbps = double(big.bytes) / (ms - cal.overhead_us * 1e-3) / 1e6;
     tick();
     const Bench small = conv(16, 16, 64, 1, 1, true);  // 2 x 256 KiB: in L2
-    const double small_ms = time_node(small.graph, "layer", options.threads, options.repeats * 4);
+    const double small_ms =
+        time_nodes(small.graph, small.nodes, options.threads, options.repeats * 4);
     cal.onchip_gbps = double(small.bytes) / (small_ms - cal.overhead_us * 1e-3) / 1e6;
     tick();
   }
@@ -239,8 +264,9 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
             },
             q);
       }
-      const double ms = time_node(g, "layer", options.threads, options.repeats);
-      const double compute_ms = std::max(ms - cal.overhead_us * 1e-3, 1e-6);
+      const double ms = time_nodes(g, b.nodes, options.threads, options.repeats);
+      const double compute_ms =
+          std::max(ms - double(b.nodes.size()) * cal.overhead_us * 1e-3, 1e-6);
       const double rate = double(b.macs) / (compute_ms * 1e-3) / (cal.mhz * 1e6);
       rates[{type, b.op_class}].push_back(rate);
       cal.points.push_back({b.what, type, b.op_class, b.macs, b.bytes, ms, rate});
@@ -257,8 +283,10 @@ std::string host_platform_yaml(const HostCalibration& c) {
   const std::time_t now = std::time(nullptr);
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
   y << "# The machine edgeco runs on, calibrated by `edgeco calibrate` on " << date << ".\n"
-    << "#   [CAL] measured: micro-benchmarks of single layers on edgeco's runtime, " << c.threads
-    << " thread(s);\n"
+    << "#   [CAL] measured: micro-benchmarks of layers on edgeco's runtime, " << c.threads
+    << " thread(s),\n"
+    << "#         unstrided convolutions in chains of " << c.chain
+    << " layers with their own weights;\n"
     << "#         each rate is the median over the layer shapes of its class (see `edgeco "
        "calibrate\n"
     << "#         --json` for every point)\n"

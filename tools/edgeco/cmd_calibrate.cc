@@ -24,7 +24,7 @@ namespace {
 
 struct CalibrateRequest {
   std::string platform = "host", out;
-  int threads = 1, repeats = 15;
+  int threads = 1, repeats = 15, chain = HostCalibrationOptions{}.chain;
   bool json = false;
 };
 
@@ -36,6 +36,7 @@ void calibrate_command(const CalibrateRequest& r) {
   HostCalibrationOptions options;
   options.threads = r.threads;
   options.repeats = r.repeats;
+  options.chain = r.chain;
   if (!r.json && isatty(STDERR_FILENO))
     options.progress = [](size_t done, size_t total) {
       progress_bar("benchmarking layers", double(done) / double(total),
@@ -62,6 +63,7 @@ void calibrate_command(const CalibrateRequest& r) {
   if (r.json) {
     std::cout << nlohmann::json{{"platform_file", out.string()},
                                 {"threads", c.threads},
+                                {"chain", c.chain},
                                 {"mhz", c.mhz},
                                 {"dram_gbps", c.dram_gbps},
                                 {"overhead_us", c.overhead_us},
@@ -220,6 +222,10 @@ void add_calibrate_commands(CLI::App& app) {
       ->check(CLI::Range(1, 256));
   cal->add_option("--repeats", c->repeats, "timed runs per layer (default 15)")
       ->check(CLI::Range(1, 10000));
+  cal->add_option("--chain", c->chain,
+                  "unstrided convolutions run as chains of this many layers, each with its own\n"
+                  "weights, as in a network (default 4; 1: one layer rerun, weights hot in cache)")
+      ->check(CLI::Range(1, 64));
   cal->add_option("--out", c->out, "write the platform file here instead");
   cal->add_flag("--json", c->json, "print one JSON object");
   cal->callback([c] { calibrate_command(*c); });
