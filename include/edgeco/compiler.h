@@ -142,7 +142,10 @@ struct CompileOptions {
   Objective objective = Objective::energy;
   double deadline_ms = 0;  // > 0: energy (or the objective) under this latency
   Strategy strategy = Strategy::exact;
-  bool fuse = true;     // BN folding and conv + bias + activation (+ residual) fusion
+  bool fuse = true;  // BN folding and conv + bias + activation (+ residual) fusion
+  // The layout pass: NHWC regions with a Transpose at each edge, as edgeco's fast kernels run on
+  // the host (so the plan holds, and costs, the Transposes the runtime executes).
+  bool channels_last = false;
   bool tile = true;     // cascades that keep activations in on-chip memory (after placement)
   bool dvfs = true;     // choose each node's operating point; else every device at its highest
   double celsius = 25;  // die temperature the leakage is evaluated at

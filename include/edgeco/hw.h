@@ -52,7 +52,13 @@ struct Device {
   double dram_pj_per_byte = 0;    // energy of DRAM traffic
   double onchip_pj_per_byte = 0;  // energy of on-chip traffic
   double overhead_us = 0;         // per node: kernel launch or command overhead
-  std::set<std::string> ops;      // supported operator types; empty: all
+  // Elements per cycle of an exp-based activation (Sigmoid, Swish, Tanh) on top of the node's
+  // own work; 0: not modelled apart (folded into the rates). Cheap ones (ReLU, HardSwish) are.
+  double transcendental_per_cycle = 0;
+  // Whether memory traffic overlaps computation (latency = max of the roofline's two sides, as
+  // with an accelerator's DMA double buffering) or adds to it (their sum).
+  bool memory_overlap = true;
+  std::set<std::string> ops;  // supported operator types; empty: all
   std::vector<std::string> sources;
 
   bool supports(NumType t, std::string_view op_type) const;
@@ -110,6 +116,8 @@ struct NodeWork {
   // Activation bytes a cascade keeps in on-chip memory (tiling): read or written there instead of
   // DRAM when the node's tensors do not fit on chip as a whole.
   int64_t onchip_activation_bytes = 0;
+  // Outputs that pass an exp-based activation (a standalone Sigmoid/Tanh or one fused into it).
+  int64_t transcendental_elements = 0;
 };
 
 struct Cost {

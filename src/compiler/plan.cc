@@ -149,6 +149,11 @@ std::vector<Work> node_work(const Graph& g, const InferenceResult& inferred) {
     w.work.op_type = node.op_type;
     w.work.op_class = hw::op_class(node.op_type, depthwise);
     w.work.type = int8 ? NumType::int8 : NumType::fp32;
+    // Exp-based activations cost the host far more per element than the MACs around them.
+    const std::string activation = node.attr_string("activation", "");
+    for (std::string_view exp_based : {"Sigmoid", "Swish", "Tanh"})
+      if (node.op_type == exp_based || activation == exp_based)
+        w.work.transcendental_elements = out_elements;
     auto macs = inferred.node_macs.find(node.name);
     w.work.macs =
         macs != inferred.node_macs.end() && macs->second > 0 ? macs->second : out_elements;
@@ -269,7 +274,7 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
     for (auto& d : v.type->dims)
       if (d < 0) d = 1;
   }
-  plan.passes = optimize(graph, evaluate, false, options.fuse).lines;
+  plan.passes = optimize(graph, evaluate, options.channels_last, options.fuse).lines;
   const InferenceResult inferred = infer_types(graph, OpRegistry::builtin(), evaluate);
   const std::vector<Work> works = node_work(graph, inferred);
 

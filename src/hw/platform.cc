@@ -149,6 +149,12 @@ Device parse_device(const Reader& r, const YAML::Node& d, const std::string& fie
   dev.onchip_pj_per_byte = r.number(mem, "onchip_pj_per_byte", f + ".memory");
   dev.dram_pj_per_byte = r.number(mem, "dram_pj_per_byte", f + ".memory");
   dev.overhead_us = r.number(d, "overhead_us", f, 0.0);
+  dev.transcendental_per_cycle = r.number(d, "transcendental_per_cycle", f, 0.0);
+  if (const YAML::Node overlap = r.child(d, "memory_overlap", f, false)) {
+    if (!overlap.IsScalar() || (overlap.Scalar() != "true" && overlap.Scalar() != "false"))
+      r.fail(overlap, f + ".memory_overlap", "must be true or false");
+    dev.memory_overlap = overlap.Scalar() == "true";
+  }
   const YAML::Node ops = r.child(d, "ops", f, false);
   if (ops && !(ops.IsScalar() && ops.as<std::string>() == "all"))
     for (const auto& op : r.texts(d, "ops", f)) dev.ops.insert(op);
@@ -364,6 +370,9 @@ Cost node_cost(const Device& d, const OperatingPoint& opp, const NodeWork& w, do
                 d.name + " (" + w.op_type + ")");
   Cost cost;
   cost.compute_ms = double(w.macs) / (c->second * opp.mhz * 1e6) * 1e3;
+  if (d.transcendental_per_cycle > 0)
+    cost.compute_ms +=
+        double(w.transcendental_elements) / (d.transcendental_per_cycle * opp.mhz * 1e6) * 1e3;
   const double bytes = double(w.bytes_read + w.bytes_written);
   // Tensors that fit on chip move at its bandwidth, with only the weights read from DRAM.
   cost.onchip = bytes <= d.onchip_bytes;
@@ -372,7 +381,9 @@ Cost node_cost(const Device& d, const OperatingPoint& opp, const NodeWork& w, do
   const double onchip_bytes = cost.onchip ? bytes : cascaded;
   cost.memory_ms = (dram_bytes / (d.dram_gbps * 1e9) + onchip_bytes / (d.onchip_gbps * 1e9)) * 1e3;
   cost.memory_bound = cost.memory_ms > cost.compute_ms;
-  cost.latency_ms = std::max(cost.compute_ms, cost.memory_ms) + d.overhead_us * 1e-3;
+  cost.latency_ms = (d.memory_overlap ? std::max(cost.compute_ms, cost.memory_ms)
+                                      : cost.compute_ms + cost.memory_ms) +
+                    d.overhead_us * 1e-3;
   const double watts = d.dynamic_watts(opp) + d.leakage_watts(opp, celsius);
   cost.energy_mj = watts * cost.latency_ms +
                    (dram_bytes * d.dram_pj_per_byte + onchip_bytes * d.onchip_pj_per_byte) * 1e-9;

@@ -39,8 +39,9 @@ struct Bench {
 // (a layer that changes the channel count alternates with its mirror), so weights come from
 // memory and activations from the previous layer, as in a network; a single layer rerun would
 // find its weights in cache. Strided layers do not chain (depth 1).
+// With `swish`, the activation is x * Sigmoid(x) (SiLU) instead of ReLU.
 Bench conv(int64_t c_in, int64_t c_out, int64_t side, int64_t k, int64_t stride, bool depthwise,
-           int depth = 1) {
+           int depth = 1, bool swish = false) {
   Bench b;
   const int64_t group = depthwise ? c_in : 1;
   if (stride != 1) depth = 1;
@@ -69,7 +70,12 @@ Bench conv(int64_t c_in, int64_t c_out, int64_t side, int64_t k, int64_t stride,
                             {"strides", Attribute{std::vector<int64_t>{stride, stride}}},
                             {"kernel_shape", Attribute{std::vector<int64_t>{k, k}}},
                             {"group", Attribute{group}}}});
-    g.nodes.push_back(Node{"relu" + n, "Relu", "", {"c" + n}, {"y" + n}});
+    if (swish) {
+      g.nodes.push_back(Node{"gate" + n, "Sigmoid", "", {"c" + n}, {"s" + n}});
+      g.nodes.push_back(Node{"swish" + n, "Mul", "", {"c" + n, "s" + n}, {"y" + n}});
+    } else {
+      g.nodes.push_back(Node{"relu" + n, "Relu", "", {"c" + n}, {"y" + n}});
+    }
     x = "y" + n;
     b.nodes.push_back("layer" + n);
     b.macs += to * out_side * out_side * (from / group) * k * k;
@@ -213,7 +219,7 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
   cal.mhz = host_mhz();
   cal.l2_kib = l2_kib();
   const std::vector<Bench> all = benches(cal.chain);
-  const size_t total = all.size() * 2 + 3;
+  const size_t total = all.size() * 2 + 5;
   size_t done = 0;
   auto tick = [&] {
     if (options.progress) options.progress(++done, total);
@@ -241,6 +247,17 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
         time_nodes(small.graph, small.nodes, options.threads, options.repeats * 4);
     cal.onchip_gbps = double(small.bytes) / (small_ms - cal.overhead_us * 1e-3) / 1e6;
     tick();
+    // Exp-based activations: the same depthwise layers (few MACs per output) with SiLU instead
+    // of ReLU; the difference is the activation's cost per element.
+    const Bench relu = conv(32, 32, 112, 3, 1, true, cal.chain);
+    const Bench swish = conv(32, 32, 112, 3, 1, true, cal.chain, true);
+    const double relu_ms = time_nodes(relu.graph, relu.nodes, options.threads, options.repeats);
+    tick();
+    const double swish_ms = time_nodes(swish.graph, swish.nodes, options.threads, options.repeats);
+    tick();
+    const double elements = double(relu.nodes.size()) * 32 * 112 * 112;
+    cal.transcendental_per_cycle =
+        swish_ms > relu_ms ? elements / ((swish_ms - relu_ms) * 1e-3) / (cal.mhz * 1e6) : 0;
   }
   std::map<std::pair<hw::NumType, hw::OpClass>, std::vector<double>> rates;
   for (const Bench& b : all) {
@@ -292,11 +309,14 @@ std::string host_platform_yaml(const HostCalibration& c) {
     << "#         --json` for every point)\n"
     << "#   [PROC] /proc/cpuinfo or cpufreq (frequency), sysfs cache size\n"
     << "#   [HOR] Horowitz, ISSCC 2014 (energy per byte)\n"
+    << "#   [VAL] the model's form, chosen by `edgeco validate` on torchvision CNNs: a layer's\n"
+    << "#         memory time adds to its compute time on this CPU (the roofline's max of the\n"
+    << "#         two underestimated every network by 10-35%)\n"
     << "# Power is not measurable on this machine (no RAPL/powercap): the power figures are\n"
     << "# unverified guesses, so the host's energy is not validated; its latency is.\n"
     << "name: host\n"
     << "description: this machine, calibrated " << date << " (" << c.threads << " thread(s))\n"
-    << "sources: [\"[CAL]\", \"[PROC]\", \"[HOR]\"]\n"
+    << "sources: [\"[CAL]\", \"[PROC]\", \"[HOR]\", \"[VAL]\"]\n"
     << "static_watts: 0            # unverified\n"
     << "interconnect: {gbps: " << c.dram_gbps << ", pj_per_byte: 64}   # one device: unused\n"
     << "thermal: {ambient_c: 25, resistance_c_per_w: 0.5, capacitance_j_per_c: 100, throttle_c: "
@@ -332,6 +352,9 @@ std::string host_platform_yaml(const HostCalibration& c) {
     << "      onchip_pj_per_byte: 4    # derived from [HOR]\n"
     << "      dram_pj_per_byte: 64     # [HOR]\n"
     << "    overhead_us: " << c.overhead_us << "   # [CAL] a one-element node\n"
+    << "    memory_overlap: false   # [VAL]\n"
+    << "    transcendental_per_cycle: " << c.transcendental_per_cycle
+    << "   # [CAL] depthwise 3x3 layers with SiLU vs with ReLU\n"
     << "    ops: all\n";
   return y.str();
 }

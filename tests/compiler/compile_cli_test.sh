@@ -99,6 +99,8 @@ for m in val["models"]:
     assert abs(sum(g["modelled_ms"] for g in groups.values()) - m["modelled_ms"]) < 1e-9 * m["modelled_ms"], m
     assert all(g["measured_ms"] > 0 for g in groups.values()), groups
     assert any(name.endswith("dense_conv") for name in groups), groups
+    # ... and the time between nodes is the run's time the node times leave out.
+    assert 0 < groups["(between nodes)"]["measured_ms"] < m["measured_ms"], groups
 assert abs(val["max_abs_error"] - max(abs(m["error"]) for m in val["models"])) < 1e-12
 PYEOF
 EDGECO_HOST_PLATFORM="$WORK/host.yaml" "$EDGECO" platform show host --json > "$WORK/found.json" \

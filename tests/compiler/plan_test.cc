@@ -139,6 +139,29 @@ TEST(Compile, NodeCostsAreTheCostModelsPlusBoardPower) {
   EXPECT_NEAR(plan.latency_ms, latency, 1e-12);
 }
 
+TEST(Compile, ExpActivationsAndHostLayoutAreCosted) {
+  std::string text = kBoard;
+  text.replace(text.find("    overhead_us: 2\n"), 18,
+               "    overhead_us: 2\n    transcendental_per_cycle: 0.5\n");
+  CompileOptions o;
+  o.strategy = Strategy::all_cpu;
+  o.dvfs = false;
+  const Plan plain = compile(convs(), board(), o);
+  const Plan priced = compile(convs(), hw::parse_platform(text, "board.yaml"), o);
+  ASSERT_EQ(plain.nodes.size(), 2u);  // conv1 + Relu, conv2 + Sigmoid
+  ASSERT_EQ(priced.nodes.size(), 2u);
+  EXPECT_DOUBLE_EQ(priced.nodes[0].latency_ms, plain.nodes[0].latency_ms);  // ReLU: no extra
+  // The Sigmoid fused into conv2: 8 x 16 x 16 outputs at 0.5 per cycle, 1 GHz.
+  EXPECT_NEAR(priced.nodes[1].latency_ms - plain.nodes[1].latency_ms, 2048 / 0.5e9 * 1e3, 1e-12);
+  // channels_last: the plan holds the Transposes the host's NHWC kernels run between.
+  o.channels_last = true;
+  const Plan nhwc = compile(convs(), board(), o);
+  int transposes = 0;
+  for (const auto& n : nhwc.nodes) transposes += n.op == "Transpose";
+  EXPECT_EQ(transposes, 2) << "one into the NHWC region, one out of it";
+  EXPECT_GT(nhwc.latency_ms, plain.latency_ms);
+}
+
 TEST(Compile, ImpossibleDeadlineAndUnrunnableNodesAreErrors) {
   const hw::Platform p = board();
   CompileOptions o;

@@ -33,6 +33,11 @@ devices:
     ops: [Conv, QFusedConv]
 )";
 
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  text.replace(text.find(from), from.size(), to);
+  return text;
+}
+
 Platform simple() {
   return parse_platform(kSimple, "simple.yaml");
 }
@@ -90,6 +95,26 @@ TEST(CostModel, RooflineKnownAnswers) {
   EXPECT_NEAR(c.energy_mj, 1.5 * 0.015 + (100 * 10 + 768 * 1) * 1e-9, 1e-12);
 }
 
+TEST(CostModel, WithoutOverlapMemoryAddsAndExpActivationsCostPerElement) {
+  const Platform p = parse_platform(replaced(kSimple, "    overhead_us: 5\n",
+                                             "    overhead_us: 5\n    memory_overlap: false\n"
+                                             "    transcendental_per_cycle: 2\n"),
+                                    "simple.yaml");
+  const Device& cpu = p.device("cpu");
+  EXPECT_FALSE(cpu.memory_overlap);
+  NodeWork w{"Conv", OpClass::dense_conv, NumType::fp32, 1'000'000'000, 600'000'000, 400'000'000,
+             0};
+  // Compute 10 ms and memory 100 ms add up, + 5 us.
+  EXPECT_NEAR(node_cost(cpu, cpu.opps.back(), w).latency_ms, 110.005, 1e-9);
+  // 20 M outputs through a Sigmoid at 2 per cycle and 1 GHz: 10 ms more compute.
+  w.transcendental_elements = 20'000'000;
+  const Cost c = node_cost(cpu, cpu.opps.back(), w);
+  EXPECT_NEAR(c.compute_ms, 20.0, 1e-9);
+  EXPECT_NEAR(c.latency_ms, 120.005, 1e-9);
+  // Without a rate, the activation is folded into the others: no extra time.
+  EXPECT_NEAR(node_cost(simple().device("cpu"), cpu.opps.back(), w).compute_ms, 10.0, 1e-9);
+}
+
 TEST(CostModel, UnsupportedTypeOrClassIsAnError) {
   const Platform p = simple();
   const NodeWork pool{"MaxPool", OpClass::pooling, NumType::fp32, 100, 0, 0, 0};
@@ -123,11 +148,6 @@ void expect_yaml_error(const std::string& text, const std::string& want) {
   EXPECT_NE(message.find(want), std::string::npos) << message;
 }
 
-std::string replaced(std::string text, const std::string& from, const std::string& to) {
-  text.replace(text.find(from), from.size(), to);
-  return text;
-}
-
 TEST(Platform, ErrorsNameFileLineAndField) {
   expect_yaml_error("name: [unclosed", "bad.yaml:");
   expect_yaml_error(replaced(kSimple, "kind: npu", "kind: tpu"), "bad.yaml:17:11");
@@ -144,6 +164,9 @@ TEST(Platform, ErrorsNameFileLineAndField) {
                     "'fp64' is not one of int8, fp16, fp32");
   expect_yaml_error(replaced(kSimple, "[[1000, 1000], [500, 800]]", "[[1000]]"),
                     "expected [number, number]");
+  expect_yaml_error(
+      replaced(kSimple, "overhead_us: 5", "overhead_us: 5\n    memory_overlap: maybe"),
+      "devices[0](cpu).memory_overlap: must be true or false");
   EXPECT_THROW(load_platform("/nonexistent/platform.yaml"), Error);
 }
 

@@ -31,6 +31,8 @@ nlohmann::json device_json(const Device& d) {
           {"onchip_bytes", d.onchip_bytes},
           {"dram_gbps", d.dram_gbps},
           {"overhead_us", d.overhead_us},
+          {"transcendental_per_cycle", d.transcendental_per_cycle},
+          {"memory_overlap", d.memory_overlap},
           {"ops", d.ops.empty() ? nlohmann::json("all") : nlohmann::json(d.ops)}};
 }
 
