@@ -149,12 +149,19 @@ struct EvalResult {
 EvalResult evaluate(Session& session, const Dataset& data, const EvalOptions& options = {});
 
 // Calibrating the `host` platform from micro-benchmarks of single layers run on this machine.
+// Networks given with the options are timed (whole runs) in the same rounds as the benchmarks, so
+// a model fitted from the benchmarks meets a measurement of the same machine state.
+struct TimedNetwork {
+  Graph graph;
+  TensorMap inputs;
+};
 struct HostCalibrationOptions {
   int threads = 1;
-  int repeats = 15;  // timed runs per benchmark (median)
+  int repeats = 60;  // rounds, each timing every benchmark once (median over rounds)
   // Unstrided convolutions are timed as chains of this many layers, each with its own weights,
   // as they run in a network (1: one layer rerun, its weights hot in cache).
   int chain = 4;
+  std::vector<TimedNetwork> networks;
   std::function<void(size_t done, size_t total)> progress;
 };
 struct HostCalibrationPoint {
@@ -170,6 +177,7 @@ struct HostCalibration {
   double transcendental_per_cycle = 0;  // SiLU elements per cycle beyond ReLU's
   std::map<std::pair<hw::NumType, hw::OpClass>, double> macs_per_cycle;  // median per class
   std::vector<HostCalibrationPoint> points;
+  std::vector<double> network_ms;  // median run of each of the options' networks
 };
 HostCalibration calibrate_host(const HostCalibrationOptions& options = {});
 // The calibration as a platform file (every constant's source beside it).

@@ -158,28 +158,69 @@ std::vector<Bench> benches(int depth) {
   return out;
 }
 
-// Median over `repeats` runs (after two warm-up runs) of the summed time of `nodes`.
-double time_nodes(const Graph& g, std::span<const std::string> nodes, int threads, int repeats) {
-  Session session(g, SessionOptions{threads, true, true});
-  TensorMap inputs;
-  for (const auto& name : g.inputs) inputs[name] = random_tensor(g.value(name).type->dims, 9);
-  std::vector<double> times;
-  for (int r = 0; r < repeats + 2; ++r) {
-    session.run(inputs);
-    double ms = 0;
-    size_t found = 0;
-    for (const auto& t : session.last_timings())
-      if (std::find(nodes.begin(), nodes.end(), t.node) != nodes.end()) {
-        ms += t.ms;
-        ++found;
-      }
-    if (found != nodes.size())
-      throw Error(ErrorKind::internal, "a benchmarked node was not run", nodes.front());
-    if (r >= 2) times.push_back(ms);
+// Benchmarks timed in rounds: each round runs every benchmark twice and times the second run (the
+// others' runs in between would leave its weights cold): the summed time of its `nodes`, or the
+// whole run's without `nodes`. A burst
+// of load from elsewhere on a shared machine then spoils one round of every benchmark, which the
+// median drops, and all benchmarks see the machine over the same window.
+class RoundTimer {
+ public:
+  explicit RoundTimer(int threads) : threads_(threads) {}
+  size_t add(const Graph& g, std::vector<std::string> nodes) {
+    TensorMap inputs;
+    for (const auto& name : g.inputs) inputs[name] = random_tensor(g.value(name).type->dims, 9);
+    return add(g, std::move(nodes), std::move(inputs));
   }
-  std::nth_element(times.begin(), times.begin() + long(times.size() / 2), times.end());
-  return times[times.size() / 2];
-}
+  size_t add(const Graph& g, std::vector<std::string> nodes, TensorMap inputs) {
+    jobs_.push_back(Job{std::make_unique<Session>(g, SessionOptions{threads_, true, true}),
+                        std::move(inputs),
+                        std::move(nodes),
+                        {}});
+    return jobs_.size() - 1;
+  }
+  void run(int rounds, const std::function<void(size_t, size_t)>& progress) {
+    for (int r = 0; r < rounds + 1; ++r) {  // the first round warms up
+      for (Job& job : jobs_) {
+        job.session->run(job.inputs);
+        const auto start = std::chrono::steady_clock::now();
+        job.session->run(job.inputs);
+        if (job.nodes.empty()) {
+          if (r > 0)
+            job.times.push_back(
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                    .count());
+          continue;
+        }
+        double ms = 0;
+        size_t found = 0;
+        for (const auto& t : job.session->last_timings())
+          if (std::find(job.nodes.begin(), job.nodes.end(), t.node) != job.nodes.end()) {
+            ms += t.ms;
+            ++found;
+          }
+        if (found != job.nodes.size())
+          throw Error(ErrorKind::internal, "a benchmarked node was not run", job.nodes.front());
+        if (r > 0) job.times.push_back(ms);
+      }
+      if (progress) progress(size_t(r + 1), size_t(rounds + 1));
+    }
+  }
+  double median_ms(size_t id) const {
+    std::vector<double> t = jobs_[id].times;
+    std::nth_element(t.begin(), t.begin() + long(t.size() / 2), t.end());
+    return t[t.size() / 2];
+  }
+
+ private:
+  struct Job {
+    std::unique_ptr<Session> session;
+    TensorMap inputs;
+    std::vector<std::string> nodes;
+    std::vector<double> times;
+  };
+  int threads_;
+  std::vector<Job> jobs_;
+};
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -218,56 +259,42 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
   cal.chain = std::max(options.chain, 1);
   cal.mhz = host_mhz();
   cal.l2_kib = l2_kib();
-  const std::vector<Bench> all = benches(cal.chain);
-  const size_t total = all.size() * 2 + 5;
-  size_t done = 0;
-  auto tick = [&] {
-    if (options.progress) options.progress(++done, total);
+  RoundTimer timer(options.threads);
+  // Per-node overhead: a Relu on one element.
+  Graph one;
+  one.inputs = {"x"};
+  one.value("x").type = TensorType{DType::f32, {1, 1, 1, 1}};
+  one.nodes.push_back(Node{"layer", "Relu", "", {"x"}, {"y"}});
+  one.outputs = {"y"};
+  const size_t overhead = timer.add(one, {"layer"});
+  // Bandwidth: 16 MiB tensors, beyond the caches, below the allocator's mmap threshold (a larger
+  // buffer would be mapped afresh, and page faults timed, on every run). A 1x1 depthwise
+  // convolution is a pass over memory the fast kernels run (a lone Add of two graph inputs would
+  // time the reference kernel).
+  const Bench big = conv(64, 64, 256, 1, 1, true);
+  const size_t dram = timer.add(big.graph, big.nodes);
+  const Bench small = conv(16, 16, 64, 1, 1, true);  // 2 x 256 KiB: in L2
+  const size_t onchip = timer.add(small.graph, small.nodes);
+  // Exp-based activations: the same depthwise layers (few MACs per output) with SiLU instead of
+  // ReLU; the difference is the activation's cost per element.
+  const Bench relu = conv(32, 32, 112, 3, 1, true, cal.chain);
+  const Bench swish = conv(32, 32, 112, 3, 1, true, cal.chain, true);
+  const size_t relu_id = timer.add(relu.graph, relu.nodes);
+  const size_t swish_id = timer.add(swish.graph, swish.nodes);
+  // Each operator class, fp32 and int8 (pooling and element-wise stay float in a quantized
+  // model: int8 takes fp32's rate for them).
+  struct Point {
+    const Bench* bench;
+    hw::NumType type;
+    size_t id;
   };
-  // Per-node overhead: a Relu on one element. Bandwidth: an Add far larger than the caches.
-  {
-    Graph g;
-    g.inputs = {"x"};
-    g.value("x").type = TensorType{DType::f32, {1, 1, 1, 1}};
-    g.nodes.push_back(Node{"layer", "Relu", "", {"x"}, {"y"}});
-    g.outputs = {"y"};
-    const std::string layer = "layer";
-    cal.overhead_us = time_nodes(g, {&layer, 1}, options.threads, options.repeats * 4) * 1e3;
-    tick();
-    // 16 MiB tensors: beyond the caches, below the allocator's mmap threshold (a larger buffer
-    // would be mapped afresh, and page faults timed, on every run).
-    // A 1x1 depthwise convolution is a pass over memory the fast kernels run (a lone Add of two
-    // graph inputs would time the reference kernel).
-    const Bench big = conv(64, 64, 256, 1, 1, true);
-    const double ms = time_nodes(big.graph, big.nodes, options.threads, options.repeats);
-    cal.dram_gbps = double(big.bytes) / (ms - cal.overhead_us * 1e-3) / 1e6;
-    tick();
-    const Bench small = conv(16, 16, 64, 1, 1, true);  // 2 x 256 KiB: in L2
-    const double small_ms =
-        time_nodes(small.graph, small.nodes, options.threads, options.repeats * 4);
-    cal.onchip_gbps = double(small.bytes) / (small_ms - cal.overhead_us * 1e-3) / 1e6;
-    tick();
-    // Exp-based activations: the same depthwise layers (few MACs per output) with SiLU instead
-    // of ReLU; the difference is the activation's cost per element.
-    const Bench relu = conv(32, 32, 112, 3, 1, true, cal.chain);
-    const Bench swish = conv(32, 32, 112, 3, 1, true, cal.chain, true);
-    const double relu_ms = time_nodes(relu.graph, relu.nodes, options.threads, options.repeats);
-    tick();
-    const double swish_ms = time_nodes(swish.graph, swish.nodes, options.threads, options.repeats);
-    tick();
-    const double elements = double(relu.nodes.size()) * 32 * 112 * 112;
-    cal.transcendental_per_cycle =
-        swish_ms > relu_ms ? elements / ((swish_ms - relu_ms) * 1e-3) / (cal.mhz * 1e6) : 0;
-  }
-  std::map<std::pair<hw::NumType, hw::OpClass>, std::vector<double>> rates;
-  for (const Bench& b : all) {
+  std::vector<Point> points;
+  const std::vector<Bench> all = benches(cal.chain);
+  for (const Bench& b : all)
     for (hw::NumType type : {hw::NumType::fp32, hw::NumType::int8}) {
       Graph g = b.graph;
       if (type == hw::NumType::int8) {
-        if (b.op_class == hw::OpClass::pooling || b.op_class == hw::OpClass::elementwise) {
-          tick();
-          continue;  // the quantizer leaves these float; int8 element-wise takes fp32's rate
-        }
+        if (b.op_class == hw::OpClass::pooling || b.op_class == hw::OpClass::elementwise) continue;
         Session calibration(g, SessionOptions{1, false, true});
         const std::vector<TensorMap> samples = random_calibration(g, 2, 0);
         QuantizeOptions q;
@@ -281,14 +308,29 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
             },
             q);
       }
-      const double ms = time_nodes(g, b.nodes, options.threads, options.repeats);
-      const double compute_ms =
-          std::max(ms - double(b.nodes.size()) * cal.overhead_us * 1e-3, 1e-6);
-      const double rate = double(b.macs) / (compute_ms * 1e-3) / (cal.mhz * 1e6);
-      rates[{type, b.op_class}].push_back(rate);
-      cal.points.push_back({b.what, type, b.op_class, b.macs, b.bytes, ms, rate});
-      tick();
+      points.push_back({&b, type, timer.add(g, b.nodes)});
     }
+  std::vector<size_t> networks;
+  for (const TimedNetwork& n : options.networks)
+    networks.push_back(timer.add(n.graph, {}, n.inputs));
+  timer.run(options.repeats, options.progress);
+  for (size_t id : networks) cal.network_ms.push_back(timer.median_ms(id));
+
+  cal.overhead_us = timer.median_ms(overhead) * 1e3;
+  cal.dram_gbps = double(big.bytes) / (timer.median_ms(dram) - cal.overhead_us * 1e-3) / 1e6;
+  cal.onchip_gbps = double(small.bytes) / (timer.median_ms(onchip) - cal.overhead_us * 1e-3) / 1e6;
+  const double relu_ms = timer.median_ms(relu_id), swish_ms = timer.median_ms(swish_id);
+  const double elements = double(relu.nodes.size()) * 32 * 112 * 112;
+  cal.transcendental_per_cycle =
+      swish_ms > relu_ms ? elements / ((swish_ms - relu_ms) * 1e-3) / (cal.mhz * 1e6) : 0;
+  std::map<std::pair<hw::NumType, hw::OpClass>, std::vector<double>> rates;
+  for (const Point& p : points) {
+    const Bench& b = *p.bench;
+    const double ms = timer.median_ms(p.id);
+    const double compute_ms = std::max(ms - double(b.nodes.size()) * cal.overhead_us * 1e-3, 1e-6);
+    const double rate = double(b.macs) / (compute_ms * 1e-3) / (cal.mhz * 1e6);
+    rates[{p.type, b.op_class}].push_back(rate);
+    cal.points.push_back({b.what, p.type, b.op_class, b.macs, b.bytes, ms, rate});
   }
   for (const auto& [key, values] : rates) cal.macs_per_cycle[key] = median(values);
   return cal;
@@ -311,7 +353,8 @@ std::string host_platform_yaml(const HostCalibration& c) {
     << "#   [HOR] Horowitz, ISSCC 2014 (energy per byte)\n"
     << "#   [VAL] the model's form, chosen by `edgeco validate` on torchvision CNNs: a layer's\n"
     << "#         memory time adds to its compute time on this CPU (the roofline's max of the\n"
-    << "#         two underestimated every network by 10-35%)\n"
+    << "#         two underestimated every network by 10-35%); element-wise and pooling rates,\n"
+    << "#         timed as streaming passes, already hold their memory time\n"
     << "# Power is not measurable on this machine (no RAPL/powercap): the power figures are\n"
     << "# unverified guesses, so the host's energy is not validated; its latency is.\n"
     << "name: host\n"

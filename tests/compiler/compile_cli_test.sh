@@ -103,6 +103,18 @@ for m in val["models"]:
     assert 0 < groups["(between nodes)"]["measured_ms"] < m["measured_ms"], groups
 assert abs(val["max_abs_error"] - max(abs(m["error"]) for m in val["models"])) < 1e-12
 PYEOF
+# --calibrate: the host is fitted in the same run, its benchmarks timed in the models' rounds.
+"$EDGECO" validate --calibrate "$WORK/m.onnx" --iters 1 --json > "$WORK/valcal.json" || fail "validate --calibrate"
+$PY - "$WORK/valcal.json" <<'PYEOF' || fail "validate --calibrate figures"
+import json, sys
+v = json.load(open(sys.argv[1]))
+assert v["platform_file"] == "(calibrated in this run)", v
+(m,) = v["models"]
+assert m["modelled_ms"] > 0 and m["measured_ms"] > 0, m
+assert abs(m["error"] - (m["modelled_ms"] / m["measured_ms"] - 1)) < 1e-12, m
+PYEOF
+out=$("$EDGECO" validate --calibrate --breakdown "$WORK/m.onnx" 2>&1)
+[ $? -ne 0 ] && case "$out" in *excludes*) ;; *) false ;; esac || fail "validate --calibrate --breakdown: $out"
 EDGECO_HOST_PLATFORM="$WORK/host.yaml" "$EDGECO" platform show host --json > "$WORK/found.json" \
   || fail "platform show host"
 $PY -c "import json; assert json.load(open('$WORK/found.json'))['file'] == '$WORK/host.yaml'" \

@@ -111,6 +111,11 @@ TEST(CostModel, WithoutOverlapMemoryAddsAndExpActivationsCostPerElement) {
   const Cost c = node_cost(cpu, cpu.opps.back(), w);
   EXPECT_NEAR(c.compute_ms, 20.0, 1e-9);
   EXPECT_NEAR(c.latency_ms, 120.005, 1e-9);
+  // An element-wise rate is a streaming pass's, memory included: the larger side, not the sum
+  // (1e9 elements at 10 per cycle = 100 ms; 2e9 bytes at 10 GB/s = 200 ms).
+  const NodeWork add{
+      "Add", OpClass::elementwise, NumType::fp32, 1'000'000'000, 1'000'000'000, 1'000'000'000, 0};
+  EXPECT_NEAR(node_cost(cpu, cpu.opps.back(), add).latency_ms, 200.005, 1e-9);
   // Without a rate, the activation is folded into the others: no extra time.
   EXPECT_NEAR(node_cost(simple().device("cpu"), cpu.opps.back(), w).compute_ms, 10.0, 1e-9);
 }

@@ -24,7 +24,8 @@ namespace {
 
 struct CalibrateRequest {
   std::string platform = "host", out;
-  int threads = 1, repeats = 15, chain = HostCalibrationOptions{}.chain;
+  int threads = 1, repeats = HostCalibrationOptions{}.repeats,
+      chain = HostCalibrationOptions{}.chain;
   bool json = false;
 };
 
@@ -88,7 +89,7 @@ struct ValidateRequest {
   std::string platform = "host";
   std::vector<std::string> models;
   int threads = 1, iters = 20;
-  bool json = false, breakdown = false;
+  bool json = false, breakdown = false, calibrate = false;
 };
 
 // Modelled and measured time of one group of nodes (an operator class and numeric type).
@@ -123,24 +124,65 @@ std::map<std::string, GroupTime> group_times(
 }
 
 void validate_command(const ValidateRequest& r) {
-  const hw::Platform platform = hw::find_platform(r.platform);
+  std::vector<Graph> graphs;
+  std::vector<PreparedInputs> inputs;
+  for (const auto& path : r.models) {
+    graphs.push_back(load_onnx(path));
+    inputs.push_back(prepare_inputs(graphs.back(), {}, 0));
+  }
+  // Measured: every model is loaded first, then timed in rounds: a burst of load from elsewhere
+  // on a shared machine then spoils one round of every model, which the median discards, instead
+  // of every run of one model. In each round a model runs twice and the second run is timed, so
+  // it finds its weights where back-to-back runs would (the other models' runs in between would
+  // leave them cold). With --calibrate the host's micro-benchmarks run in the same rounds.
+  std::vector<double> measured_ms;
+  std::vector<std::map<std::string, std::vector<double>>> node_runs(graphs.size());
+  std::vector<std::vector<double>> gaps(graphs.size());  // per run: run time minus node times
+  std::optional<hw::Platform> calibrated;
+  if (r.calibrate) {
+    HostCalibrationOptions options;
+    options.threads = r.threads;
+    options.repeats = r.iters;
+    for (size_t m = 0; m < graphs.size(); ++m)
+      options.networks.push_back({graphs[m], inputs[m].tensors});
+    if (!r.json && isatty(STDERR_FILENO))
+      options.progress = [](size_t done, size_t total) {
+        progress_bar("calibrating and timing", double(done) / double(total),
+                     std::to_string(done) + "/" + std::to_string(total), done == total);
+      };
+    const HostCalibration c = calibrate_host(options);
+    calibrated = hw::parse_platform(host_platform_yaml(c), "(calibrated in this run)");
+    measured_ms = c.network_ms;
+  } else {
+    std::vector<std::unique_ptr<Session>> sessions;
+    for (const Graph& g : graphs)
+      sessions.push_back(std::make_unique<Session>(g, SessionOptions{r.threads, true, true}));
+    std::vector<std::vector<double>> times(graphs.size());
+    for (int i = 0; i < r.iters + 3; ++i)  // three warm-up rounds
+      for (size_t m = 0; m < graphs.size(); ++m) {
+        sessions[m]->run(inputs[m].tensors);
+        const auto start = std::chrono::steady_clock::now();
+        sessions[m]->run(inputs[m].tensors);
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count();
+        if (i < 3) continue;
+        times[m].push_back(ms);
+        if (!r.breakdown) continue;
+        double in_nodes = 0;
+        for (const auto& n : sessions[m]->last_timings()) {
+          node_runs[m][n.node].push_back(n.ms);
+          in_nodes += n.ms;
+        }
+        gaps[m].push_back(ms - in_nodes);
+      }
+    for (const auto& t : times) measured_ms.push_back(percentile(t, 0.5));
+  }
+  const hw::Platform platform = calibrated ? *calibrated : hw::find_platform(r.platform);
   nlohmann::json rows = nlohmann::json::array();
   double worst = 0;
-  // Every model is compiled and loaded first, then timed in rounds: a burst of load from
-  // elsewhere on a shared machine then spoils one round of every model, which the median
-  // discards, instead of every run of one model. In each round a model runs twice and the second
-  // run is timed, so it finds its weights where back-to-back runs would (the other models' runs
-  // in between would leave them cold).
-  struct Timed {
-    Plan plan;
-    PreparedInputs inputs;
-    std::unique_ptr<Session> session;
-    std::vector<double> times, gaps;  // gaps: per run, the run's time minus its nodes' times
-    std::map<std::string, std::vector<double>> node_runs;
-  };
-  std::vector<Timed> timed;
-  for (const auto& path : r.models) {
-    Graph graph = load_onnx(path);
+  for (size_t m = 0; m < graphs.size(); ++m) {
+    const auto& path = r.models[m];
     // Modelled: every node on the cpu at its highest operating point, as the host runs them.
     CompileOptions o;
     o.objective = Objective::latency;
@@ -148,40 +190,11 @@ void validate_command(const ValidateRequest& r) {
     o.dvfs = false;
     o.tile = false;          // the host's kernels do not cascade layers
     o.channels_last = true;  // ... and run NHWC, with Transposes at the regions' edges
-    Timed t;
-    t.plan = compile(graph, platform, o,
-                     [](const Node& n, int64_t opset, std::span<const Tensor* const> in) {
-                       return run_node(n, opset, in);
-                     });
-    t.inputs = prepare_inputs(graph, {}, 0);
-    t.session = std::make_unique<Session>(std::move(graph), SessionOptions{r.threads, true, true});
-    timed.push_back(std::move(t));
-  }
-  // Measured: the runtime's median over `iters` rounds after three warm-up rounds.
-  for (int i = 0; i < r.iters + 3; ++i)
-    for (Timed& t : timed) {
-      t.session->run(t.inputs.tensors);
-      const auto start = std::chrono::steady_clock::now();
-      t.session->run(t.inputs.tensors);
-      const double ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-              .count();
-      if (i < 3) continue;
-      t.times.push_back(ms);
-      if (!r.breakdown) continue;
-      double in_nodes = 0;
-      for (const auto& n : t.session->last_timings()) {
-        t.node_runs[n.node].push_back(n.ms);
-        in_nodes += n.ms;
-      }
-      t.gaps.push_back(ms - in_nodes);
-    }
-  for (size_t m = 0; m < timed.size(); ++m) {
-    const auto& path = r.models[m];
-    const Plan& plan = timed[m].plan;
-    const auto& node_runs = timed[m].node_runs;
-    const auto& gaps = timed[m].gaps;
-    const double measured = percentile(timed[m].times, 0.5);
+    const Plan plan = compile(graphs[m], platform, o,
+                              [](const Node& n, int64_t opset, std::span<const Tensor* const> in) {
+                                return run_node(n, opset, in);
+                              });
+    const double measured = measured_ms[m];
     const double error = plan.latency_ms / measured - 1;
     worst = std::max(worst, std::abs(error));
     nlohmann::json row{{"model", path},
@@ -190,7 +203,7 @@ void validate_command(const ValidateRequest& r) {
                        {"error", error}};
     if (r.breakdown) {
       nlohmann::json groups = nlohmann::json::array();
-      for (const auto& [group, t] : group_times(plan, node_runs))
+      for (const auto& [group, t] : group_times(plan, node_runs[m]))
         groups.push_back({{"group", group},
                           {"nodes", t.nodes},
                           {"modelled_ms", t.modelled_ms},
@@ -199,7 +212,7 @@ void validate_command(const ValidateRequest& r) {
       groups.push_back({{"group", "(between nodes)"},
                         {"nodes", 0},
                         {"modelled_ms", 0.0},
-                        {"measured_ms", percentile(gaps, 0.5)}});
+                        {"measured_ms", percentile(gaps[m], 0.5)}});
       row["groups"] = groups;
     }
     rows.push_back(row);
@@ -252,7 +265,7 @@ void add_calibrate_commands(CLI::App& app) {
   cal->add_option("--platform", c->platform, "only host can be calibrated (default host)");
   cal->add_option("--threads", c->threads, "threads, as later runs will use (default 1)")
       ->check(CLI::Range(1, 256));
-  cal->add_option("--repeats", c->repeats, "timed runs per layer (default 15)")
+  cal->add_option("--repeats", c->repeats, "timed rounds over all the layers (default 60)")
       ->check(CLI::Range(1, 10000));
   cal->add_option("--chain", c->chain,
                   "unstrided convolutions run as chains of this many layers, each with its own\n"
@@ -268,14 +281,21 @@ void add_calibrate_commands(CLI::App& app) {
       "Compare the cost model's latency (all nodes on the cpu) with the latency measured by\n"
       "running each model here: the relative error per model.");
   val->add_option("MODELS", v->models, "ONNX models")->required()->check(CLI::ExistingFile);
-  val->add_option("--platform", v->platform, "a calibrated host (default host)");
+  auto* plat = val->add_option("--platform", v->platform, "a calibrated host (default host)");
   val->add_option("--threads", v->threads, "threads (as calibrated; default 1)")
       ->check(CLI::Range(1, 256));
   val->add_option("--iters", v->iters,
                   "timed rounds (each runs every model twice, timing the second; default 20)")
       ->check(CLI::Range(1, 100000));
-  val->add_flag("--breakdown", v->breakdown,
-                "also compare per operator class and type (node times matched by name)");
+  auto* brk =
+      val->add_flag("--breakdown", v->breakdown,
+                    "also compare per operator class and type (node times matched by name)");
+  val->add_flag("--calibrate", v->calibrate,
+                "calibrate the host here, its micro-benchmarks timed in the same rounds as the\n"
+                "models (on a shared machine whose speed drifts, model and measurement then see\n"
+                "the same machine); --iters is then the number of rounds")
+      ->excludes(brk)
+      ->excludes(plat);
   val->add_flag("--json", v->json, "print one JSON object");
   val->callback([v] { validate_command(*v); });
 }
