@@ -160,9 +160,9 @@ std::vector<Bench> benches(int depth) {
 
 // Benchmarks timed in rounds: each round runs every benchmark twice and times the second run (the
 // others' runs in between would leave its weights cold): the summed time of its `nodes`, or the
-// whole run's without `nodes`. A burst
-// of load from elsewhere on a shared machine then spoils one round of every benchmark, which the
-// median drops, and all benchmarks see the machine over the same window.
+// whole run's without `nodes`. A burst of load from elsewhere on a shared machine then spoils one
+// round of every benchmark, which the median drops, and all benchmarks see the machine over the
+// same window.
 class RoundTimer {
  public:
   explicit RoundTimer(int threads) : threads_(threads) {}
