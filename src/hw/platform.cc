@@ -381,10 +381,10 @@ Cost node_cost(const Device& d, const OperatingPoint& opp, const NodeWork& w, do
   const double onchip_bytes = cost.onchip ? bytes : cascaded;
   cost.memory_ms = (dram_bytes / (d.dram_gbps * 1e9) + onchip_bytes / (d.onchip_gbps * 1e9)) * 1e3;
   cost.memory_bound = cost.memory_ms > cost.compute_ms;
-  // Element-wise and pooling rates are those of streaming passes, their memory time included:
-  // on a device without overlap only the classes that compute add memory time to compute time.
-  const bool streaming = w.op_class == OpClass::elementwise || w.op_class == OpClass::pooling ||
-                         w.op_class == OpClass::other;
+  // Depthwise, element-wise and pooling rates are those of streaming passes (a few operations per
+  // byte), their memory time included: on a device without overlap only the dense classes add
+  // memory time to compute time.
+  const bool streaming = w.op_class != OpClass::dense_conv && w.op_class != OpClass::matmul;
   cost.latency_ms = (d.memory_overlap || streaming ? std::max(cost.compute_ms, cost.memory_ms)
                                                    : cost.compute_ms + cost.memory_ms) +
                     d.overhead_us * 1e-3;
