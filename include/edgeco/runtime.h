@@ -148,6 +148,34 @@ struct EvalResult {
 // model's input (fit_images).
 EvalResult evaluate(Session& session, const Dataset& data, const EvalOptions& options = {});
 
+// Sessions timed in rounds: each round runs every session twice and times the second run (the
+// others' runs in between would leave its weights cold). A burst of load from elsewhere on a
+// shared machine then spoils one round of each, which a median over rounds drops, and all of them
+// see the machine over the same window.
+class RoundTimer {
+ public:
+  explicit RoundTimer(int threads) : threads_(threads) {}
+  // A session (optimized, fast kernels) of `graph` fed `inputs`; returns its id.
+  size_t add(const Graph& graph, TensorMap inputs);
+  void run(int rounds, int warmup_rounds,
+           const std::function<void(size_t done, size_t total)>& progress = nullptr);
+  // Per timed round: the timed run's wall time, and its per-node times.
+  const std::vector<double>& run_ms(size_t id) const { return jobs_.at(id).run_ms; }
+  const std::vector<std::vector<NodeTiming>>& node_timings(size_t id) const {
+    return jobs_.at(id).node_timings;
+  }
+
+ private:
+  struct Job {
+    std::unique_ptr<Session> session;
+    TensorMap inputs;
+    std::vector<double> run_ms;
+    std::vector<std::vector<NodeTiming>> node_timings;
+  };
+  int threads_;
+  std::vector<Job> jobs_;
+};
+
 // Calibrating the `host` platform from micro-benchmarks of single layers run on this machine.
 // Networks given with the options are timed (whole runs) in the same rounds as the benchmarks, so
 // a model fitted from the benchmarks meets a measurement of the same machine state.

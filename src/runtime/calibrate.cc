@@ -158,69 +158,24 @@ std::vector<Bench> benches(int depth) {
   return out;
 }
 
-// Benchmarks timed in rounds: each round runs every benchmark twice and times the second run (the
-// others' runs in between would leave its weights cold): the summed time of its `nodes`, or the
-// whole run's without `nodes`. A burst of load from elsewhere on a shared machine then spoils one
-// round of every benchmark, which the median drops, and all benchmarks see the machine over the
-// same window.
-class RoundTimer {
- public:
-  explicit RoundTimer(int threads) : threads_(threads) {}
-  size_t add(const Graph& g, std::vector<std::string> nodes) {
-    TensorMap inputs;
-    for (const auto& name : g.inputs) inputs[name] = random_tensor(g.value(name).type->dims, 9);
-    return add(g, std::move(nodes), std::move(inputs));
-  }
-  size_t add(const Graph& g, std::vector<std::string> nodes, TensorMap inputs) {
-    jobs_.push_back(Job{std::make_unique<Session>(g, SessionOptions{threads_, true, true}),
-                        std::move(inputs),
-                        std::move(nodes),
-                        {}});
-    return jobs_.size() - 1;
-  }
-  void run(int rounds, const std::function<void(size_t, size_t)>& progress) {
-    for (int r = 0; r < rounds + 1; ++r) {  // the first round warms up
-      for (Job& job : jobs_) {
-        job.session->run(job.inputs);
-        const auto start = std::chrono::steady_clock::now();
-        job.session->run(job.inputs);
-        if (job.nodes.empty()) {
-          if (r > 0)
-            job.times.push_back(
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                    .count());
-          continue;
-        }
-        double ms = 0;
-        size_t found = 0;
-        for (const auto& t : job.session->last_timings())
-          if (std::find(job.nodes.begin(), job.nodes.end(), t.node) != job.nodes.end()) {
-            ms += t.ms;
-            ++found;
-          }
-        if (found != job.nodes.size())
-          throw Error(ErrorKind::internal, "a benchmarked node was not run", job.nodes.front());
-        if (r > 0) job.times.push_back(ms);
+// Median over the timed rounds of the summed time of `nodes` in each run.
+double median_nodes_ms(const RoundTimer& timer, size_t id, std::span<const std::string> nodes) {
+  std::vector<double> times;
+  for (const auto& run : timer.node_timings(id)) {
+    double ms = 0;
+    size_t found = 0;
+    for (const auto& t : run)
+      if (std::find(nodes.begin(), nodes.end(), t.node) != nodes.end()) {
+        ms += t.ms;
+        ++found;
       }
-      if (progress) progress(size_t(r + 1), size_t(rounds + 1));
-    }
+    if (found != nodes.size())
+      throw Error(ErrorKind::internal, "a benchmarked node was not run", nodes.front());
+    times.push_back(ms);
   }
-  double median_ms(size_t id) const {
-    std::vector<double> t = jobs_[id].times;
-    std::nth_element(t.begin(), t.begin() + long(t.size() / 2), t.end());
-    return t[t.size() / 2];
-  }
-
- private:
-  struct Job {
-    std::unique_ptr<Session> session;
-    TensorMap inputs;
-    std::vector<std::string> nodes;
-    std::vector<double> times;
-  };
-  int threads_;
-  std::vector<Job> jobs_;
-};
+  std::nth_element(times.begin(), times.begin() + long(times.size() / 2), times.end());
+  return times[times.size() / 2];
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -253,6 +208,33 @@ double l2_kib() {
 
 }  // namespace
 
+size_t RoundTimer::add(const Graph& graph, TensorMap inputs) {
+  jobs_.push_back(Job{std::make_unique<Session>(graph, SessionOptions{threads_, true, true}),
+                      std::move(inputs),
+                      {},
+                      {}});
+  return jobs_.size() - 1;
+}
+
+void RoundTimer::run(int rounds, int warmup_rounds,
+                     const std::function<void(size_t, size_t)>& progress) {
+  const int total = warmup_rounds + rounds;
+  for (int r = 0; r < total; ++r) {
+    for (Job& job : jobs_) {
+      job.session->run(job.inputs);
+      const auto start = std::chrono::steady_clock::now();
+      job.session->run(job.inputs);
+      const double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
+      if (r < warmup_rounds) continue;
+      job.run_ms.push_back(ms);
+      job.node_timings.push_back(job.session->last_timings());
+    }
+    if (progress) progress(size_t(r + 1), size_t(total));
+  }
+}
+
 HostCalibration calibrate_host(const HostCalibrationOptions& options) {
   HostCalibration cal;
   cal.threads = options.threads;
@@ -260,27 +242,36 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
   cal.mhz = host_mhz();
   cal.l2_kib = l2_kib();
   RoundTimer timer(options.threads);
+  std::vector<std::vector<std::string>> timed_nodes;  // by timer id: the nodes a benchmark times
+  auto add = [&](const Graph& g, const std::vector<std::string>& nodes) {
+    TensorMap inputs;
+    for (const auto& name : g.inputs) inputs[name] = random_tensor(g.value(name).type->dims, 9);
+    timed_nodes.resize(timer.add(g, std::move(inputs)) + 1);
+    timed_nodes.back() = nodes;
+    return timed_nodes.size() - 1;
+  };
+  auto median_ms = [&](size_t id) { return median_nodes_ms(timer, id, timed_nodes[id]); };
   // Per-node overhead: a Relu on one element.
   Graph one;
   one.inputs = {"x"};
   one.value("x").type = TensorType{DType::f32, {1, 1, 1, 1}};
   one.nodes.push_back(Node{"layer", "Relu", "", {"x"}, {"y"}});
   one.outputs = {"y"};
-  const size_t overhead = timer.add(one, {"layer"});
+  const size_t overhead = add(one, {"layer"});
   // Bandwidth: 16 MiB tensors, beyond the caches, below the allocator's mmap threshold (a larger
   // buffer would be mapped afresh, and page faults timed, on every run). A 1x1 depthwise
   // convolution is a pass over memory the fast kernels run (a lone Add of two graph inputs would
   // time the reference kernel).
   const Bench big = conv(64, 64, 256, 1, 1, true);
-  const size_t dram = timer.add(big.graph, big.nodes);
+  const size_t dram = add(big.graph, big.nodes);
   const Bench small = conv(16, 16, 64, 1, 1, true);  // 2 x 256 KiB: in L2
-  const size_t onchip = timer.add(small.graph, small.nodes);
+  const size_t onchip = add(small.graph, small.nodes);
   // Exp-based activations: the same depthwise layers (few MACs per output) with SiLU instead of
   // ReLU; the difference is the activation's cost per element.
   const Bench relu = conv(32, 32, 112, 3, 1, true, cal.chain);
   const Bench swish = conv(32, 32, 112, 3, 1, true, cal.chain, true);
-  const size_t relu_id = timer.add(relu.graph, relu.nodes);
-  const size_t swish_id = timer.add(swish.graph, swish.nodes);
+  const size_t relu_id = add(relu.graph, relu.nodes);
+  const size_t swish_id = add(swish.graph, swish.nodes);
   // Each operator class, fp32 and int8 (pooling and element-wise stay float in a quantized
   // model: int8 takes fp32's rate for them).
   struct Point {
@@ -308,25 +299,24 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
             },
             q);
       }
-      points.push_back({&b, type, timer.add(g, b.nodes)});
+      points.push_back({&b, type, add(g, b.nodes)});
     }
   std::vector<size_t> networks;
-  for (const TimedNetwork& n : options.networks)
-    networks.push_back(timer.add(n.graph, {}, n.inputs));
-  timer.run(options.repeats, options.progress);
-  for (size_t id : networks) cal.network_ms.push_back(timer.median_ms(id));
+  for (const TimedNetwork& n : options.networks) networks.push_back(timer.add(n.graph, n.inputs));
+  timer.run(options.repeats, 1, options.progress);
+  for (size_t id : networks) cal.network_ms.push_back(median(timer.run_ms(id)));
 
-  cal.overhead_us = timer.median_ms(overhead) * 1e3;
-  cal.dram_gbps = double(big.bytes) / (timer.median_ms(dram) - cal.overhead_us * 1e-3) / 1e6;
-  cal.onchip_gbps = double(small.bytes) / (timer.median_ms(onchip) - cal.overhead_us * 1e-3) / 1e6;
-  const double relu_ms = timer.median_ms(relu_id), swish_ms = timer.median_ms(swish_id);
+  cal.overhead_us = median_ms(overhead) * 1e3;
+  cal.dram_gbps = double(big.bytes) / (median_ms(dram) - cal.overhead_us * 1e-3) / 1e6;
+  cal.onchip_gbps = double(small.bytes) / (median_ms(onchip) - cal.overhead_us * 1e-3) / 1e6;
+  const double relu_ms = median_ms(relu_id), swish_ms = median_ms(swish_id);
   const double elements = double(relu.nodes.size()) * 32 * 112 * 112;
   cal.transcendental_per_cycle =
       swish_ms > relu_ms ? elements / ((swish_ms - relu_ms) * 1e-3) / (cal.mhz * 1e6) : 0;
   std::map<std::pair<hw::NumType, hw::OpClass>, std::vector<double>> rates;
   for (const Point& p : points) {
     const Bench& b = *p.bench;
-    const double ms = timer.median_ms(p.id);
+    const double ms = median_ms(p.id);
     const double compute_ms = std::max(ms - double(b.nodes.size()) * cal.overhead_us * 1e-3, 1e-6);
     const double rate = double(b.macs) / (compute_ms * 1e-3) / (cal.mhz * 1e6);
     rates[{p.type, b.op_class}].push_back(rate);

@@ -130,11 +130,8 @@ void validate_command(const ValidateRequest& r) {
     graphs.push_back(load_onnx(path));
     inputs.push_back(prepare_inputs(graphs.back(), {}, 0));
   }
-  // Measured: every model is loaded first, then timed in rounds: a burst of load from elsewhere
-  // on a shared machine then spoils one round of every model, which the median discards, instead
-  // of every run of one model. In each round a model runs twice and the second run is timed, so
-  // it finds its weights where back-to-back runs would (the other models' runs in between would
-  // leave them cold). With --calibrate the host's micro-benchmarks run in the same rounds.
+  // Measured: the models timed in rounds (RoundTimer), with --calibrate in the same rounds as
+  // the host's micro-benchmarks.
   std::vector<double> measured_ms;
   std::vector<std::map<std::string, std::vector<double>>> node_runs(graphs.size());
   std::vector<std::vector<double>> gaps(graphs.size());  // per run: run time minus node times
@@ -154,29 +151,21 @@ void validate_command(const ValidateRequest& r) {
     calibrated = hw::parse_platform(host_platform_yaml(c), "(calibrated in this run)");
     measured_ms = c.network_ms;
   } else {
-    std::vector<std::unique_ptr<Session>> sessions;
-    for (const Graph& g : graphs)
-      sessions.push_back(std::make_unique<Session>(g, SessionOptions{r.threads, true, true}));
-    std::vector<std::vector<double>> times(graphs.size());
-    for (int i = 0; i < r.iters + 3; ++i)  // three warm-up rounds
-      for (size_t m = 0; m < graphs.size(); ++m) {
-        sessions[m]->run(inputs[m].tensors);
-        const auto start = std::chrono::steady_clock::now();
-        sessions[m]->run(inputs[m].tensors);
-        const double ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                .count();
-        if (i < 3) continue;
-        times[m].push_back(ms);
-        if (!r.breakdown) continue;
+    RoundTimer timer(r.threads);
+    for (size_t m = 0; m < graphs.size(); ++m) timer.add(graphs[m], inputs[m].tensors);
+    timer.run(r.iters, 3);
+    for (size_t m = 0; m < graphs.size(); ++m) {
+      measured_ms.push_back(percentile(timer.run_ms(m), 0.5));
+      if (!r.breakdown) continue;
+      for (size_t i = 0; i < timer.run_ms(m).size(); ++i) {
         double in_nodes = 0;
-        for (const auto& n : sessions[m]->last_timings()) {
+        for (const auto& n : timer.node_timings(m)[i]) {
           node_runs[m][n.node].push_back(n.ms);
           in_nodes += n.ms;
         }
-        gaps[m].push_back(ms - in_nodes);
+        gaps[m].push_back(timer.run_ms(m)[i] - in_nodes);
       }
-    for (const auto& t : times) measured_ms.push_back(percentile(t, 0.5));
+    }
   }
   const hw::Platform platform = calibrated ? *calibrated : hw::find_platform(r.platform);
   nlohmann::json rows = nlohmann::json::array();
