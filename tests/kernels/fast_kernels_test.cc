@@ -2,9 +2,12 @@
 // node, same random inputs; the fast path must run and agree within 1e-4 relative (FP32).
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "../test_util.h"
+#include "kernels/fast/fast_kernels.h"
 
 namespace edgeco {
 namespace {
@@ -107,6 +110,10 @@ std::vector<FastCase> cases() {
        "FusedConv",
        {{1, 4, 6, 6}, {4, 4, 3, 3}, {4}},
        fused("HardSigmoid", 0.2f, 0.5f)},
+      {"pointwise_residual_swish_odd_size",  // 210 outputs: the vector loop's tail
+       "FusedConv",
+       {{1, 8, 7, 5}, {6, 8, 1, 1}, {6}, {1, 6, 7, 5}},
+       fused("Swish")},
       {"tanh_same_upper",
        "FusedConv",
        {{1, 4, 7, 7}, {4, 4, 3, 3}, {4}},
@@ -195,6 +202,30 @@ TEST(FastKernel, DynamicBatchRebuildsForEachShape) {
     const auto a = fast.run(feed).at("y").to_doubles();
     ASSERT_EQ(a.size(), e.size());
     for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], e[i], 1e-4) << "batch " << batch;
+  }
+}
+
+// The float convolutions' own Sigmoid and Swish loop against exp in double precision: 40,001
+// values (not a multiple of the vector width), where exp(-x) overflows or vanishes, NaN, and the
+// split over two threads.
+TEST(FastKernel, ExpActivationsAgreeWithDoublePrecision) {
+  std::vector<float> x;
+  for (int i = 0; i <= 40000; ++i) x.push_back(-100.0f + 0.005f * float(i));
+  x[123] = std::numeric_limits<float>::quiet_NaN();
+  using kernels::fast::ExpActivation;
+  for (ExpActivation kind : {ExpActivation::sigmoid, ExpActivation::swish}) {
+    for (int threads : {1, 2}) {
+      std::vector<float> y = x;
+      kernels::fast::apply_exp_activation(kind, y, threads);
+      EXPECT_TRUE(std::isnan(y[123]));
+      for (size_t i = 0; i < x.size(); ++i) {
+        if (i == 123) continue;
+        const double sigmoid = 1.0 / (1.0 + std::exp(-double(x[i])));
+        const double expected = kind == ExpActivation::swish ? double(x[i]) * sigmoid : sigmoid;
+        ASSERT_NEAR(y[i], expected, 1e-6 * std::abs(expected) + 1e-30)
+            << "x = " << x[i] << ", threads " << threads;
+      }
+    }
   }
 }
 

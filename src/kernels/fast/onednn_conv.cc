@@ -42,6 +42,16 @@ bool append_activation(const Node& node, dnnl::post_ops& ops) {
   return true;
 }
 
+// The activations a float convolution applies itself after oneDNN's convolution, because its
+// own loops are faster than oneDNN's post-ops for them (fast_kernels.h). An int8 convolution
+// keeps them as post-ops: they act on the real value before requantization.
+std::optional<ExpActivation> own_exp_activation(const Node& node) {
+  const std::string a = node.attr_string("activation", "");
+  if (a == "Swish") return ExpActivation::swish;
+  if (a == "Sigmoid") return ExpActivation::sigmoid;
+  return std::nullopt;
+}
+
 // What the int8 convolution needs beyond the float one: the scales and zero points that map its
 // integers to real values.
 struct Requantization {
@@ -106,6 +116,10 @@ class OneDnnConv final : public OneDnnKernel {
     if (bias_) exec_args[DNNL_ARG_BIAS] = bias_mem_;
     conv_.execute(stream, exec_args);
     if (dst_reorder_) dst_reorder_->execute(stream, dst_mem_, dst_user);
+    if (own_activation_) {
+      stream.wait();
+      apply_exp_activation(*own_activation_, y.data<float>(), args.threads);
+    }
   }
 
   // Builds the primitive for the input's dims (once per shape; a dynamic batch rebuilds on change).
@@ -141,7 +155,8 @@ class OneDnnConv final : public OneDnnKernel {
     dnnl::post_ops ops;
     has_residual_ = node_.op_type == "FusedConv" && node_.has_input(3);
     if (has_residual_) ops.append_sum(1.0f);
-    append_activation(node_, ops);
+    own_activation_ = quant_ ? std::nullopt : own_exp_activation(node_);
+    if (!own_activation_) append_activation(node_, ops);
     dnnl::primitive_attr attr;
     if (quant_) {
       // Real value = x_scale * w_scale[m] * (acc + bias'); activation; then onto y's grid.
@@ -201,6 +216,7 @@ class OneDnnConv final : public OneDnnKernel {
   std::optional<Tensor> bias_;
   std::optional<Requantization> quant_;
   bool has_residual_ = false;
+  std::optional<ExpActivation> own_activation_;  // applied after the convolution, not a post-op
   memory::desc src_user_md_, dst_user_md_;
   memory weights_mem_, bias_mem_, src_mem_, dst_mem_;
   std::optional<dnnl::reorder> src_reorder_, dst_reorder_, residual_reorder_;

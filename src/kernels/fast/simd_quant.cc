@@ -108,11 +108,6 @@ bool is_8bit(DType d) {
 #if defined(__x86_64__)
 #define EDGECO_AVX512 __attribute__((target("avx512f,avx512bw")))
 
-bool has_avx512() {
-  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
-  return yes;
-}
-
 template <class T>
 EDGECO_AVX512 __m512i load16(const T* in) {
   const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in));
