@@ -195,8 +195,18 @@ std::string plan_to_json(const Plan& plan);
 // Reads a plan back; errors name `where` and the field.
 Plan parse_plan(std::string_view json, std::string_view where);
 
+// A buffer of an arena: alive from step `first` to step `last` (inclusive), `bytes` long.
+struct ArenaBuffer {
+  size_t first = 0, last = 0;
+  int64_t bytes = 0;
+  int64_t offset = -1;  // set by place_in_arena
+};
+// Gives every buffer an offset (a multiple of 64 when sizes are) that clashes with no buffer alive
+// at the same time, greedy by size, first fit; returns the arena's size in bytes.
+int64_t place_in_arena(std::span<ArenaBuffer> buffers);
+
 // Offsets of a graph's activations in one arena, buffers reused once no later node reads them
-// (greedy by size, first fit). Graph inputs and initializers are not in the arena.
+// (place_in_arena). Graph inputs and initializers are not in the arena.
 struct MemoryPlan {
   std::map<std::string, int64_t> offsets;  // by value name
   int64_t arena_bytes = 0;

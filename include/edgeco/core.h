@@ -195,6 +195,9 @@ class Tensor {
 
   // Same storage, new dims with the same element count.
   Tensor reshaped(Dims dims) const;
+  // A `dtype` tensor of `dims` over this one's bytes from `byte_offset` (shared storage: the
+  // session's arena hands out its buffers so); throws if it does not fit.
+  Tensor view(size_t byte_offset, DType dtype, Dims dims) const;
   Tensor clone() const;
   // The Transpose of this tensor by `perm` (out dim i = this dim perm[i]); any element type.
   Tensor permuted(std::span<const int64_t> perm) const;

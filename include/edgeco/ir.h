@@ -33,6 +33,7 @@ struct TensorType {
   bool rank_known = true;
   bool fully_known() const;
   std::string to_string() const;
+  bool operator==(const TensorType&) const = default;
 };
 
 struct Value {

@@ -26,6 +26,10 @@ struct SessionOptions {
   // Keep every constant in graph() even when a fast kernel holds the only copy it needs (packed
   // weights): for tools that inspect the prepared graph. Otherwise such constants are freed.
   bool keep_constants = false;
+  // Static memory plan: the activations fast kernels write live in one arena, planned from the
+  // first run with each set of input shapes (buffers reused once no later step reads them or an
+  // alias of them); other tensors are allocated one by one.
+  bool memory_plan = true;
 };
 
 // Activation memory of the last run (with Session::set_measure_memory): the most activation
@@ -69,10 +73,13 @@ class Session {
   const ActivationMemory& last_memory() const { return memory_; }
   // What the optimizing passes changed at prepare (empty without SessionOptions::optimize).
   const std::vector<std::string>& pass_log() const { return pass_log_; }
+  // Bytes of the static memory plan's arena (0 before a run has planned it).
+  size_t arena_bytes() const { return arena_.nbytes(); }
 
  private:
   void check_input(const std::string& name, const Tensor& t) const;
   void track_memory(const std::vector<Tensor>& env, bool first_step);
+  void plan_arena();
 
   // A node left after constant folding, with what run() needs resolved once at prepare.
   struct Step {
@@ -86,6 +93,13 @@ class Session {
     std::vector<TensorType> cached_types;
     // Types of constant inputs the fast kernel owns (the session freed them), by input index.
     std::vector<std::optional<TensorType>> released_types;
+    // Per output, for the static memory plan: whether it may live in the arena (a fast kernel's
+    // activation, not a graph output), the last step that reads it or an alias of it, and its
+    // planned offset (-1: none yet) and type.
+    std::vector<bool> arena_eligible;
+    std::vector<size_t> last_use;
+    std::vector<int64_t> arena_offset;
+    std::vector<TensorType> arena_type;
   };
   int slot(const std::string& name);
 
@@ -100,6 +114,7 @@ class Session {
   std::vector<bool> is_constant_;  // per slot
   bool measure_memory_ = false;
   ActivationMemory memory_;
+  Tensor arena_;  // u8 storage the planned activations are views of
 };
 
 // Runs one node on the given inputs with the reference kernels (types inferred from the inputs).

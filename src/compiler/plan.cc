@@ -32,42 +32,18 @@ Strategy parse_strategy(std::string_view text) {
               "unknown strategy '" + std::string(text) + "' (exact, greedy, all-cpu or all-gpu)");
 }
 
-MemoryPlan plan_memory(const Graph& graph) {
-  std::set<std::string> outside(graph.inputs.begin(), graph.inputs.end());
-  for (const auto& [name, v] : graph.values)
-    if (v.initializer) outside.insert(name);
-  // Lifetime of each activation: from the node that writes it to the last that reads it (graph
-  // outputs live to the end).
-  struct Buffer {
-    std::string name;
-    size_t first = 0, last = 0;
-    int64_t bytes = 0, offset = -1;
-  };
-  std::map<std::string, Buffer> buffers;
-  for (size_t i = 0; i < graph.nodes.size(); ++i) {
-    for (const auto& out : graph.nodes[i].outputs) {
-      if (out.empty() || outside.count(out)) continue;
-      const Value& v = graph.value(out);
-      int64_t bytes = 0;
-      if (v.type && v.type->fully_known())
-        bytes = checked_numel(v.type->dims) * int64_t(dtype_size(v.type->dtype));
-      buffers[out] = Buffer{out, i, i, (bytes + 63) / 64 * 64, -1};
-    }
-    for (const auto& in : graph.nodes[i].inputs)
-      if (auto it = buffers.find(in); it != buffers.end()) it->second.last = i;
-  }
-  for (const auto& out : graph.outputs)
-    if (auto it = buffers.find(out); it != buffers.end()) it->second.last = graph.nodes.size();
-  std::vector<Buffer*> order;
-  for (auto& [name, b] : buffers) order.push_back(&b);
+int64_t place_in_arena(std::span<ArenaBuffer> buffers) {
+  std::vector<ArenaBuffer*> order;
+  for (ArenaBuffer& b : buffers) order.push_back(&b);
   std::stable_sort(order.begin(), order.end(),
-                   [](const Buffer* a, const Buffer* b) { return a->bytes > b->bytes; });
-  MemoryPlan plan;
-  std::vector<const Buffer*> placed;
-  for (Buffer* b : order) {
+                   [](const ArenaBuffer* a, const ArenaBuffer* b) { return a->bytes > b->bytes; });
+  int64_t arena_bytes = 0;
+  std::vector<const ArenaBuffer*> placed;
+  std::vector<std::pair<int64_t, int64_t>> busy;
+  for (ArenaBuffer* b : order) {
     // The lowest offset whose range clashes with no placed buffer alive at the same time.
-    std::vector<std::pair<int64_t, int64_t>> busy;
-    for (const Buffer* o : placed)
+    busy.clear();
+    for (const ArenaBuffer* o : placed)
       if (o->first <= b->last && b->first <= o->last)
         busy.emplace_back(o->offset, o->offset + o->bytes);
     std::sort(busy.begin(), busy.end());
@@ -78,9 +54,38 @@ MemoryPlan plan_memory(const Graph& graph) {
     }
     b->offset = offset;
     placed.push_back(b);
-    plan.offsets[b->name] = offset;
-    plan.arena_bytes = std::max(plan.arena_bytes, offset + b->bytes);
+    arena_bytes = std::max(arena_bytes, offset + b->bytes);
   }
+  return arena_bytes;
+}
+
+MemoryPlan plan_memory(const Graph& graph) {
+  std::set<std::string> outside(graph.inputs.begin(), graph.inputs.end());
+  for (const auto& [name, v] : graph.values)
+    if (v.initializer) outside.insert(name);
+  // Lifetime of each activation: from the node that writes it to the last that reads it (graph
+  // outputs live to the end).
+  std::map<std::string, ArenaBuffer> buffers;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    for (const auto& out : graph.nodes[i].outputs) {
+      if (out.empty() || outside.count(out)) continue;
+      const Value& v = graph.value(out);
+      int64_t bytes = 0;
+      if (v.type && v.type->fully_known())
+        bytes = checked_numel(v.type->dims) * int64_t(dtype_size(v.type->dtype));
+      buffers[out] = ArenaBuffer{i, i, (bytes + 63) / 64 * 64};
+    }
+    for (const auto& in : graph.nodes[i].inputs)
+      if (auto it = buffers.find(in); it != buffers.end()) it->second.last = i;
+  }
+  for (const auto& out : graph.outputs)
+    if (auto it = buffers.find(out); it != buffers.end()) it->second.last = graph.nodes.size();
+  std::vector<std::string> names;
+  std::vector<ArenaBuffer> list;
+  for (const auto& [name, b] : buffers) names.push_back(name), list.push_back(b);
+  MemoryPlan plan;
+  plan.arena_bytes = place_in_arena(list);
+  for (size_t i = 0; i < list.size(); ++i) plan.offsets[names[i]] = list[i].offset;
   return plan;
 }
 

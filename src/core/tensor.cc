@@ -293,6 +293,19 @@ Tensor Tensor::permuted(std::span<const int64_t> perm) const {
   return out;
 }
 
+Tensor Tensor::view(size_t byte_offset, DType dtype, Dims dims) const {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.numel_ = checked_numel(dims);
+  t.dims_ = std::move(dims);
+  if (byte_offset > nbytes() || t.nbytes() > nbytes() - byte_offset)
+    throw Error(ErrorKind::internal, "a view of " + std::to_string(t.nbytes()) +
+                                         " bytes at offset " + std::to_string(byte_offset) +
+                                         " does not fit in " + std::to_string(nbytes()) + " bytes");
+  t.storage_ = std::shared_ptr<std::byte[]>(storage_, storage_.get() + byte_offset);
+  return t;
+}
+
 Tensor Tensor::clone() const {
   Tensor t(dtype_, dims_);
   if (nbytes()) std::memcpy(t.storage_.get(), storage_.get(), nbytes());

@@ -51,16 +51,18 @@ std::vector<TensorType> infer_outputs(
 }
 
 // Runs the prepared fast kernel if there is one, else the reference kernel.
+// A fast kernel writes into `outputs` where given (the arena's views), else into new tensors.
 std::vector<Tensor> run_kernel(const Node& node, int64_t opset,
                                std::span<const Tensor* const> inputs,
                                std::span<const TensorType> out_types, int threads,
-                               kernels::PreparedKernel* prepared) {
-  std::vector<Tensor> outputs(node.outputs.size());
+                               kernels::PreparedKernel* prepared,
+                               std::vector<Tensor> outputs = {}) {
+  outputs.resize(node.outputs.size());
   const kernels::KernelArgs args{node, opset, inputs, out_types, outputs, threads};
   if (prepared) {
     // Fast kernels write every output element: no need to zero the buffers first.
     for (size_t i = 0; i < outputs.size(); ++i)
-      if (!node.outputs[i].empty())
+      if (!node.outputs[i].empty() && outputs[i].empty_handle())
         outputs[i] = Tensor::uninitialized(out_types[i].dtype, out_types[i].dims);
     prepared->run(args);
   } else {
@@ -167,6 +169,55 @@ Session::Session(Graph graph, SessionOptions options)
   is_constant_.assign(slots_.size(), false);
   for (const auto& [name, s] : slot_of_)
     is_constant_[size_t(s)] = !slots_[size_t(s)].empty_handle();
+  // Lifetimes for the arena. A reference kernel's outputs may share storage with its inputs
+  // (Reshape returns a view), so an input lives as long as such outputs do: walked backwards,
+  // this follows chains of views too.
+  std::vector<size_t> last(slots_.size(), 0);
+  for (const auto& name : graph_.outputs) last[size_t(slot(name))] = steps_.size();
+  for (size_t i = steps_.size(); i-- > 0;) {
+    Step& step = steps_[i];
+    size_t outputs_last = i;
+    for (int o : step.outputs)
+      if (o >= 0) outputs_last = std::max(outputs_last, last[size_t(o)]);
+    for (int s : step.inputs)
+      if (s >= 0) last[size_t(s)] = std::max({last[size_t(s)], i, step.fast ? i : outputs_last});
+    for (int o : step.outputs) {
+      const bool eligible =
+          options_.memory_plan && step.fast && o >= 0 && !kept.count(o) && !is_constant_[size_t(o)];
+      step.arena_eligible.push_back(eligible);
+      step.last_use.push_back(o >= 0 ? std::max(i, last[size_t(o)]) : i);
+    }
+    step.arena_offset.assign(step.outputs.size(), -1);
+    step.arena_type.assign(step.outputs.size(), TensorType{});
+  }
+}
+
+// Places every output that may live in the arena, with the type the last run gave it, in one new
+// arena. Planned after a run, not at prepare: the first run's kernels pack their weights while
+// the originals still exist, and the arena is not held on top of that.
+void Session::plan_arena() {
+  std::vector<ArenaBuffer> buffers;
+  std::vector<std::pair<size_t, size_t>> owner;  // (step, output) of each buffer
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    Step& step = steps_[i];
+    for (size_t k = 0; k < step.outputs.size(); ++k) {
+      step.arena_offset[k] = -1;
+      if (!step.arena_eligible[k]) continue;
+      if (k >= step.cached_types.size()) continue;  // did not run
+      const TensorType& t = step.cached_types[k];
+      const int64_t bytes = checked_numel(t.dims) * int64_t(dtype_size(t.dtype));
+      buffers.push_back(ArenaBuffer{i, step.last_use[k], (bytes + 63) / 64 * 64});
+      owner.emplace_back(i, k);
+    }
+  }
+  arena_ = Tensor();  // the old arena goes first: the two are never held at once
+  if (buffers.empty()) return;
+  arena_ = Tensor::uninitialized(DType::u8, {place_in_arena(buffers)});
+  for (size_t b = 0; b < buffers.size(); ++b) {
+    Step& step = steps_[owner[b].first];
+    step.arena_offset[owner[b].second] = buffers[b].offset;
+    step.arena_type[owner[b].second] = step.cached_types[owner[b].second];
+  }
 }
 
 int Session::slot(const std::string& name) {
@@ -236,6 +287,10 @@ TensorMap Session::run(const TensorMap& inputs, const ValueObserver& observe) {
     if (observe) observe(name, it->second);
   }
   std::vector<const Tensor*> args;
+  // Values an observer sees may be kept past their last reader: no arena then.
+  const bool use_arena = options_.memory_plan && !observe;
+  bool replan = false;  // an eligible output had no place in the arena for its type
+  std::vector<Tensor> preset;
   for (size_t i = 0; i < steps_.size(); ++i) {
     Step& step = steps_[i];
     const Node& node = *step.node;
@@ -257,8 +312,17 @@ TensorMap Session::run(const TensorMap& inputs, const ValueObserver& observe) {
         step.cached_dims.clear();
         for (const Tensor* t : args) step.cached_dims.push_back(t ? t->dims() : Dims{});
       }
+      preset.assign(step.outputs.size(), Tensor());
+      for (size_t k = 0; use_arena && k < step.outputs.size(); ++k) {
+        if (!step.arena_eligible[k]) continue;
+        const TensorType& t = step.cached_types[k];
+        if (step.arena_offset[k] >= 0 && step.arena_type[k] == t)
+          preset[k] = arena_.view(size_t(step.arena_offset[k]), t.dtype, t.dims);
+        else
+          replan = true;
+      }
       outs = run_kernel(node, graph_.opset, args, step.cached_types, options_.threads,
-                        step.fast.get());
+                        step.fast.get(), std::move(preset));
     } catch (const Error& e) {
       if (e.where().find(node.label()) == std::string::npos) throw e.within(node.label());
       throw;
@@ -276,12 +340,19 @@ TensorMap Session::run(const TensorMap& inputs, const ValueObserver& observe) {
     for (int s : step.release) env[size_t(s)] = Tensor();
   }
   TensorMap result;
+  const std::byte* arena_begin = arena_.empty_handle() ? nullptr : arena_.bytes().data();
   for (const auto& name : graph_.outputs) {
     const Tensor& t = env[size_t(slot_of_.at(name))];
     if (t.empty_handle())
       throw Error(ErrorKind::internal, "graph output '" + name + "' was not computed");
-    result[name] = t;
+    // An output that is a view of the arena (through a reference kernel's alias) is copied out:
+    // the next run overwrites the arena.
+    const std::byte* p = t.bytes().data();
+    const bool in_arena = arena_begin && p >= arena_begin && p < arena_begin + arena_.nbytes();
+    result[name] = in_arena ? t.clone() : t;
   }
+  env.clear();
+  if (replan) plan_arena();
   return result;
 }
 

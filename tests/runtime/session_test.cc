@@ -135,6 +135,95 @@ TEST(SessionMemory, LargestTwoLiveActivationsOfAChain) {
   EXPECT_EQ(s.last_memory().peak_live_bytes, 12000u);
 }
 
+// x [1, 4, 8, 8] through 3x3 convolutions with their own weights: `name` = Conv(`from`).
+void add_conv(Graph& g, const std::string& name, const std::string& from, uint32_t seed) {
+  g.value(name + ".w").initializer = testing::random_floats({4, 4, 3, 3}, -0.3f, 0.3f, seed);
+  g.nodes.push_back(
+      Node{name, "Conv", "", {from, name + ".w"}, {name}, {{"pads", testing::ints({1, 1, 1, 1})}}});
+}
+
+Graph static_input_graph() {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, 4, 8, 8}};
+  return g;
+}
+
+// Runs `g` with fast kernels three times on different inputs; every run must match the reference
+// kernels (the arena is reused between runs). Returns the fast session's arena bytes.
+size_t expect_arena_runs_match_reference(const Graph& g, Dims input_dims) {
+  Session reference(g);
+  Session fast(g, SessionOptions{1, false, true});
+  for (uint32_t run = 0; run < 3; ++run) {
+    const TensorMap feed{{"x", testing::random_floats(input_dims, -1, 1, 10 + run)}};
+    const auto expected = reference.run(feed).at("y").to_doubles();
+    const auto got = fast.run(feed).at("y").to_doubles();
+    EXPECT_EQ(got.size(), expected.size());
+    for (size_t i = 0; i < got.size() && i < expected.size(); ++i)
+      EXPECT_NEAR(got[i], expected[i], 1e-4) << "run " << run << ", element " << i;
+  }
+  return fast.arena_bytes();
+}
+
+TEST(SessionArena, AChainOfConvolutionsPingPongsBetweenTwoBuffers) {
+  Graph g = static_input_graph();
+  add_conv(g, "c1", "x", 1);
+  add_conv(g, "c2", "c1", 2);
+  add_conv(g, "c3", "c2", 3);
+  add_conv(g, "y", "c3", 4);  // a graph output: allocated on its own, not in the arena
+  g.outputs = {"y"};
+  // c1, c2, c3: 1 x 4 x 8 x 8 floats = 1024 bytes each; c1 and c3 share a place.
+  EXPECT_EQ(expect_arena_runs_match_reference(g, {1, 4, 8, 8}), 2048u);
+}
+
+TEST(SessionArena, AReshapeViewKeepsItsSourceAlive) {
+  // r = Reshape(a) shares a's storage (reference kernel). If a's place were free after the
+  // Reshape, b would overwrite it before the Add reads r.
+  Graph g = static_input_graph();
+  add_conv(g, "a", "x", 1);
+  g.value("shape").initializer = Tensor::from_values<int64_t>({4}, {1, 4, 8, 8});
+  g.nodes.push_back(Node{"r", "Reshape", "", {"a", "shape"}, {"r"}});
+  add_conv(g, "b", "x", 2);
+  add_conv(g, "c", "b", 3);
+  g.nodes.push_back(Node{"add", "Add", "", {"r", "c"}, {"y"}});
+  g.outputs = {"y"};
+  // a lives until the Add, so a, b and c need three places.
+  EXPECT_EQ(expect_arena_runs_match_reference(g, {1, 4, 8, 8}), 3072u);
+}
+
+TEST(SessionArena, AnOutputThatViewsTheArenaIsCopiedOut) {
+  Graph g = static_input_graph();
+  add_conv(g, "a", "x", 1);
+  g.value("shape").initializer = Tensor::from_values<int64_t>({2}, {4, 64});
+  g.nodes.push_back(Node{"r", "Reshape", "", {"a", "shape"}, {"y"}});
+  g.outputs = {"y"};
+  Session fast(g, SessionOptions{1, false, true});
+  const Tensor first = fast.run({{"x", testing::random_floats({1, 4, 8, 8}, -1, 1, 1)}}).at("y");
+  const auto kept = first.to_doubles();
+  fast.run({{"x", testing::random_floats({1, 4, 8, 8}, -1, 1, 2)}});
+  EXPECT_EQ(first.to_doubles(), kept);  // the second run did not write into the first's output
+  EXPECT_EQ(fast.arena_bytes(), 1024u);
+}
+
+TEST(SessionArena, ASymbolicBatchIsPlannedForEachBatchSize) {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {-1, 4, 8, 8}};
+  add_conv(g, "c1", "x", 1);
+  add_conv(g, "y", "c1", 2);
+  g.outputs = {"y"};
+  Session reference(g);
+  Session fast(g, SessionOptions{1, false, true});
+  EXPECT_EQ(fast.arena_bytes(), 0u);  // planned after the first run with each batch size
+  for (int64_t batch : {1, 3, 3, 2}) {
+    const TensorMap feed{{"x", testing::random_floats({batch, 4, 8, 8}, -1, 1, uint32_t(batch))}};
+    const auto expected = reference.run(feed).at("y").to_doubles();
+    const auto got = fast.run(feed).at("y").to_doubles();
+    for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-4) << batch;
+    EXPECT_EQ(fast.arena_bytes(), size_t(batch) * 1024u);  // c1, planned after the run
+  }
+}
+
 TEST(Evaluate, TopOneTopFiveAndConfusionOnKnownLogits) {
   // logits = the four pixels of a 2x2 image: the brightest pixel is the predicted class.
   Graph g;

@@ -37,13 +37,14 @@ constexpr double kMB = 1024.0 * 1024.0;
 
 // The session's data memory against the bar "weights plus the two largest live activations".
 nlohmann::json memory_report(size_t weight_bytes, const ActivationMemory& activations,
-                             size_t peak_bytes, size_t steady_bytes) {
+                             size_t peak_bytes, size_t steady_bytes, size_t arena_bytes) {
   const double bound = double(weight_bytes + activations.largest_two_live_bytes);
   return {{"weights_mb", double(weight_bytes) / kMB},
           {"largest_two_live_activations_mb", double(activations.largest_two_live_bytes) / kMB},
           {"peak_live_activations_mb", double(activations.peak_live_bytes) / kMB},
           {"tensor_peak_mb", double(peak_bytes) / kMB},
           {"tensor_steady_mb", double(steady_bytes) / kMB},
+          {"arena_mb", double(arena_bytes) / kMB},
           {"peak_over_weights_and_two_activations", bound > 0 ? double(peak_bytes) / bound : 0.0},
           {"what",
            "tensor storage (weights, packed copies, activations) from load to the last run; "
@@ -100,7 +101,7 @@ void bench(const BenchOptions& o) {
       {"throughput_per_s", median > 0 ? 1000.0 * double(batch) / median : 0.0},
       {"peak_rss_mb", peak_rss_mb()},
       {"memory", memory_report(weight_bytes, activations, tensor_memory().peak_bytes - live_before,
-                               tensor_memory().live_bytes - live_before)},
+                               tensor_memory().live_bytes - live_before, session.arena_bytes())},
       {"measured", true},
       {"passes", session.pass_log()}};
   std::vector<nlohmann::json> nodes;
@@ -125,9 +126,10 @@ void bench(const BenchOptions& o) {
               j["throughput_per_s"].get<double>(), j["peak_rss_mb"].get<double>());
   const auto& m = j["memory"];
   std::printf(
-      "memory: tensors peak %.1f MB (steady %.1f MB) = %.2fx (weights %.1f MB + two largest live "
-      "activations %.1f MB)\n",
+      "memory: tensors peak %.1f MB (steady %.1f MB, activation arena %.1f MB) = %.2fx (weights "
+      "%.1f MB + two largest live activations %.1f MB)\n",
       m["tensor_peak_mb"].get<double>(), m["tensor_steady_mb"].get<double>(),
+      m["arena_mb"].get<double>(),
       m["peak_over_weights_and_two_activations"].get<double>(), m["weights_mb"].get<double>(),
       m["largest_two_live_activations_mb"].get<double>());
   std::printf(
