@@ -3,6 +3,7 @@
 #pragma once
 
 #include <dnnl.hpp>
+#include <limits>
 
 #include "kernels/kernel.h"
 
@@ -18,8 +19,16 @@ dt onednn_type(DType dtype);
 // The one CPU engine every oneDNN kernel uses.
 dnnl::engine& cpu_engine();
 
+// Below this many multiply-accumulates a oneDNN kernel runs on one thread: the fork and join of a
+// parallel region (~5 us at 2 threads on this VM) costs more than the split saves. Measured with
+// the squeeze-and-excitation convolutions ([1, C, 1, 1], up to 55 K MACs in EfficientNet-B0):
+// MobileNetV3-small 1.18-1.25 -> 1.11-1.13 ms, EfficientNet-B0 6.04-6.16 -> 5.77-6.09 ms at 2
+// threads (alternating runs).
+constexpr int64_t kParallelMinMacs = 1 << 17;
+
 // A oneDNN kernel: its primitives are (re)built for each new shape of input 0 (a dynamic batch
-// changes it), then executed on a stream with the session's thread count.
+// changes it), then executed on a stream with the session's thread count, or one thread when
+// the node's work is below kParallelMinMacs.
 class OneDnnKernel : public PreparedKernel {
  public:
   std::string_view name() const override { return "onednn"; }
@@ -28,6 +37,8 @@ class OneDnnKernel : public PreparedKernel {
  protected:
   virtual void prepare(const KernelArgs& args) = 0;
   virtual void execute(const KernelArgs& args, dnnl::stream& stream) = 0;
+  // Multiply-accumulates of one run (for the thread count); kernels without a count go parallel.
+  virtual int64_t macs(const KernelArgs&) const { return std::numeric_limits<int64_t>::max(); }
   // A oneDNN view of a tensor's storage (no copy).
   static memory view(const memory::desc& md, const Tensor& t) {
     return memory(md, cpu_engine(), const_cast<std::byte*>(t.bytes().data()));
@@ -35,6 +46,7 @@ class OneDnnKernel : public PreparedKernel {
 
  private:
   Dims prepared_for_;
+  int prepared_threads_ = 0;
 };
 
 // True when this CPU runs AVX-512F and BW (checked once); the own loops' wide paths need it.

@@ -91,6 +91,10 @@ class OneDnnConv final : public OneDnnKernel {
   }
 
  private:
+  int64_t macs(const KernelArgs& args) const override {
+    return args.out(0).numel() * weight_dims_[1] * weight_dims_[2] * weight_dims_[3];
+  }
+
   void execute(const KernelArgs& args, dnnl::stream& stream) override {
     const Tensor& x = args.in(0);
     Tensor& y = args.out(0);

@@ -24,6 +24,11 @@ class OneDnnMatMul : public OneDnnKernel {
   }
 
  protected:
+  int64_t macs(const KernelArgs& args) const final {  // A's M x K elements, each times N
+    const Tensor& y = args.out(0);
+    return args.in(0).numel() * (y.rank() ? y.dim(y.rank() - 1) : 1);
+  }
+
   void execute(const KernelArgs& args, dnnl::stream& stream) final {
     std::unordered_map<int, memory> exec{{DNNL_ARG_SRC, view(a_md_, args.in(0))},
                                          {DNNL_ARG_WEIGHTS, b_mem_},

@@ -6,11 +6,14 @@
 namespace edgeco::kernels {
 
 void fast::OneDnnKernel::run(const KernelArgs& args) {
-  if (args.in(0).dims() != prepared_for_) {
+  // oneDNN fixes a primitive's thread count when it is created: set it before (re)preparing.
+  const int threads = macs(args) < kParallelMinMacs ? 1 : args.threads;
+  omp_set_num_threads(threads);
+  if (args.in(0).dims() != prepared_for_ || threads != prepared_threads_) {
     prepare(args);
     prepared_for_ = args.in(0).dims();
+    prepared_threads_ = threads;
   }
-  omp_set_num_threads(args.threads);
   dnnl::stream stream(cpu_engine());
   execute(args, stream);
   stream.wait();
