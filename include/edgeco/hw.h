@@ -55,9 +55,10 @@ struct Device {
   // Elements per cycle of an exp-based activation (Sigmoid, Swish, Tanh) on top of the node's
   // own work; 0: not modelled apart (folded into the rates). Cheap ones (ReLU, HardSwish) are.
   double transcendental_per_cycle = 0;
-  // Whether memory traffic overlaps computation (latency = max of the roofline's two sides, as
-  // with an accelerator's DMA double buffering) or adds to it (their sum).
-  bool memory_overlap = true;
+  // How much of the roofline's shorter side hides under the longer one: 1 = full overlap
+  // (latency = max of compute and memory time, as with an accelerator's DMA double buffering),
+  // 0 = none (their sum); in between, max + (1 - overlap) * min. YAML: true, false or a fraction.
+  double memory_overlap = 1.0;
   std::set<std::string> ops;  // supported operator types; empty: all
   std::vector<std::string> sources;
 

@@ -151,9 +151,19 @@ Device parse_device(const Reader& r, const YAML::Node& d, const std::string& fie
   dev.overhead_us = r.number(d, "overhead_us", f, 0.0);
   dev.transcendental_per_cycle = r.number(d, "transcendental_per_cycle", f, 0.0);
   if (const YAML::Node overlap = r.child(d, "memory_overlap", f, false)) {
-    if (!overlap.IsScalar() || (overlap.Scalar() != "true" && overlap.Scalar() != "false"))
-      r.fail(overlap, f + ".memory_overlap", "must be true or false");
-    dev.memory_overlap = overlap.Scalar() == "true";
+    const std::string text = overlap.IsScalar() ? overlap.Scalar() : "";
+    double fraction = -1;
+    if (text == "true" || text == "false") {
+      fraction = text == "true" ? 1.0 : 0.0;
+    } else {
+      try {
+        fraction = overlap.as<double>();
+      } catch (const YAML::Exception&) {
+      }
+    }
+    if (!(fraction >= 0 && fraction <= 1))  // also NaN
+      r.fail(overlap, f + ".memory_overlap", "must be true, false or a fraction in [0, 1]");
+    dev.memory_overlap = fraction;
   }
   const YAML::Node ops = r.child(d, "ops", f, false);
   if (ops && !(ops.IsScalar() && ops.as<std::string>() == "all"))
@@ -385,8 +395,9 @@ Cost node_cost(const Device& d, const OperatingPoint& opp, const NodeWork& w, do
   // byte), their memory time included: on a device without overlap only the dense classes add
   // memory time to compute time.
   const bool streaming = w.op_class != OpClass::dense_conv && w.op_class != OpClass::matmul;
-  cost.latency_ms = (d.memory_overlap || streaming ? std::max(cost.compute_ms, cost.memory_ms)
-                                                   : cost.compute_ms + cost.memory_ms) +
+  const double overlap = streaming ? 1.0 : d.memory_overlap;
+  cost.latency_ms = std::max(cost.compute_ms, cost.memory_ms) +
+                    (1.0 - overlap) * std::min(cost.compute_ms, cost.memory_ms) +
                     d.overhead_us * 1e-3;
   const double watts = d.dynamic_watts(opp) + d.leakage_watts(opp, celsius);
   cost.energy_mj = watts * cost.latency_ms +

@@ -101,7 +101,7 @@ TEST(CostModel, WithoutOverlapMemoryAddsAndExpActivationsCostPerElement) {
                                              "    transcendental_per_cycle: 2\n"),
                                     "simple.yaml");
   const Device& cpu = p.device("cpu");
-  EXPECT_FALSE(cpu.memory_overlap);
+  EXPECT_EQ(cpu.memory_overlap, 0.0);
   NodeWork w{"Conv", OpClass::dense_conv, NumType::fp32, 1'000'000'000, 600'000'000, 400'000'000,
              0};
   // Compute 10 ms and memory 100 ms add up, + 5 us.
@@ -116,6 +116,14 @@ TEST(CostModel, WithoutOverlapMemoryAddsAndExpActivationsCostPerElement) {
   const NodeWork add{
       "Add", OpClass::elementwise, NumType::fp32, 1'000'000'000, 1'000'000'000, 1'000'000'000, 0};
   EXPECT_NEAR(node_cost(cpu, cpu.opps.back(), add).latency_ms, 200.005, 1e-9);
+  // Half the shorter side hidden: 200 ms of memory + half of the 10 ms compute (this platform
+  // has no exp-activation rate), + 5 us.
+  const Platform half = parse_platform(
+      replaced(kSimple, "    overhead_us: 5\n", "    overhead_us: 5\n    memory_overlap: 0.5\n"),
+      "half.yaml");
+  NodeWork conv = w;
+  conv.bytes_read = 1'600'000'000;  // with 0.4e9 written, 2e9 bytes: 200 ms; compute 10 ms
+  EXPECT_NEAR(node_cost(half.device("cpu"), cpu.opps.back(), conv).latency_ms, 205.005, 1e-9);
   // Without a rate, the activation is folded into the others: no extra time.
   EXPECT_NEAR(node_cost(simple().device("cpu"), cpu.opps.back(), w).compute_ms, 10.0, 1e-9);
 }
@@ -169,9 +177,11 @@ TEST(Platform, ErrorsNameFileLineAndField) {
                     "'fp64' is not one of int8, fp16, fp32");
   expect_yaml_error(replaced(kSimple, "[[1000, 1000], [500, 800]]", "[[1000]]"),
                     "expected [number, number]");
+  expect_yaml_error(replaced(kSimple, "overhead_us: 5", "overhead_us: 5\n    memory_overlap: 1.5"),
+                    "devices[0](cpu).memory_overlap: must be true, false or a fraction in [0, 1]");
   expect_yaml_error(
       replaced(kSimple, "overhead_us: 5", "overhead_us: 5\n    memory_overlap: maybe"),
-      "devices[0](cpu).memory_overlap: must be true or false");
+      "devices[0](cpu).memory_overlap: must be true, false or a fraction in [0, 1]");
   EXPECT_THROW(load_platform("/nonexistent/platform.yaml"), Error);
 }
 
