@@ -205,6 +205,61 @@ TEST(FastKernel, DynamicBatchRebuildsForEachShape) {
   }
 }
 
+// A data-movement node with int64 constant inputs (Slice's starts, ends, axes) on both paths: the
+// fast one must pick `kernel` and copy exactly what the reference copies.
+void expect_copy_matches_reference(Node node, Dims x_dims,
+                                   const std::vector<std::pair<std::string, Dims>>& constants,
+                                   const std::string& kernel) {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, x_dims};
+  node.inputs.insert(node.inputs.begin(), "x");
+  for (const auto& [name, values] : constants) {
+    g.value(name).initializer =
+        Tensor::from_values<int64_t>({int64_t(values.size())}, std::span<const int64_t>(values));
+    node.inputs.push_back(name);
+  }
+  node.outputs = {"y"};
+  g.nodes.push_back(node);
+  g.outputs = {"y"};
+  const TensorMap feed{{"x", random_tensor(x_dims, 3)}};
+  Session reference(g, SessionOptions{1, false, false});
+  Session fast(g, SessionOptions{1, false, true});
+  const Tensor expected = reference.run(feed).at("y");
+  const Tensor actual = fast.run(feed).at("y");
+  EXPECT_EQ(fast.last_timings()[0].kernel, kernel) << node.op_type;
+  EXPECT_EQ(actual.dims(), expected.dims());
+  EXPECT_EQ(actual.to_doubles(), expected.to_doubles()) << node.op_type;
+}
+
+TEST(FastKernel, SliceCopiesRunsOfTheAxesAfterTheLastSliced) {
+  const Node slice{"s", "Slice"};
+  // ShuffleNet's channel split, then slices of inner axes, negative and clamped bounds, several
+  // axes, and nothing sliced at all.
+  expect_copy_matches_reference(slice, {2, 8, 5, 5}, {{"st", {4}}, {"en", {8}}, {"ax", {1}}},
+                                "own-simd");
+  expect_copy_matches_reference(slice, {2, 8, 5, 5}, {{"st", {1}}, {"en", {-1}}, {"ax", {3}}},
+                                "own-simd");
+  expect_copy_matches_reference(slice, {3, 4, 6},
+                                {{"st", {1, -4}}, {"en", {100, 5}}, {"ax", {0, 2}}}, "own-simd");
+  expect_copy_matches_reference(slice, {3, 4}, {{"st", {0}}, {"en", {10}}}, "own-simd");
+  // A step other than 1 stays on the reference kernel.
+  expect_copy_matches_reference(slice, {3, 8}, {{"st", {0}}, {"en", {8}}, {"ax", {1}}, {"sp", {2}}},
+                                "reference");
+}
+
+TEST(FastKernel, TransposeCopiesRunsOfTheAxesItKeepsInPlace) {
+  const auto transpose = [](Dims perm) {
+    return Node{"t", "Transpose", "", {}, {}, {{"perm", ints(std::move(perm))}}};
+  };
+  // ShuffleNet's channel shuffle (the last two axes stay: runs of H x W), a full reversal (runs
+  // of one element), and the layout permutation oneDNN takes.
+  expect_copy_matches_reference(transpose({0, 2, 1, 3, 4}), {2, 2, 3, 4, 5}, {}, "own-simd");
+  expect_copy_matches_reference(transpose({2, 1, 0}), {3, 4, 5}, {}, "own-simd");
+  expect_copy_matches_reference(Node{"t", "Transpose"}, {3, 4, 5}, {}, "own-simd");
+  expect_copy_matches_reference(transpose({0, 2, 3, 1}), {1, 3, 4, 5}, {}, "onednn");
+}
+
 // The float convolutions' own Sigmoid and Swish loop against exp in double precision: 40,001
 // values (not a multiple of the vector width), where exp(-x) overflows or vanishes, NaN, and the
 // split over two threads.

@@ -1,7 +1,7 @@
 // Own kernels for the memory-bound nodes around the convolutions in NHWC regions: same-shape and
 // per-channel (last-axis) broadcast Add/Mul, the mean over H and W (global average pooling as
-// the layout pass writes it), and Concat as row copies. Plain loops the compiler vectorizes; work
-// is split across threads.
+// the layout pass writes it), and Concat, Slice and Transpose as copies of contiguous runs. Plain
+// loops the compiler vectorizes; work is split across threads (not the copies: they are small).
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -192,9 +192,133 @@ std::unique_ptr<PreparedKernel> make_concat(const PrepareArgs& p) {
   return std::make_unique<RowConcat>(normalize_axis(p.node.attr_int("axis"), rank, "axis"));
 }
 
+// Copies `runs` runs of `run_bytes` from `src` to consecutive places of `dst`: run r starts at
+// the source offset sum over axes of index[d] * strides[d] (bytes), its index counting over
+// `counts` (row-major).
+void copy_runs(const std::byte* src, std::byte* dst, std::span<const int64_t> counts,
+               std::span<const int64_t> strides, size_t run_bytes) {
+  int64_t runs = 1;
+  for (int64_t c : counts) runs *= c;
+  Dims index(counts.size(), 0);
+  int64_t offset = 0;
+  for (int64_t r = 0; r < runs; ++r) {
+    std::memcpy(dst + size_t(r) * run_bytes, src + offset, run_bytes);
+    for (size_t d = counts.size(); d-- > 0;) {  // next index, odometer-style
+      offset += strides[d];
+      if (++index[d] < counts[d]) break;
+      offset -= strides[d] * counts[d];
+      index[d] = 0;
+    }
+  }
+}
+
+Dims byte_strides(const Dims& dims, size_t elem) {
+  Dims strides(dims.size(), int64_t(elem));
+  for (size_t d = dims.size(); d-- > 1;) strides[d - 1] = strides[d] * dims[d];
+  return strides;
+}
+
+// Slice with unit steps (ShuffleNet's channel split) as copies of contiguous runs: the axes after
+// the last one sliced are copied whole with it. Starts and ends come from constant inputs.
+class RunSlice final : public PreparedKernel {
+ public:
+  RunSlice(Dims starts, Dims ends, Dims axes)
+      : starts_(std::move(starts)), ends_(std::move(ends)), axes_(std::move(axes)) {}
+  std::string_view name() const override { return "own-simd"; }
+  void run(const KernelArgs& args) override {
+    const Tensor& x = args.in(0);
+    Tensor& y = args.out(0);
+    const Dims& dims = x.dims();
+    const auto ranges = slice_ranges(dims, starts_, ends_, axes_, {});
+    const size_t elem = dtype_size(x.dtype());
+    const Dims strides = byte_strides(dims, elem);
+    size_t last = 0;  // the innermost sliced axis (or 0)
+    for (size_t d = 0; d < dims.size(); ++d)
+      if (ranges[d].start != 0 || ranges[d].count != dims[d]) last = d;
+    if (y.numel() == 0) return;
+    int64_t base = 0;
+    Dims counts;
+    for (size_t d = 0; d <= last && !dims.empty(); ++d) {
+      base += ranges[d].start * strides[d];
+      if (d < last) counts.push_back(ranges[d].count);
+    }
+    const size_t run_bytes = dims.empty() ? elem : size_t(ranges[last].count * strides[last]);
+    copy_runs(x.bytes().data() + base, y.bytes().data(), counts,
+              std::span(strides).first(counts.size()), run_bytes);
+  }
+
+ private:
+  Dims starts_, ends_, axes_;
+};
+
+std::unique_ptr<PreparedKernel> make_slice(const PrepareArgs& p) {
+  if (p.opset < 10 || p.input_types.empty() || !p.input_types[0] || !p.input_types[0]->rank_known ||
+      p.constants.size() < 3 || !p.constants[1] || !p.constants[2])
+    return nullptr;
+  Dims axes;
+  if (p.node.has_input(3)) {
+    if (!p.constants[3]) return nullptr;
+    axes = p.constants[3]->to_int64s();
+  }
+  if (p.node.has_input(4)) {
+    if (!p.constants[4]) return nullptr;
+    for (int64_t step : p.constants[4]->to_int64s())
+      if (step != 1) return nullptr;
+  }
+  return std::make_unique<RunSlice>(p.constants[1]->to_int64s(), p.constants[2]->to_int64s(),
+                                    std::move(axes));
+}
+
+// Any Transpose the oneDNN layout kernel does not take (ShuffleNet's 5-D channel shuffle): the
+// trailing axes the permutation keeps in place are copied as contiguous runs.
+class RunTranspose final : public PreparedKernel {
+ public:
+  explicit RunTranspose(Dims perm) : perm_(std::move(perm)) {}
+  std::string_view name() const override { return "own-simd"; }
+  void run(const KernelArgs& args) override {
+    const Tensor& x = args.in(0);
+    Tensor& y = args.out(0);
+    if (y.numel() == 0) return;
+    const Dims& dims = x.dims();
+    const Dims strides = byte_strides(dims, dtype_size(x.dtype()));
+    size_t kept = perm_.size();  // axes [kept, rank) stay in place
+    while (kept > 0 && perm_[kept - 1] == int64_t(kept - 1)) --kept;
+    size_t run_bytes = dtype_size(x.dtype());
+    for (size_t d = kept; d < dims.size(); ++d) run_bytes *= size_t(dims[d]);
+    Dims counts, src_strides;
+    for (size_t d = 0; d < kept; ++d) {
+      counts.push_back(dims[size_t(perm_[d])]);
+      src_strides.push_back(strides[size_t(perm_[d])]);
+    }
+    copy_runs(x.bytes().data(), y.bytes().data(), counts, src_strides, run_bytes);
+  }
+
+ private:
+  Dims perm_;
+};
+
+std::unique_ptr<PreparedKernel> make_transpose(const PrepareArgs& p) {
+  if (p.input_types.empty() || !p.input_types[0] || !p.input_types[0]->rank_known) return nullptr;
+  const size_t rank = p.input_types[0]->dims.size();
+  Dims perm;
+  if (p.node.has_attr("perm")) {
+    perm = p.node.attr_ints("perm");
+  } else {
+    for (size_t d = rank; d-- > 0;) perm.push_back(int64_t(d));
+  }
+  Dims sorted = perm;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t d = 0; d < sorted.size(); ++d)
+    if (sorted[d] != int64_t(d)) return nullptr;  // not a permutation: the reference reports it
+  if (perm.size() != rank) return nullptr;
+  return std::make_unique<RunTranspose>(std::move(perm));
+}
+
 }  // namespace
 
 void register_simd_elementwise(FastKernelRegistry& registry) {
+  registry.add("Slice", make_slice);
+  registry.add("Transpose", make_transpose);
   registry.add("Concat", make_concat);
   registry.add("Add", [](const PrepareArgs& p) { return make_binary(p, BinaryOp::add); });
   registry.add("Mul", [](const PrepareArgs& p) { return make_binary(p, BinaryOp::mul); });
