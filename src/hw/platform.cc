@@ -392,8 +392,8 @@ Cost node_cost(const Device& d, const OperatingPoint& opp, const NodeWork& w, do
   cost.memory_ms = (dram_bytes / (d.dram_gbps * 1e9) + onchip_bytes / (d.onchip_gbps * 1e9)) * 1e3;
   cost.memory_bound = cost.memory_ms > cost.compute_ms;
   // Depthwise, element-wise and pooling rates are those of streaming passes (a few operations per
-  // byte), their memory time included: on a device without overlap only the dense classes add
-  // memory time to compute time.
+  // byte), their memory time included: on a device with partial or no overlap only the dense
+  // classes add (part of) their memory time to their compute time.
   const bool streaming = w.op_class != OpClass::dense_conv && w.op_class != OpClass::matmul;
   const double overlap = streaming ? 1.0 : d.memory_overlap;
   cost.latency_ms = std::max(cost.compute_ms, cost.memory_ms) +
