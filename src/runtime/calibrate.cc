@@ -307,8 +307,15 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
   for (size_t id : networks) cal.network_ms.push_back(median(timer.run_ms(id)));
 
   cal.overhead_us = median_ms(overhead) * 1e3;
-  cal.dram_gbps = double(big.bytes) / (median_ms(dram) - cal.overhead_us * 1e-3) / 1e6;
-  cal.onchip_gbps = double(small.bytes) / (median_ms(onchip) - cal.overhead_us * 1e-3) / 1e6;
+  // A pass's time less a node's overhead; with few rounds on a loaded machine the overhead can
+  // measure as much as a small pass, so at least half the pass's own time is kept (a bandwidth
+  // must stay positive for the platform file to load).
+  auto pass_ms = [&](size_t id) {
+    const double ms = median_ms(id);
+    return std::max(ms - cal.overhead_us * 1e-3, 0.5 * ms);
+  };
+  cal.dram_gbps = double(big.bytes) / pass_ms(dram) / 1e6;
+  cal.onchip_gbps = double(small.bytes) / pass_ms(onchip) / 1e6;
   const double relu_ms = median_ms(relu_id), swish_ms = median_ms(swish_id);
   const double elements = double(relu.nodes.size()) * 32 * 112 * 112;
   cal.transcendental_per_cycle =
