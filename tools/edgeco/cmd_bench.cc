@@ -129,9 +129,8 @@ void bench(const BenchOptions& o) {
       "memory: tensors peak %.1f MB (steady %.1f MB, activation arena %.1f MB) = %.2fx (weights "
       "%.1f MB + two largest live activations %.1f MB)\n",
       m["tensor_peak_mb"].get<double>(), m["tensor_steady_mb"].get<double>(),
-      m["arena_mb"].get<double>(),
-      m["peak_over_weights_and_two_activations"].get<double>(), m["weights_mb"].get<double>(),
-      m["largest_two_live_activations_mb"].get<double>());
+      m["arena_mb"].get<double>(), m["peak_over_weights_and_two_activations"].get<double>(),
+      m["weights_mb"].get<double>(), m["largest_two_live_activations_mb"].get<double>());
   std::printf(
       "measured over %d runs after %d warm-up, %d thread%s, %s, %zu passes applied; nodes by "
       "kernel:",
