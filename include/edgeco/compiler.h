@@ -24,6 +24,12 @@ struct PassLog {
 // no other reader of the Conv's output, becomes one Conv with scaled weights and a new bias.
 int fold_batch_norm(Graph& graph, PassLog* log = nullptr);
 
+// A channel Concat of 4-D float tensors whose readers are all ungrouped Convs (constant weights)
+// or MaxPool/AveragePool is never written: pool(concat(a, b)) becomes concat(pool(a), pool(b)),
+// and conv(concat(a, b), W) the sum conv(a, W_a) + conv(b, W_b) of its input-channel slices
+// (the Adds become residual fusions). SqueezeNet's fire modules lose every Concat.
+int distribute_concat(Graph& graph, PassLog* log = nullptr);
+
 // Conv [+ Add of a same-shaped residual] [+ activation] becomes one edgeco.FusedConv, when each
 // intermediate has a single reader and is not a graph output. Activations: Relu, Clip (constant
 // bounds), LeakyRelu, HardSigmoid, HardSwish, Sigmoid, Tanh, and the gated forms PyTorch

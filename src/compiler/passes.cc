@@ -1,4 +1,5 @@
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -205,6 +206,166 @@ int fuse_conv(Graph& g, PassLog* log) {
   return fused;
 }
 
+namespace {
+
+// The channel counts of a Concat's inputs along axis 1 of a 4-D float tensor, or nullopt.
+std::optional<std::vector<int64_t>> channel_concat_parts(const Graph& g, const Node& concat) {
+  if (!concat.domain.empty() || concat.op_type != "Concat" || concat.outputs.size() != 1 ||
+      concat.inputs.size() < 2)
+    return std::nullopt;
+  const Value* out = g.find_value(concat.outputs[0]);
+  if (!out || !out->type || !out->type->rank_known || out->type->dims.size() != 4 ||
+      !is_float(out->type->dtype) || normalize_axis(concat.attr_int("axis"), 4, "axis") != 1)
+    return std::nullopt;
+  std::vector<int64_t> channels;
+  for (const auto& in : concat.inputs) {
+    const Value* v = in.empty() ? nullptr : g.find_value(in);
+    if (!v || !v->type || !v->type->rank_known || v->type->dims.size() != 4 ||
+        v->type->dims[1] <= 0)
+      return std::nullopt;
+    channels.push_back(v->type->dims[1]);
+  }
+  return channels;
+}
+
+// A reader a channel Concat can be pushed through: an ungrouped Conv taking it as its input, with
+// constant weights (split by input channel), or a pooling that works channel by channel. Each
+// slice after the first reads the Conv's output again (to accumulate), so a Conv qualifies only
+// when those reads are fewer elements than the joined tensor (a squeeze layer, not SqueezeNet's
+// 512 -> 1000 classifier).
+bool distributes(const Graph& g, const Node& reader, const Node& concat) {
+  const std::string& value = concat.outputs[0];
+  if (!reader.domain.empty() || reader.inputs.empty() || reader.inputs[0] != value) return false;
+  for (size_t i = 1; i < reader.inputs.size(); ++i)
+    if (reader.inputs[i] == value) return false;
+  if (reader.op_type == "MaxPool" || reader.op_type == "AveragePool")
+    return reader.outputs.size() == 1;
+  if (!is_plain_conv(reader) || reader.attr_int("group", 1) != 1 || reader.outputs.size() != 1)
+    return false;
+  const Tensor* w = constant(g, reader, 1);
+  if (!w || w->rank() != 4 || !is_float(w->dtype()) ||
+      (reader.has_input(2) && !constant(g, reader, 2)))
+    return false;
+  // Per sample: the batch may be symbolic.
+  auto per_sample = [&](const std::string& name) -> int64_t {
+    const Value* v = g.find_value(name);
+    if (!v || !v->type || !v->type->rank_known || v->type->dims.size() != 4) return -1;
+    int64_t n = 1;
+    for (size_t d = 1; d < 4; ++d) {
+      if (v->type->dims[d] <= 0) return -1;
+      n *= v->type->dims[d];
+    }
+    return n;
+  };
+  const int64_t joined = per_sample(value), out = per_sample(reader.outputs[0]);
+  return joined > 0 && out > 0 && out * int64_t(concat.inputs.size() - 1) < joined;
+}
+
+// Input channels [begin, begin + count) of the weights [M, C, kH, kW].
+Tensor weight_channels(const Tensor& w, int64_t begin, int64_t count) {
+  const int64_t m = w.dim(0), c = w.dim(1), per_channel = w.dim(2) * w.dim(3);
+  Tensor part = Tensor::uninitialized(w.dtype(), {m, count, w.dim(2), w.dim(3)});
+  const size_t elem = dtype_size(w.dtype());
+  const std::byte* from = w.bytes().data();
+  std::byte* to = part.bytes().data();
+  for (int64_t o = 0; o < m; ++o)
+    std::memcpy(to + size_t(o * count * per_channel) * elem,
+                from + size_t((o * c + begin) * per_channel) * elem,
+                size_t(count * per_channel) * elem);
+  return part;
+}
+
+}  // namespace
+
+int distribute_concat(Graph& g, PassLog* log) {
+  int rewritten = 0;
+  for (bool changed = true; changed;) {
+    changed = false;
+    const Uses uses(g);
+    for (size_t i = 0; i < g.nodes.size() && !changed; ++i) {
+      const Node concat = g.nodes[i];
+      const auto channels = channel_concat_parts(g, concat);
+      if (!channels) continue;
+      const std::string& joined = concat.outputs[0];
+      const auto it = uses.readers.find(joined);
+      if (uses.graph_outputs.count(joined) || it == uses.readers.end()) continue;
+      bool all = true;
+      for (size_t r : it->second) all = all && distributes(g, g.nodes[r], concat);
+      if (!all) continue;
+      std::vector<Node> added;
+      for (size_t r : it->second) {
+        const Node reader = g.nodes[r];
+        if (reader.op_type != "Conv") {
+          // pool(concat(a, b)) = concat(pool(a), pool(b)): the new Concat is distributed next.
+          Node joint = concat;
+          joint.name = reader.name + ".concat";
+          joint.outputs = {reader.outputs[0]};
+          for (size_t k = 0; k < concat.inputs.size(); ++k) {
+            Node part = reader;
+            part.name = reader.name + ".part" + std::to_string(k);
+            part.inputs[0] = concat.inputs[k];
+            part.outputs = {part.name + "_output"};
+            joint.inputs[k] = part.outputs[0];
+            std::optional<TensorType> type = g.value(reader.outputs[0]).type;
+            if (type && type->rank_known && type->dims.size() == 4) type->dims[1] = (*channels)[k];
+            g.value(part.outputs[0]).type = type;
+            added.push_back(std::move(part));
+          }
+          added.push_back(std::move(joint));
+          note(log, "move " + reader.op_type + " '" + reader.name + "' before Concat '" +
+                        concat.name + "'");
+          continue;
+        }
+        // conv(concat(a, b), W) = conv(a, W[:, A]) + conv(b, W[:, B]): a sum of convolutions, each
+        // accumulating onto the last (residual fusion), so the joined tensor is never written.
+        const Tensor& w = *constant(g, reader, 1);
+        std::string sum;
+        int64_t begin = 0;
+        for (size_t k = 0; k < concat.inputs.size(); ++k) {
+          Node part = reader;
+          part.name = reader.name + ".part" + std::to_string(k);
+          const std::string w_name = part.name + ".weight";
+          g.value(w_name).initializer = weight_channels(w, begin, (*channels)[k]);
+          begin += (*channels)[k];
+          part.inputs = {concat.inputs[k], w_name};
+          if (k + 1 == concat.inputs.size() && reader.has_input(2))
+            part.inputs.push_back(reader.inputs[2]);  // the bias, once
+          part.outputs = {part.name + "_output"};
+          g.value(part.outputs[0]).type = g.value(reader.outputs[0]).type;
+          const std::string term = part.outputs[0];
+          added.push_back(std::move(part));
+          if (k == 0) {
+            sum = term;
+            continue;
+          }
+          const bool last = k + 1 == concat.inputs.size();
+          Node add{
+              reader.name + ".sum" + std::to_string(k),
+              "Add",
+              "",
+              {term, sum},
+              {last ? reader.outputs[0] : reader.name + ".sum" + std::to_string(k) + "_output"}};
+          if (!last) g.value(add.outputs[0]).type = g.value(reader.outputs[0]).type;
+          sum = add.outputs[0];
+          added.push_back(std::move(add));
+        }
+        note(log, "split Conv '" + reader.name + "' over the inputs of Concat '" + concat.name +
+                      "' (the joined tensor is not written)");
+      }
+      std::vector<bool> removed(g.nodes.size(), false);
+      removed[i] = true;
+      for (size_t r : it->second) removed[r] = true;
+      erase_marked(g, removed);
+      for (Node& n : added) g.nodes.push_back(std::move(n));
+      g.values.erase(joined);
+      g.sort_topologically();
+      ++rewritten;
+      changed = true;
+    }
+  }
+  return rewritten;
+}
+
 int remove_dead_nodes(Graph& g, PassLog* log) {
   std::set<std::string> live(g.outputs.begin(), g.outputs.end());
   std::vector<bool> removed(g.nodes.size(), false);
@@ -252,6 +413,7 @@ PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate, bool channels_
     infer_types(graph, OpRegistry::builtin(), for_shapes);
   if (fuse) {
     fold_batch_norm(graph, &log);
+    distribute_concat(graph, &log);
     fuse_conv(graph, &log);
   }
   remove_dead_nodes(graph, &log);

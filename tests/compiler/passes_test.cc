@@ -231,6 +231,81 @@ TEST(Passes, ClipWithRuntimeBoundsIsNotFused) {
   EXPECT_TRUE(has_clip);
 }
 
+// x -> a = Relu(Conv 3x3, 3 channels), b = Conv 1x1 (5 channels) -> cat = Concat(a, b) [N, 8, 6, 6]
+// read by a squeeze Conv (8 -> `squeeze_out`, + Relu) = y1 and a MaxPool whose output feeds a
+// 3x3 Conv (8 -> 2) = y2: SqueezeNet's fire module and its pooled successor.
+Graph fire(int64_t squeeze_out) {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {-1, 4, 6, 6}};
+  g.value("wa").initializer = random_tensor({3, 4, 3, 3}, 41);
+  g.value("ba").initializer = random_tensor({3}, 42);
+  g.value("wb").initializer = random_tensor({5, 4, 1, 1}, 43);
+  g.value("ws").initializer = random_tensor({squeeze_out, 8, 1, 1}, 44);
+  g.value("bs").initializer = random_tensor({squeeze_out}, 45);
+  g.value("wp").initializer = random_tensor({2, 8, 3, 3}, 46);
+  g.value("bp").initializer = random_tensor({2}, 47);
+  g.nodes = {Node{"conv_a", "Conv", "", {"x", "wa", "ba"}, {"ca"}, {{"pads", ints({1, 1, 1, 1})}}},
+             Node{"relu_a", "Relu", "", {"ca"}, {"a"}},
+             Node{"conv_b", "Conv", "", {"x", "wb"}, {"b"}},
+             Node{"cat", "Concat", "", {"a", "b"}, {"cat"}, {{"axis", testing::i64(1)}}},
+             Node{"squeeze", "Conv", "", {"cat", "ws", "bs"}, {"s"}},
+             Node{"relu_s", "Relu", "", {"s"}, {"y1"}},
+             Node{"pool",
+                  "MaxPool",
+                  "",
+                  {"cat"},
+                  {"p"},
+                  {{"kernel_shape", ints({3, 3})}, {"strides", ints({2, 2})}}},
+             Node{"conv_p", "Conv", "", {"p", "wp", "bp"}, {"y2"}, {{"pads", ints({1, 1, 1, 1})}}}};
+  g.outputs = {"y1", "y2"};
+  return g;
+}
+
+int count_ops(const Graph& g, std::string_view op) {
+  int n = 0;
+  for (const auto& node : g.nodes) n += node.op_type == op;
+  return n;
+}
+
+TEST(Passes, ChannelConcatReadBySqueezeConvAndPoolIsNeverWritten) {
+  const Graph g = fire(2);
+  const Tensor x = random_tensor({2, 4, 6, 6}, 48);
+  const TensorMap expected = Session(g).run({{"x", x}});
+  for (const bool fast : {false, true}) {
+    Session s(g, SessionOptions{1, true, fast});
+    // Both Concats (the original and the one the pool moved behind) are gone; the squeeze and
+    // the pooled 3x3 Conv are each a sum of two convolutions, the pool runs on each part.
+    EXPECT_EQ(count_ops(s.graph(), "Concat"), 0) << "fast " << fast;
+    EXPECT_EQ(count_ops(s.graph(), "MaxPool"), 2) << "fast " << fast;
+    const TensorMap got = s.run({{"x", x}});
+    for (const char* out : {"y1", "y2"}) {
+      ASSERT_EQ(got.at(out).dims(), expected.at(out).dims()) << out;
+      expect_same_outputs(got.at(out).to_doubles(), expected.at(out).to_doubles());
+    }
+  }
+}
+
+TEST(Passes, ConcatStaysWhenAConvWouldReadBackMoreThanTheJoinedTensor) {
+  // A squeeze to 16 channels (more than the 8 joined): the second slice would re-read 16 x 36
+  // elements per sample to save writing 8 x 36. Nothing is split; the pool is not moved either.
+  Graph g = fire(16);
+  PassLog log;
+  infer_types(g, OpRegistry::builtin());
+  EXPECT_EQ(distribute_concat(g, &log), 0);
+  EXPECT_EQ(count_ops(g, "Concat"), 1);
+  EXPECT_EQ(count_ops(g, "Conv"), 4);
+}
+
+TEST(Passes, ConcatWithAnElementwiseReaderStays) {
+  Graph g = fire(2);
+  g.nodes.push_back(Node{"relu_cat", "Relu", "", {"cat"}, {"y3"}});
+  g.outputs.push_back("y3");
+  infer_types(g, OpRegistry::builtin());
+  EXPECT_EQ(distribute_concat(g), 0);
+  EXPECT_EQ(count_ops(g, "Concat"), 1);
+}
+
 TEST(Passes, DeadNodesAndUnusedInitializersAreRemoved) {
   Graph g = block("Relu", false);
   g.value("unused").initializer = Tensor(DType::f32, {1000});
