@@ -51,7 +51,10 @@ struct Device {
   double onchip_gbps = 0;         // to its on-chip memory
   double dram_pj_per_byte = 0;    // energy of DRAM traffic
   double onchip_pj_per_byte = 0;  // energy of on-chip traffic
-  double overhead_us = 0;         // per node: kernel launch or command overhead
+  // An optional last-level cache between the two (a CPU's L3): a layer whose tensors exceed the
+  // on-chip memory but fit here moves its activations at `llc_gbps`. 0 bytes: no such level.
+  double llc_bytes = 0, llc_gbps = 0, llc_pj_per_byte = 0;
+  double overhead_us = 0;  // per node: kernel launch or command overhead
   // Elements per cycle of an exp-based activation (Sigmoid, Swish, Tanh) on top of the node's
   // own work; 0: not modelled apart (folded into the rates). Cheap ones (ReLU, HardSwish) are.
   double transcendental_per_cycle = 0;
@@ -126,6 +129,9 @@ struct Cost {
   double compute_ms = 0, memory_ms = 0;  // the roofline's two sides
   bool memory_bound = false;
   bool onchip = false;  // the node's tensors fit the device's on-chip memory
+  // The node's traffic by memory level (a tensor set that fits a cache still reads its weights
+  // from DRAM: a network's weights as a whole do not stay cached between runs).
+  double dram_bytes = 0, llc_bytes = 0, onchip_bytes = 0;
 };
 
 // Roofline latency (compute vs memory time, plus the device's per-node overhead) and energy

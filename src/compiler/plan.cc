@@ -418,24 +418,19 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
   cascades.onchip_bytes.assign(works.size(), 0);
   cascades.id.assign(works.size(), -1);
   if (options.tile) cascades = cascade(graph, works, device_of, platform);
-  auto dram_bytes = [](const hw::NodeWork& w, const hw::Cost& c) {
-    return c.onchip ? w.weight_bytes
-                    : w.bytes_read + w.bytes_written -
-                          std::min(w.onchip_activation_bytes, w.bytes_read + w.bytes_written);
-  };
   plan.latency_ms = plan.energy_mj = 0;
   for (size_t i = 0; i < works.size(); ++i) {
     Option& o = chosen[i];
     const Device& d = platform.devices[size_t(o.choice.device)];
     hw::NodeWork at = works[i].work;
     at.type = o.type;
-    plan.dram_bytes_untiled += dram_bytes(at, o.cost);
+    plan.dram_bytes_untiled += int64_t(o.cost.dram_bytes);
     at.onchip_activation_bytes = cascades.onchip_bytes[i];
     o.cost = hw::node_cost(d, d.opps[size_t(o.choice.opp)], at, options.celsius);
     o.choice.latency_ms = o.cost.latency_ms;
     o.choice.energy_mj =
         o.cost.energy_mj + background_watts(platform, d, options.celsius) * o.cost.latency_ms;
-    plan.dram_bytes += dram_bytes(at, o.cost);
+    plan.dram_bytes += int64_t(o.cost.dram_bytes);
   }
   plan.cascades = cascades.count;
 

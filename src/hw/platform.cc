@@ -148,6 +148,13 @@ Device parse_device(const Reader& r, const YAML::Node& d, const std::string& fie
   dev.dram_gbps = r.number(mem, "dram_gbps", f + ".memory", std::nullopt, 1e-6);
   dev.onchip_pj_per_byte = r.number(mem, "onchip_pj_per_byte", f + ".memory");
   dev.dram_pj_per_byte = r.number(mem, "dram_pj_per_byte", f + ".memory");
+  dev.llc_bytes = r.number(mem, "llc_kib", f + ".memory", 0.0) * 1024;
+  if (dev.llc_bytes > 0) {
+    if (dev.llc_bytes <= dev.onchip_bytes)
+      r.fail(mem["llc_kib"], f + ".memory.llc_kib", "must exceed onchip_kib (a level beyond it)");
+    dev.llc_gbps = r.number(mem, "llc_gbps", f + ".memory", std::nullopt, 1e-6);
+    dev.llc_pj_per_byte = r.number(mem, "llc_pj_per_byte", f + ".memory");
+  }
   dev.overhead_us = r.number(d, "overhead_us", f, 0.0);
   dev.transcendental_per_cycle = r.number(d, "transcendental_per_cycle", f, 0.0);
   if (const YAML::Node overlap = r.child(d, "memory_overlap", f, false)) {
@@ -384,12 +391,25 @@ Cost node_cost(const Device& d, const OperatingPoint& opp, const NodeWork& w, do
     cost.compute_ms +=
         double(w.transcendental_elements) / (d.transcendental_per_cycle * opp.mhz * 1e6) * 1e3;
   const double bytes = double(w.bytes_read + w.bytes_written);
-  // Tensors that fit on chip move at its bandwidth, with only the weights read from DRAM.
+  // Tensors that fit on chip move at its bandwidth, the weights read from DRAM on their way
+  // there; a cascade keeps part of the activations of larger ones on chip; the rest moves at the
+  // last-level cache's bandwidth where the tensors fit it (weights still from DRAM), else at
+  // DRAM's.
   cost.onchip = bytes <= d.onchip_bytes;
-  const double cascaded = std::clamp(double(w.onchip_activation_bytes), 0.0, bytes);
-  const double dram_bytes = cost.onchip ? double(w.weight_bytes) : bytes - cascaded;
-  const double onchip_bytes = cost.onchip ? bytes : cascaded;
-  cost.memory_ms = (dram_bytes / (d.dram_gbps * 1e9) + onchip_bytes / (d.onchip_gbps * 1e9)) * 1e3;
+  const double weights = std::clamp(double(w.weight_bytes), 0.0, bytes);
+  if (cost.onchip) {
+    cost.onchip_bytes = bytes;
+    cost.dram_bytes = weights;
+  } else {
+    cost.onchip_bytes = std::clamp(double(w.onchip_activation_bytes), 0.0, bytes);
+    const bool in_llc = d.llc_bytes > 0 && bytes <= d.llc_bytes;
+    cost.llc_bytes = in_llc ? std::max(bytes - weights - cost.onchip_bytes, 0.0) : 0.0;
+    cost.dram_bytes = bytes - cost.onchip_bytes - cost.llc_bytes;
+  }
+  cost.memory_ms =
+      (cost.dram_bytes / (d.dram_gbps * 1e9) + cost.onchip_bytes / (d.onchip_gbps * 1e9) +
+       (cost.llc_bytes > 0 ? cost.llc_bytes / (d.llc_gbps * 1e9) : 0.0)) *
+      1e3;
   cost.memory_bound = cost.memory_ms > cost.compute_ms;
   // Depthwise, element-wise and pooling rates are those of streaming passes (a few operations per
   // byte), their memory time included: on a device with partial or no overlap only the dense
@@ -401,7 +421,9 @@ Cost node_cost(const Device& d, const OperatingPoint& opp, const NodeWork& w, do
                     d.overhead_us * 1e-3;
   const double watts = d.dynamic_watts(opp) + d.leakage_watts(opp, celsius);
   cost.energy_mj = watts * cost.latency_ms +
-                   (dram_bytes * d.dram_pj_per_byte + onchip_bytes * d.onchip_pj_per_byte) * 1e-9;
+                   (cost.dram_bytes * d.dram_pj_per_byte +
+                    cost.onchip_bytes * d.onchip_pj_per_byte + cost.llc_bytes * d.llc_pj_per_byte) *
+                       1e-9;
   return cost;
 }
 

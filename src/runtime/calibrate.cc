@@ -3,12 +3,15 @@
 // DRAM and cache bandwidth, per-node overhead), written as a platform YAML.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <thread>
+
+#include <unistd.h>
 
 #include "edgeco/compress.h"
 #include "edgeco/hw.h"
@@ -206,6 +209,17 @@ double l2_kib() {
   return 512;
 }
 
+// The last-level cache (L3) as the OS reports it; 0 when it reports none.
+double l3_kib() {
+  std::ifstream size("/sys/devices/system/cpu/cpu0/cache/index3/size");
+  std::string text;
+  if (size >> text && !text.empty()) return std::stod(text);  // "32768K"
+#ifdef _SC_LEVEL3_CACHE_SIZE
+  if (const long bytes = sysconf(_SC_LEVEL3_CACHE_SIZE); bytes > 0) return double(bytes) / 1024;
+#endif
+  return 0;
+}
+
 }  // namespace
 
 size_t RoundTimer::add(const Graph& graph, TensorMap inputs) {
@@ -266,6 +280,13 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
   const size_t dram = add(big.graph, big.nodes);
   const Bench small = conv(16, 16, 64, 1, 1, true);  // 2 x 256 KiB: in L2
   const size_t onchip = add(small.graph, small.nodes);
+  // The last-level cache: 2 x 4 MiB, the size of the first layers' activations of a 224 x 224 CNN
+  // (beyond L2, within L3). The level is modelled up to the bandwidth pass's tensor size: a VM
+  // may report the L3 of all the host's sockets, and the DRAM figure is timed at 2 x 16 MiB.
+  const Bench mid = conv(64, 64, 128, 1, 1, true);
+  const size_t llc = add(mid.graph, mid.nodes);
+  cal.llc_kib = std::floor(std::min(l3_kib(), double(big.bytes) / 2 / 1024));
+  if (cal.llc_kib <= std::max(cal.l2_kib, double(mid.bytes) / 1024)) cal.llc_kib = 0;
   // Exp-based activations: the same depthwise layers (few MACs per output) with SiLU instead of
   // ReLU; the difference is the activation's cost per element.
   const Bench relu = conv(32, 32, 112, 3, 1, true, cal.chain);
@@ -316,6 +337,7 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
   };
   cal.dram_gbps = double(big.bytes) / pass_ms(dram) / 1e6;
   cal.onchip_gbps = double(small.bytes) / pass_ms(onchip) / 1e6;
+  cal.llc_gbps = double(mid.bytes) / pass_ms(llc) / 1e6;
   const double relu_ms = median_ms(relu_id), swish_ms = median_ms(swish_id);
   const double elements = double(relu.nodes.size()) * 32 * 112 * 112;
   cal.transcendental_per_cycle =
@@ -392,8 +414,13 @@ std::string host_platform_yaml(const HostCalibration& c) {
     << "      onchip_gbps: " << c.onchip_gbps << "   # [CAL] a 1x1 depthwise conv, 2 x 256 KiB\n"
     << "      dram_gbps: " << c.dram_gbps << "   # [CAL] a 1x1 depthwise conv, 2 x 16 MiB\n"
     << "      onchip_pj_per_byte: 4    # derived from [HOR]\n"
-    << "      dram_pj_per_byte: 64     # [HOR]\n"
-    << "    overhead_us: " << c.overhead_us << "   # [CAL] a one-element node\n"
+    << "      dram_pj_per_byte: 64     # [HOR]\n";
+  if (c.llc_kib > 0)
+    y << "      llc_kib: " << c.llc_kib
+      << "   # [PROC] L3, at most the DRAM pass's tensor (a VM may report every socket's)\n"
+      << "      llc_gbps: " << c.llc_gbps << "   # [CAL] a 1x1 depthwise conv, 2 x 4 MiB\n"
+      << "      llc_pj_per_byte: 16      # derived from [HOR] (between SRAM and DRAM)\n";
+  y << "    overhead_us: " << c.overhead_us << "   # [CAL] a one-element node\n"
     << "    memory_overlap: " << (c.threads > 1 ? "0.5" : "false") << "   # [VAL]\n"
     << "    transcendental_per_cycle: " << c.transcendental_per_cycle
     << "   # [CAL] depthwise 3x3 layers with SiLU vs with ReLU\n"

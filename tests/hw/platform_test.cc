@@ -128,6 +128,40 @@ TEST(CostModel, WithoutOverlapMemoryAddsAndExpActivationsCostPerElement) {
   EXPECT_NEAR(node_cost(simple().device("cpu"), cpu.opps.back(), w).compute_ms, 10.0, 1e-9);
 }
 
+const char* kCpuMemory =
+    "memory: {onchip_kib: 1, onchip_gbps: 100, dram_gbps: 10, onchip_pj_per_byte: 1, "
+    "dram_pj_per_byte: 10}";
+
+TEST(CostModel, LastLevelCacheCarriesTheActivationsOfNodesThatFitIt) {
+  const Platform p = parse_platform(
+      replaced(kSimple, kCpuMemory,
+               "memory: {onchip_kib: 1, onchip_gbps: 100, dram_gbps: 10, onchip_pj_per_byte: 1, "
+               "dram_pj_per_byte: 10, llc_kib: 4096, llc_gbps: 50, llc_pj_per_byte: 4}"),
+      "llc.yaml");
+  const Device& cpu = p.device("cpu");
+  EXPECT_EQ(cpu.llc_bytes, 4096.0 * 1024);
+  // 2 MB: beyond the 1 KiB on chip, within the 4 MiB cache. 1.9 MB of activations at 50 GB/s,
+  // the 0.1 MB of weights from DRAM at 10 GB/s; compute 1e6 / (100 x 1 GHz) = 0.01 ms.
+  NodeWork w{"Conv", OpClass::dense_conv, NumType::fp32, 1'000'000, 1'500'000, 500'000, 100'000};
+  Cost c = node_cost(cpu, cpu.opps.back(), w);
+  EXPECT_FALSE(c.onchip);
+  EXPECT_NEAR(c.llc_bytes, 1'900'000, 1e-6);
+  EXPECT_NEAR(c.dram_bytes, 100'000, 1e-6);
+  EXPECT_NEAR(c.memory_ms, (1.9e6 / 50e9 + 1e5 / 10e9) * 1e3, 1e-12);
+  EXPECT_NEAR(c.energy_mj, 1.5 * c.latency_ms + (1.9e6 * 4 + 1e5 * 10) * 1e-9, 1e-12);
+  // 8 MB does not fit: all of it from DRAM.
+  w.bytes_read = 6'000'000;
+  w.bytes_written = 2'000'000;
+  c = node_cost(cpu, cpu.opps.back(), w);
+  EXPECT_EQ(c.llc_bytes, 0.0);
+  EXPECT_NEAR(c.memory_ms, 8e6 / 10e9 * 1e3, 1e-12);
+  // Without the level (every preset but a calibrated host), the 2 MB node is priced at DRAM's.
+  w.bytes_read = 1'500'000;
+  w.bytes_written = 500'000;
+  EXPECT_NEAR(node_cost(simple().device("cpu"), cpu.opps.back(), w).memory_ms, 2e6 / 10e9 * 1e3,
+              1e-12);
+}
+
 TEST(CostModel, UnsupportedTypeOrClassIsAnError) {
   const Platform p = simple();
   const NodeWork pool{"MaxPool", OpClass::pooling, NumType::fp32, 100, 0, 0, 0};
@@ -182,6 +216,11 @@ TEST(Platform, ErrorsNameFileLineAndField) {
   expect_yaml_error(
       replaced(kSimple, "overhead_us: 5", "overhead_us: 5\n    memory_overlap: maybe"),
       "devices[0](cpu).memory_overlap: must be true, false or a fraction in [0, 1]");
+  expect_yaml_error(replaced(kSimple, "dram_pj_per_byte: 10}", "dram_pj_per_byte: 10, llc_kib: 1}"),
+                    "devices[0](cpu).memory.llc_kib: must exceed onchip_kib");
+  expect_yaml_error(
+      replaced(kSimple, "dram_pj_per_byte: 10}", "dram_pj_per_byte: 10, llc_kib: 64}"),
+      "devices[0](cpu).memory.llc_gbps: missing");
   EXPECT_THROW(load_platform("/nonexistent/platform.yaml"), Error);
 }
 

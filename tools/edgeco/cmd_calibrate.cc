@@ -67,6 +67,9 @@ void calibrate_command(const CalibrateRequest& r) {
                                 {"chain", c.chain},
                                 {"mhz", c.mhz},
                                 {"dram_gbps", c.dram_gbps},
+                                {"onchip_gbps", c.onchip_gbps},
+                                {"llc_kib", c.llc_kib},
+                                {"llc_gbps", c.llc_gbps},
                                 {"overhead_us", c.overhead_us},
                                 {"transcendental_per_cycle", c.transcendental_per_cycle},
                                 {"points", points}}
@@ -75,8 +78,9 @@ void calibrate_command(const CalibrateRequest& r) {
     return;
   }
   std::printf(
-      "host: %.0f MHz, %d thread(s); DRAM %.1f GB/s, per-node overhead %.1f us (measured)\n", c.mhz,
-      c.threads, c.dram_gbps, c.overhead_us);
+      "host: %.0f MHz, %d thread(s); L2 %.1f, L3 %.1f, DRAM %.1f GB/s, per-node overhead %.1f us "
+      "(measured)\n",
+      c.mhz, c.threads, c.onchip_gbps, c.llc_gbps, c.dram_gbps, c.overhead_us);
   for (const auto& p : c.points)
     std::printf("  %-5s %-15s %-34s %9.3f ms  %7.2f MACs/cycle\n",
                 std::string(hw::to_string(p.type)).c_str(),
