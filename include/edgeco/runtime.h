@@ -217,6 +217,7 @@ struct HostCalibrationPoint {
 struct HostCalibration {
   int threads = 1, chain = 1;
   double mhz = 0, l2_kib = 0, dram_gbps = 0, onchip_gbps = 0, overhead_us = 0;
+  double onchip_kib = 0;                // L2 per core x threads
   double llc_kib = 0, llc_gbps = 0;     // the last-level cache; 0 KiB: none modelled
   double transcendental_per_cycle = 0;  // SiLU elements per cycle beyond ReLU's
   std::map<std::pair<hw::NumType, hw::OpClass>, double> macs_per_cycle;  // median per class
