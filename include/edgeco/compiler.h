@@ -58,11 +58,18 @@ int remove_dead_nodes(Graph& graph, PassLog* log = nullptr);
 // kernels that run NHWC natively; the reference kernels still compute it (via transposes).
 int to_channels_last(Graph& graph, PassLog* log = nullptr);
 
+// Marks float NHWC FusedConvs that run faster as Winograd convolutions on edgeco's CPU kernels
+// (algorithm="winograd"): 3x3, stride 1, no dilation, ungrouped, >= 64 input and output channels
+// and at most twice as many out as in (measured on oneDNN 2.6 with AVX-512; with fewer channels
+// or a wider expansion the transforms cost more than they save). Their transformed weights are
+// 1.8-4x the 3x3 ones: speed for memory.
+int choose_winograd(Graph& graph, PassLog* log = nullptr);
+
 // The passes above, in order, after type inference (with `evaluate` to see through shape
 // arithmetic); the layout pass only when `channels_last`; BN folding and conv fusion only when
 // `fuse` (int8 QDQ patterns always become int8 nodes: that is how a QDQ model is meant to run).
 PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate = nullptr,
-                 bool channels_last = false, bool fuse = true);
+                 bool channels_last = false, bool fuse = true, bool winograd = false);
 
 }  // namespace edgeco
 
@@ -152,6 +159,8 @@ struct CompileOptions {
   // The layout pass: NHWC regions with a Transpose at each edge, as edgeco's fast kernels run on
   // the host (so the plan holds, and costs, the Transposes the runtime executes).
   bool channels_last = false;
+  // With channels_last: Winograd for the 3x3 convolutions it speeds up, as the runtime does.
+  bool winograd = true;
   bool tile = true;     // cascades that keep activations in on-chip memory (after placement)
   bool dvfs = true;     // choose each node's operating point; else every device at its highest
   double celsius = 25;  // die temperature the leakage is evaluated at

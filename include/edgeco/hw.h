@@ -19,7 +19,17 @@ enum class DeviceKind { cpu, gpu, npu, fpga };
 std::string_view to_string(DeviceKind kind);
 
 // Operator classes the devices' throughput is given for.
-enum class OpClass { dense_conv, depthwise_conv, matmul, elementwise, pooling, other };
+// winograd_conv: a dense 3x3 convolution the compiler runs as Winograd (algorithm="winograd"),
+// its rate in direct-convolution MACs per cycle; a device without that rate prices it as dense.
+enum class OpClass {
+  dense_conv,
+  depthwise_conv,
+  matmul,
+  elementwise,
+  pooling,
+  other,
+  winograd_conv
+};
 std::string_view to_string(OpClass c);
 // The class of an ONNX (or edgeco) operator; a Conv is depthwise when group == input channels.
 OpClass op_class(std::string_view op_type, bool depthwise);
@@ -69,6 +79,9 @@ struct Device {
   // The type this device runs a node in: its own, or for an int8 node on a device without int8,
   // fp16 or fp32 (dequantized weights); nullopt when the device cannot run it.
   std::optional<NumType> run_type(const NodeWork& work) const;
+  // MACs per cycle for a type and class (a Winograd convolution falls back to the dense rate);
+  // nullopt when the device has none.
+  std::optional<double> rate(NumType t, OpClass c) const;
   double dynamic_watts(const OperatingPoint& p) const;
   double leakage_watts(const OperatingPoint& p, double celsius) const;
 };

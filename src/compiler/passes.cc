@@ -366,6 +366,32 @@ int distribute_concat(Graph& g, PassLog* log) {
   return rewritten;
 }
 
+int choose_winograd(Graph& g, PassLog* log) {
+  int chosen = 0;
+  for (Node& n : g.nodes) {
+    if (n.domain != "edgeco" || n.op_type != "FusedConv" || n.attr_int("channels_last", 0) != 1 ||
+        n.attr_int("group", 1) != 1 || n.has_attr("algorithm"))
+      continue;
+    // W's type is X's (the schema requires it), and W is what the kernel transforms.
+    const Tensor* w = constant(g, n, 1);
+    if (!w || w->rank() != 4 || w->dtype() != DType::f32 || w->dim(2) != 3 || w->dim(3) != 3)
+      continue;
+    auto all_ones = [&](const char* attr) {
+      if (!n.has_attr(attr)) return true;
+      for (int64_t v : n.attr_ints(attr))
+        if (v != 1) return false;
+      return true;
+    };
+    const int64_t out = w->dim(0), in = w->dim(1);
+    if (!all_ones("strides") || !all_ones("dilations") || in < 64 || out < 64 || out > 2 * in)
+      continue;
+    n.attributes["algorithm"] = Attribute{std::string("winograd")};
+    note(log, "Winograd for Conv '" + n.name + "'");
+    ++chosen;
+  }
+  return chosen;
+}
+
 int remove_dead_nodes(Graph& g, PassLog* log) {
   std::set<std::string> live(g.outputs.begin(), g.outputs.end());
   std::vector<bool> removed(g.nodes.size(), false);
@@ -394,7 +420,8 @@ int remove_dead_nodes(Graph& g, PassLog* log) {
   return count;
 }
 
-PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate, bool channels_last, bool fuse) {
+PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate, bool channels_last, bool fuse,
+                 bool winograd) {
   PassLog log;
   graph.sort_topologically();
   // The passes need shapes, not weights: folding a DequantizeLinear of int8 weights here would
@@ -420,6 +447,7 @@ PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate, bool channels_
   if (channels_last) {
     to_channels_last(graph, &log);
     remove_dead_nodes(graph, &log);
+    if (winograd) choose_winograd(graph, &log);
   }
   return log;
 }

@@ -154,6 +154,9 @@ std::vector<Work> node_work(const Graph& g, const InferenceResult& inferred) {
     w.work.op_type = node.op_type;
     w.work.op_class = hw::op_class(node.op_type, depthwise);
     w.work.type = int8 ? NumType::int8 : NumType::fp32;
+    if (w.work.op_class == hw::OpClass::dense_conv && !int8 &&
+        node.attr_string("algorithm", "") == "winograd")
+      w.work.op_class = hw::OpClass::winograd_conv;
     // Exp-based activations cost the host far more per element than the MACs around them.
     const std::string activation = node.attr_string("activation", "");
     for (std::string_view exp_based : {"Sigmoid", "Swish", "Tanh"})
@@ -279,7 +282,8 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
     for (auto& d : v.type->dims)
       if (d < 0) d = 1;
   }
-  plan.passes = optimize(graph, evaluate, options.channels_last, options.fuse).lines;
+  plan.passes =
+      optimize(graph, evaluate, options.channels_last, options.fuse, options.winograd).lines;
   const InferenceResult inferred = infer_types(graph, OpRegistry::builtin(), evaluate);
   const std::vector<Work> works = node_work(graph, inferred);
 

@@ -102,9 +102,9 @@ E parse_enum(const Reader& r, const YAML::Node& at, const std::string& field,
   r.fail(at, field, "'" + value + "' is not one of " + known);
 }
 
-constexpr std::initializer_list<OpClass> kClasses{OpClass::dense_conv, OpClass::depthwise_conv,
-                                                  OpClass::matmul,     OpClass::elementwise,
-                                                  OpClass::pooling,    OpClass::other};
+constexpr std::initializer_list<OpClass> kClasses{
+    OpClass::dense_conv, OpClass::depthwise_conv, OpClass::matmul,       OpClass::elementwise,
+    OpClass::pooling,    OpClass::other,          OpClass::winograd_conv};
 constexpr std::initializer_list<NumType> kTypes{NumType::int8, NumType::fp16, NumType::fp32};
 
 Device parse_device(const Reader& r, const YAML::Node& d, const std::string& field) {
@@ -209,6 +209,8 @@ std::string_view to_string(OpClass c) {
       return "pooling";
     case OpClass::other:
       return "other";
+    case OpClass::winograd_conv:
+      return "winograd_conv";
   }
   return "?";
 }
@@ -271,8 +273,16 @@ bool Device::supports(NumType t, std::string_view op_type) const {
 std::optional<NumType> Device::run_type(const NodeWork& w) const {
   for (NumType t : {w.type, NumType::fp16, NumType::fp32}) {
     if (t != w.type && w.type != NumType::int8) break;
-    if (supports(t, w.op_type) && macs_per_cycle.at(t).count(w.op_class)) return t;
+    if (supports(t, w.op_type) && rate(t, w.op_class)) return t;
   }
+  return std::nullopt;
+}
+
+std::optional<double> Device::rate(NumType t, OpClass c) const {
+  const auto type = macs_per_cycle.find(t);
+  if (type == macs_per_cycle.end()) return std::nullopt;
+  if (const auto it = type->second.find(c); it != type->second.end()) return it->second;
+  if (c == OpClass::winograd_conv) return rate(t, OpClass::dense_conv);
   return std::nullopt;
 }
 
@@ -377,16 +387,14 @@ Platform find_platform(std::string_view name_or_path) {
 }
 
 Cost node_cost(const Device& d, const OperatingPoint& opp, const NodeWork& w, double celsius) {
-  const auto t = d.macs_per_cycle.find(w.type);
-  const auto rate = t == d.macs_per_cycle.end() ? nullptr : &t->second;
-  const auto c = rate ? rate->find(w.op_class) : decltype(rate->end()){};
-  if (!rate || c == rate->end())
+  const std::optional<double> rate = d.rate(w.type, w.op_class);
+  if (!rate)
     throw Error(ErrorKind::unsupported,
                 "no throughput for " + std::string(to_string(w.type)) + " " +
                     std::string(to_string(w.op_class)),
                 d.name + " (" + w.op_type + ")");
   Cost cost;
-  cost.compute_ms = double(w.macs) / (c->second * opp.mhz * 1e6) * 1e3;
+  cost.compute_ms = double(w.macs) / (*rate * opp.mhz * 1e6) * 1e3;
   if (d.transcendental_per_cycle > 0)
     cost.compute_ms +=
         double(w.transcendental_elements) / (d.transcendental_per_cycle * opp.mhz * 1e6) * 1e3;
@@ -414,7 +422,8 @@ Cost node_cost(const Device& d, const OperatingPoint& opp, const NodeWork& w, do
   // Depthwise, element-wise and pooling rates are those of streaming passes (a few operations per
   // byte), their memory time included: on a device with partial or no overlap only the dense
   // classes add (part of) their memory time to their compute time.
-  const bool streaming = w.op_class != OpClass::dense_conv && w.op_class != OpClass::matmul;
+  const bool streaming = w.op_class != OpClass::dense_conv && w.op_class != OpClass::matmul &&
+                         w.op_class != OpClass::winograd_conv;
   const double overlap = streaming ? 1.0 : d.memory_overlap;
   cost.latency_ms = std::max(cost.compute_ms, cost.memory_ms) +
                     (1.0 - overlap) * std::min(cost.compute_ms, cost.memory_ms) +

@@ -261,6 +261,9 @@ void register_nn_ops(OpRegistry& r) {
   fused_attrs.push_back({"activation_beta", AttrType::f});
   // channels_last=1: X, Z and Y are NHWC (the layout pass's choice); W stays [M, C/group, kH, kW].
   fused_attrs.push_back({"channels_last", AttrType::i});
+  // algorithm="winograd": the compiler's choice for a kernel that has it (same result up to
+  // rounding); "" or "direct" otherwise.
+  fused_attrs.push_back({"algorithm", AttrType::s});
   OpSchema fused = schema("FusedConv", 2, 4, fused_attrs, [](InferContext& ctx) {
     require_dtype_in(ctx, 0, kFloats);
     require_same_dtype(ctx, 0, 1);

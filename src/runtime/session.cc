@@ -93,7 +93,10 @@ Session::Session(Graph graph, SessionOptions options)
     return run_node(node, opset, inputs);
   };
   // Channels-last pays off only where kernels run NHWC natively: with the fast kernels.
-  if (options_.optimize) pass_log_ = optimize(graph_, evaluate, options_.fast_kernels).lines;
+  if (options_.optimize)
+    pass_log_ = optimize(graph_, evaluate, options_.fast_kernels, true,
+                         options_.fast_kernels && options_.winograd)
+                    .lines;
   InferenceResult inferred = infer_types(graph_, OpRegistry::builtin(), evaluate);
   constants_ = std::move(inferred.constants);
   for (const auto& [name, value] : constants_) {

@@ -306,6 +306,63 @@ TEST(Passes, ConcatWithAnElementwiseReaderStays) {
   EXPECT_EQ(count_ops(g, "Concat"), 1);
 }
 
+// x [N, 64, 8, 8] -> Conv 3x3 (64 -> `out`, stride `stride`) + Relu -> y.
+Graph conv3x3(int64_t out, int64_t stride, int64_t in = 64) {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {-1, in, 8, 8}};
+  g.value("w").initializer = random_tensor({out, in, 3, 3}, 51);
+  g.value("b").initializer = random_tensor({out}, 52);
+  g.nodes = {Node{"conv",
+                  "Conv",
+                  "",
+                  {"x", "w", "b"},
+                  {"c"},
+                  {{"pads", ints({1, 1, 1, 1})}, {"strides", ints({stride, stride})}}},
+             Node{"relu", "Relu", "", {"c"}, {"y"}}};
+  g.outputs = {"y"};
+  return g;
+}
+
+std::string algorithm_of(const Graph& g) {
+  for (const auto& n : g.nodes)
+    if (n.op_type == "FusedConv") return n.attr_string("algorithm", "");
+  return "no FusedConv";
+}
+
+TEST(Passes, WinogradIsChosenFor3x3StrideOneLayersWithEnoughChannels) {
+  auto chosen = [](Graph g) {
+    optimize(g, nullptr, true, true, true);
+    return algorithm_of(g);
+  };
+  EXPECT_EQ(chosen(conv3x3(64, 1)), "winograd");
+  EXPECT_EQ(chosen(conv3x3(128, 1)), "winograd");  // at most twice the input channels
+  EXPECT_EQ(chosen(conv3x3(129, 1)), "");
+  EXPECT_EQ(chosen(conv3x3(64, 2)), "");      // strided
+  EXPECT_EQ(chosen(conv3x3(64, 1, 32)), "");  // too few input channels
+  Graph off = conv3x3(64, 1);
+  optimize(off, nullptr, true, true, false);  // the option off
+  EXPECT_EQ(algorithm_of(off), "");
+}
+
+TEST(Passes, WinogradConvolutionMatchesTheReferenceKernels) {
+  // With a residual (the sum post-op starts from the reorder of Z into the blocked layout).
+  Graph g = conv3x3(64, 1);
+  g.nodes.back() = Node{"add", "Add", "", {"c", "x"}, {"s"}};
+  g.nodes.push_back(Node{"relu", "Relu", "", {"s"}, {"y"}});
+  // A second batch size repacks the weights (from the originals: oneDNN cannot reorder
+  // Winograd-transformed weights into another Winograd layout).
+  const Tensor x2 = random_tensor({2, 64, 8, 8}, 53), x3 = random_tensor({3, 64, 8, 8}, 54);
+  Session reference(g);
+  const TensorMap expected2 = reference.run({{"x", x2}}), expected3 = reference.run({{"x", x3}});
+  for (const int threads : {1, 2}) {
+    Session s(g, SessionOptions{threads, true, true});
+    EXPECT_EQ(algorithm_of(s.graph()), "winograd");
+    expect_same_outputs(s.run({{"x", x2}}).at("y").to_doubles(), expected2.at("y").to_doubles());
+    expect_same_outputs(s.run({{"x", x3}}).at("y").to_doubles(), expected3.at("y").to_doubles());
+  }
+}
+
 TEST(Passes, DeadNodesAndUnusedInitializersAreRemoved) {
   Graph g = block("Relu", false);
   g.value("unused").initializer = Tensor(DType::f32, {1000});

@@ -188,6 +188,22 @@ TEST(CostModel, OperatorClasses) {
   EXPECT_EQ(op_class("NonMaxSuppression", false), OpClass::other);
 }
 
+TEST(CostModel, WinogradConvolutionsTakeTheirOwnRateOrElseTheDenseOne) {
+  // Dense at 100 MACs/cycle; no Winograd rate: the same 10 ms of compute.
+  NodeWork w{"FusedConv", OpClass::winograd_conv, NumType::fp32, 1'000'000'000, 100, 100, 0};
+  const Device& plain = simple().device("cpu");
+  EXPECT_EQ(plain.rate(NumType::fp32, OpClass::winograd_conv), 100.0);
+  EXPECT_NEAR(node_cost(plain, plain.opps.back(), w).compute_ms, 10.0, 1e-9);
+  // With 250 MACs/cycle (direct MACs counted) it takes 4 ms; an int8 device without dense
+  // rates has no Winograd one either.
+  const Platform p = parse_platform(
+      replaced(kSimple, "fp32: {dense_conv: 100,", "fp32: {dense_conv: 100, winograd_conv: 250,"),
+      "winograd.yaml");
+  const Device& cpu = p.device("cpu");
+  EXPECT_NEAR(node_cost(cpu, cpu.opps.back(), w).compute_ms, 4.0, 1e-9);
+  EXPECT_FALSE(p.device("npu0").rate(NumType::fp32, OpClass::winograd_conv));
+}
+
 // Errors name the file, the line and the field.
 void expect_yaml_error(const std::string& text, const std::string& want) {
   const std::string message =

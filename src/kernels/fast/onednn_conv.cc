@@ -73,7 +73,8 @@ class OneDnnConv final : public OneDnnKernel {
         weight_dims_(weights_.dims()),
         weight_type_(weights_.dtype()),
         bias_(std::move(bias)),
-        quant_(std::move(quant)) {
+        quant_(std::move(quant)),
+        winograd_(!quant_ && node_.attr_string("algorithm", "") == "winograd") {
     // oneDNN adds the bias to the int32 accumulator before the output scale: bias / scale[m].
     if (quant_ && bias_) {
       auto b = bias_->data<float>();
@@ -85,8 +86,9 @@ class OneDnnConv final : public OneDnnKernel {
   // The packed copy is the only one the kernel needs when shapes are fixed or weights are float.
   std::vector<size_t> owned_inputs() const override {
     // Float weights repack from the packed copy for a new shape; int8 ones (with oneDNN's
-    // compensation terms in the packed form) keep the original unless shapes are fixed.
-    if (!static_shape_ && quant_) return {};
+    // compensation terms in the packed form) and Winograd-transformed ones (oneDNN has no reorder
+    // between two of those) keep the original unless shapes are fixed.
+    if (!static_shape_ && (quant_ || winograd_)) return {};
     return {quant_ ? size_t{3} : size_t{1}};
   }
 
@@ -133,8 +135,9 @@ class OneDnnConv final : public OneDnnKernel {
     const bool channels_last = node_.attr_int("channels_last", 0) != 0;
     const Dims x = channels_last ? Dims{x_dims[0], x_dims[3], x_dims[1], x_dims[2]} : x_dims;
     const tag user_tag = channels_last ? tag::nhwc : tag::nchw;
-    // NHWC is a layout oneDNN's convolutions run natively: no reorder at entry or exit.
-    const tag compute_tag = channels_last ? tag::nhwc : tag::any;
+    // NHWC is a layout oneDNN's direct convolutions run natively: no reorder at entry or exit.
+    // Its Winograd kernels need their blocked layout: reorders in and out, which the compiler's
+    // choice (algorithm="winograd") has counted on.
     const Dims& w = weight_dims_;
     const WindowGeometry g =
         window_geometry(node_, WindowKind::conv, std::span(x).subspan(2), std::span(w).subspan(2));
@@ -150,12 +153,18 @@ class OneDnnConv final : public OneDnnKernel {
     dst_user_md_ = memory::desc(dst_dims, dst_type, user_tag);
     const memory::desc w_user_md(w_dims, w_type, group == 1 ? tag::oihw : tag::goihw);
     const memory::desc bias_md = bias_ ? memory::desc({w[0]}, dt::f32, tag::x) : memory::desc();
-    dnnl::convolution_forward::desc desc(
-        dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-        memory::desc(src_dims, src_type, compute_tag), memory::desc(w_dims, w_type, tag::any),
-        bias_md, memory::desc(dst_dims, dst_type, compute_tag), {g.strides[0], g.strides[1]},
-        {g.dilations[0] - 1, g.dilations[1] - 1}, {g.pads_begin[0], g.pads_begin[1]},
-        {g.pads_end[0], g.pads_end[1]});
+    auto make_desc = [&](bool as_winograd) {
+      const tag compute_tag = channels_last && !as_winograd ? tag::nhwc : tag::any;
+      return dnnl::convolution_forward::desc(
+          dnnl::prop_kind::forward_inference,
+          as_winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
+          memory::desc(src_dims, src_type, compute_tag), memory::desc(w_dims, w_type, tag::any),
+          bias_md, memory::desc(dst_dims, dst_type, compute_tag),
+          memory::dims{g.strides[0], g.strides[1]},
+          memory::dims{g.dilations[0] - 1, g.dilations[1] - 1},
+          memory::dims{g.pads_begin[0], g.pads_begin[1]},
+          memory::dims{g.pads_end[0], g.pads_end[1]});
+    };
     dnnl::post_ops ops;
     has_residual_ = node_.op_type == "FusedConv" && node_.has_input(3);
     if (has_residual_) ops.append_sum(1.0f);
@@ -172,7 +181,15 @@ class OneDnnConv final : public OneDnnKernel {
                          float(quant_->y_zero));
     }
     attr.set_post_ops(ops);
-    const dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
+    // A CPU without oneDNN's Winograd kernels (they need AVX-512) runs the direct algorithm.
+    auto make_pd = [&]() {
+      if (winograd_) try {
+          return dnnl::convolution_forward::primitive_desc(make_desc(true), attr, cpu_engine());
+        } catch (const dnnl::error&) {
+        }
+      return dnnl::convolution_forward::primitive_desc(make_desc(false), attr, cpu_engine());
+    };
+    const dnnl::convolution_forward::primitive_desc pd = make_pd();
     dnnl::stream stream(cpu_engine());
     // Weights are packed into oneDNN's layout once.
     // A new shape may keep the packed layout; otherwise the weights are repacked from the original
@@ -219,6 +236,7 @@ class OneDnnConv final : public OneDnnKernel {
   Tensor packed_weights_;  // oneDNN's layout
   std::optional<Tensor> bias_;
   std::optional<Requantization> quant_;
+  bool winograd_;  // the compiler chose Winograd (float only); oneDNN may still fall back to direct
   bool has_residual_ = false;
   std::optional<ExpActivation> own_activation_;  // applied after the convolution, not a post-op
   memory::desc src_user_md_, dst_user_md_;
