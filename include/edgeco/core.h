@@ -134,6 +134,8 @@ using Dims = std::vector<int64_t>;
 std::string dims_to_string(std::span<const int64_t> dims);
 // Product of dims; throws out_of_memory-kind Error on overflow or negative dims.
 int64_t checked_numel(std::span<const int64_t> dims);
+// Row-major strides of dims, in units of `unit` (1: elements; an element size: bytes).
+Dims row_major_strides(std::span<const int64_t> dims, int64_t unit = 1);
 
 // Scale and zero point, per tensor (one entry, axis unused) or per axis (one entry per slice).
 struct QuantParams {

@@ -167,6 +167,12 @@ std::string dims_to_string(std::span<const int64_t> dims) {
   return s + "]";
 }
 
+Dims row_major_strides(std::span<const int64_t> dims, int64_t unit) {
+  Dims strides(dims.size(), unit);
+  for (size_t d = dims.size(); d-- > 1;) strides[d - 1] = strides[d] * dims[d];
+  return strides;
+}
+
 int64_t checked_numel(std::span<const int64_t> dims) {
   int64_t n = 1;
   for (int64_t d : dims) {
@@ -268,8 +274,8 @@ Tensor Tensor::permuted(std::span<const int64_t> perm) const {
     throw Error(ErrorKind::invalid_argument, "permutation of " + std::to_string(perm.size()) +
                                                  " axes for a rank-" + std::to_string(rank()) +
                                                  " tensor");
-  Dims out_dims, in_strides(rank(), 1), src_stride;
-  for (size_t d = rank(); d-- > 1;) in_strides[d - 1] = in_strides[d] * dims_[d];
+  const Dims in_strides = row_major_strides(dims_);
+  Dims out_dims, src_stride;
   for (int64_t p : perm) {
     if (p < 0 || p >= int64_t(rank()))
       throw Error(ErrorKind::invalid_argument, "permutation axis out of range");

@@ -212,12 +212,6 @@ void copy_runs(const std::byte* src, std::byte* dst, std::span<const int64_t> co
   }
 }
 
-Dims byte_strides(const Dims& dims, size_t elem) {
-  Dims strides(dims.size(), int64_t(elem));
-  for (size_t d = dims.size(); d-- > 1;) strides[d - 1] = strides[d] * dims[d];
-  return strides;
-}
-
 // Slice with unit steps (ShuffleNet's channel split) as copies of contiguous runs: the axes after
 // the last one sliced are copied whole with it. Starts and ends come from constant inputs.
 class RunSlice final : public PreparedKernel {
@@ -231,7 +225,7 @@ class RunSlice final : public PreparedKernel {
     const Dims& dims = x.dims();
     const auto ranges = slice_ranges(dims, starts_, ends_, axes_, {});
     const size_t elem = dtype_size(x.dtype());
-    const Dims strides = byte_strides(dims, elem);
+    const Dims strides = row_major_strides(dims, int64_t(elem));
     size_t last = 0;  // the innermost sliced axis (or 0)
     for (size_t d = 0; d < dims.size(); ++d)
       if (ranges[d].start != 0 || ranges[d].count != dims[d]) last = d;
@@ -280,7 +274,7 @@ class RunTranspose final : public PreparedKernel {
     Tensor& y = args.out(0);
     if (y.numel() == 0) return;
     const Dims& dims = x.dims();
-    const Dims strides = byte_strides(dims, dtype_size(x.dtype()));
+    const Dims strides = row_major_strides(dims, int64_t(dtype_size(x.dtype())));
     size_t kept = perm_.size();  // axes [kept, rank) stay in place
     while (kept > 0 && perm_[kept - 1] == int64_t(kept - 1)) --kept;
     size_t run_bytes = dtype_size(x.dtype());

@@ -121,8 +121,7 @@ void resize(const KernelArgs& args) {
   for (size_t d = 0; d < rank; ++d)
     taps.push_back(axis_taps(args, x.dim(d), y.dim(d), scales[d], roi[d], roi[rank + d]));
   const double extrapolation = args.node.attr_float("extrapolation_value", 0.0f);
-  Dims in_strides(rank, 1);
-  for (size_t d = rank; d-- > 1;) in_strides[d - 1] = in_strides[d] * x.dim(d);
+  const Dims in_strides = row_major_strides(x.dims());
 
   auto run = [&](auto tag) {
     using T = decltype(tag);

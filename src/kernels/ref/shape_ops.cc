@@ -25,12 +25,6 @@ void for_each_index(std::span<const int64_t> dims, F f) {
   }
 }
 
-Dims strides_of(std::span<const int64_t> dims) {
-  Dims s(dims.size(), 1);
-  for (size_t d = dims.size(); d-- > 1;) s[d - 1] = s[d] * dims[d];
-  return s;
-}
-
 void transpose(const KernelArgs& args) {
   const Tensor& x = args.in(0);
   Dims perm(x.rank());
@@ -89,7 +83,7 @@ void slice(const KernelArgs& args) {
     if (args.has(4)) steps = args.in(4).to_int64s();
   }
   const auto ranges = slice_ranges(x.dims(), starts, ends, axes, steps);
-  const Dims in_strides = strides_of(x.dims());
+  const Dims in_strides = row_major_strides(x.dims());
   const size_t elem = dtype_size(x.dtype());
   for_each_index(y.dims(), [&](int64_t i, const Dims& index) {
     int64_t offset = 0;
@@ -106,7 +100,7 @@ void pad(const KernelArgs& args) {
   const std::string mode = args.node.attr_string("mode", "constant");
   const size_t rank = x.rank();
   const Dims pads = args.opset < 11 ? args.node.attr_ints("pads") : args.in(1).to_int64s();
-  const Dims in_strides = strides_of(x.dims());
+  const Dims in_strides = row_major_strides(x.dims());
   const size_t elem = dtype_size(x.dtype());
   if (mode != "constant")
     for (size_t d = 0; d < rank; ++d)
@@ -213,7 +207,7 @@ template <class MapIndex>
 void gather_by_index(const KernelArgs& args, MapIndex map) {
   const Tensor& x = args.in(0);
   Tensor& y = args.out(0);
-  const Dims in_strides = strides_of(x.dims());
+  const Dims in_strides = row_major_strides(x.dims());
   const size_t elem = dtype_size(x.dtype());
   for_each_index(y.dims(), [&](int64_t i, const Dims& index) {
     int64_t offset = 0;
@@ -248,7 +242,7 @@ void gather_elements(const KernelArgs& args) {
   Tensor& y = args.out(0);
   const size_t axis =
       size_t(normalize_axis(args.node.attr_int("axis", 0), int64_t(data.rank()), "axis"));
-  const Dims strides = strides_of(data.dims());
+  const Dims strides = row_major_strides(data.dims());
   const size_t elem = dtype_size(data.dtype());
   for_each_index(y.dims(), [&](int64_t i, const Dims& index) {
     int64_t offset = 0;
