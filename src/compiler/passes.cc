@@ -261,6 +261,13 @@ bool distributes(const Graph& g, const Node& reader, const Node& concat) {
   return joined > 0 && out > 0 && out * int64_t(concat.inputs.size() - 1) < joined;
 }
 
+// `base`, or base_1, base_2, ... : a value name the graph does not use yet.
+std::string fresh_value(const Graph& g, const std::string& base) {
+  std::string name = base;
+  for (int k = 1; g.find_value(name); ++k) name = base + "_" + std::to_string(k);
+  return name;
+}
+
 // Input channels [begin, begin + count) of the weights [M, C, kH, kW].
 Tensor weight_channels(const Tensor& w, int64_t begin, int64_t count) {
   const int64_t m = w.dim(0), c = w.dim(1), per_channel = w.dim(2) * w.dim(3);
@@ -304,7 +311,7 @@ int distribute_concat(Graph& g, PassLog* log) {
             Node part = reader;
             part.name = reader.name + ".part" + std::to_string(k);
             part.inputs[0] = concat.inputs[k];
-            part.outputs = {part.name + "_output"};
+            part.outputs = {fresh_value(g, part.name + "_output")};
             joint.inputs[k] = part.outputs[0];
             std::optional<TensorType> type = g.value(reader.outputs[0]).type;
             if (type && type->rank_known && type->dims.size() == 4) type->dims[1] = (*channels)[k];
@@ -324,13 +331,13 @@ int distribute_concat(Graph& g, PassLog* log) {
         for (size_t k = 0; k < concat.inputs.size(); ++k) {
           Node part = reader;
           part.name = reader.name + ".part" + std::to_string(k);
-          const std::string w_name = part.name + ".weight";
+          const std::string w_name = fresh_value(g, part.name + ".weight");
           g.value(w_name).initializer = weight_channels(w, begin, (*channels)[k]);
           begin += (*channels)[k];
           part.inputs = {concat.inputs[k], w_name};
           if (k + 1 == concat.inputs.size() && reader.has_input(2))
             part.inputs.push_back(reader.inputs[2]);  // the bias, once
-          part.outputs = {part.name + "_output"};
+          part.outputs = {fresh_value(g, part.name + "_output")};
           g.value(part.outputs[0]).type = g.value(reader.outputs[0]).type;
           const std::string term = part.outputs[0];
           added.push_back(std::move(part));
@@ -339,12 +346,12 @@ int distribute_concat(Graph& g, PassLog* log) {
             continue;
           }
           const bool last = k + 1 == concat.inputs.size();
-          Node add{
-              reader.name + ".sum" + std::to_string(k),
-              "Add",
-              "",
-              {term, sum},
-              {last ? reader.outputs[0] : reader.name + ".sum" + std::to_string(k) + "_output"}};
+          Node add{reader.name + ".sum" + std::to_string(k),
+                   "Add",
+                   "",
+                   {term, sum},
+                   {last ? reader.outputs[0]
+                         : fresh_value(g, reader.name + ".sum" + std::to_string(k) + "_output")}};
           if (!last) g.value(add.outputs[0]).type = g.value(reader.outputs[0]).type;
           sum = add.outputs[0];
           added.push_back(std::move(add));
