@@ -191,7 +191,8 @@ TEST(CostModel, OperatorClasses) {
 TEST(CostModel, WinogradConvolutionsTakeTheirOwnRateOrElseTheDenseOne) {
   // Dense at 100 MACs/cycle; no Winograd rate: the same 10 ms of compute.
   NodeWork w{"FusedConv", OpClass::winograd_conv, NumType::fp32, 1'000'000'000, 100, 100, 0};
-  const Device& plain = simple().device("cpu");
+  const Platform base = simple();
+  const Device& plain = base.device("cpu");
   EXPECT_EQ(plain.rate(NumType::fp32, OpClass::winograd_conv), 100.0);
   EXPECT_NEAR(node_cost(plain, plain.opps.back(), w).compute_ms, 10.0, 1e-9);
   // With 250 MACs/cycle (direct MACs counted) it takes 4 ms; an int8 device without dense
