@@ -186,6 +186,12 @@ Dims broadcast_dims(std::span<const int64_t> a, std::span<const int64_t> b);
 // Normalizes an axis in [-rank, rank) to [0, rank); throws with `what` on out-of-range.
 int64_t normalize_axis(int64_t axis, int64_t rank, std::string_view what);
 
+// edgeco.FusedConv's `algorithm` attribute: the compiler's choice of Winograd for a convolution,
+// which the kernels run and the cost model prices.
+inline constexpr std::string_view kWinogradAlgorithm = "winograd";
+void mark_winograd(Node& conv);
+bool is_winograd(const Node& conv);
+
 // Geometry of a convolution or pooling window over the spatial dims, shared by inference and
 // kernels so both agree.
 struct WindowGeometry {

@@ -392,7 +392,7 @@ int choose_winograd(Graph& g, PassLog* log) {
     const int64_t out = w->dim(0), in = w->dim(1);
     if (!all_ones("strides") || !all_ones("dilations") || in < 64 || out < 64 || out > 2 * in)
       continue;
-    n.attributes["algorithm"] = Attribute{std::string("winograd")};
+    mark_winograd(n);
     note(log, "Winograd for Conv '" + n.name + "'");
     ++chosen;
   }

@@ -154,8 +154,7 @@ std::vector<Work> node_work(const Graph& g, const InferenceResult& inferred) {
     w.work.op_type = node.op_type;
     w.work.op_class = hw::op_class(node.op_type, depthwise);
     w.work.type = int8 ? NumType::int8 : NumType::fp32;
-    if (w.work.op_class == hw::OpClass::dense_conv && !int8 &&
-        node.attr_string("algorithm", "") == "winograd")
+    if (w.work.op_class == hw::OpClass::dense_conv && !int8 && is_winograd(node))
       w.work.op_class = hw::OpClass::winograd_conv;
     // Exp-based activations cost the host far more per element than the MACs around them.
     const std::string activation = node.attr_string("activation", "");

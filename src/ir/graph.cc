@@ -352,6 +352,14 @@ Dims broadcast_dims(std::span<const int64_t> a, std::span<const int64_t> b) {
   return out;
 }
 
+void mark_winograd(Node& conv) {
+  conv.attributes["algorithm"] = Attribute{std::string(kWinogradAlgorithm)};
+}
+
+bool is_winograd(const Node& conv) {
+  return conv.attr_string("algorithm", "") == kWinogradAlgorithm;
+}
+
 int64_t normalize_axis(int64_t axis, int64_t rank, std::string_view what) {
   if (axis < -rank || axis >= rank)
     throw Error(ErrorKind::invalid_model, std::string(what) + " " + std::to_string(axis) +

@@ -214,7 +214,7 @@ bool runs_winograd(const Session& session, std::span<const std::string> nodes) {
   size_t found = 0;
   for (const Node& n : session.graph().nodes)
     if (std::find(nodes.begin(), nodes.end(), n.name) != nodes.end()) {
-      if (n.attr_string("algorithm", "") != "winograd") return false;
+      if (!is_winograd(n)) return false;
       ++found;
     }
   return found == nodes.size();

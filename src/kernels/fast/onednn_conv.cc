@@ -74,7 +74,7 @@ class OneDnnConv final : public OneDnnKernel {
         weight_type_(weights_.dtype()),
         bias_(std::move(bias)),
         quant_(std::move(quant)),
-        winograd_(!quant_ && node_.attr_string("algorithm", "") == "winograd") {
+        winograd_(!quant_ && is_winograd(node_)) {
     // oneDNN adds the bias to the int32 accumulator before the output scale: bias / scale[m].
     if (quant_ && bias_) {
       auto b = bias_->data<float>();
