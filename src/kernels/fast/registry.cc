@@ -6,14 +6,18 @@
 namespace edgeco::kernels {
 
 void fast::OneDnnKernel::run(const KernelArgs& args) {
-  // oneDNN fixes a primitive's thread count when it is created: set it before (re)preparing.
+  // oneDNN fixes a primitive's thread count when it is created, from the OpenMP thread limit:
+  // set that limit around (re)preparing only. A primitive made for one thread then runs without a
+  // parallel region. Lowering the limit on every run would cost each later region ~5 us in libomp
+  // (it shrinks and regrows its team).
   const int threads = macs(args) < kParallelMinMacs ? 1 : args.threads;
-  omp_set_num_threads(threads);
   if (args.in(0).dims() != prepared_for_ || threads != prepared_threads_) {
+    omp_set_num_threads(threads);
     prepare(args);
     prepared_for_ = args.in(0).dims();
     prepared_threads_ = threads;
   }
+  omp_set_num_threads(args.threads);
   dnnl::stream stream(cpu_engine());
   execute(args, stream);
   stream.wait();
