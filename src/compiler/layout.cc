@@ -127,7 +127,11 @@ class ChannelsLast {
       node.inputs[0] = twin(node.inputs[0]);
       return rename_outputs(node);
     }
-    if (!node.domain.empty() || !is_4d_float(g_, node.outputs[0])) return false;
+    if (!node.domain.empty()) return false;
+    // Concat and MaxPool also move 8-bit codes (the int8 pass leaves them on codes).
+    const bool codes =
+        is_4d_8bit(g_, node.outputs[0]) && (node.op_type == "Concat" || node.op_type == "MaxPool");
+    if (!codes && !is_4d_float(g_, node.outputs[0])) return false;
     if (kUnary.count(node.op_type)) {
       if (!nhwc(node.inputs[0])) return false;
       node.inputs[0] = twin(node.inputs[0]);
@@ -139,7 +143,8 @@ class ChannelsLast {
         any = any || nhwc(in);
         const Value* v = g_.find_value(in);
         // Other operands: NHWC already, a constant (permuted), or a 4-D activation (transposed).
-        convertible = convertible && (nhwc(in) || (v && v->initializer) || is_4d_float(g_, in));
+        convertible = convertible && (nhwc(in) || (v && v->initializer) ||
+                                      (codes ? is_4d_8bit(g_, in) : is_4d_float(g_, in)));
       }
       if (!any || !convertible) return false;
       for (auto& in : node.inputs) in = as_nhwc(in);

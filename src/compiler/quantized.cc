@@ -49,7 +49,11 @@ class QuantizedFusion {
       else if (is_op(g_.nodes[i], "QLinearConv") || is_op(g_.nodes[i], "QLinearMatMul"))
         fused += from_qlinear(i);
     }
-    // Element-wise chains between a DQ and a Q, once the convolutions have claimed theirs.
+    // Concats and max pools between DQs and a Q, then element-wise chains between a DQ and a Q,
+    // once the convolutions have claimed theirs.
+    for (size_t i = 0, n = g_.nodes.size(); evaluate_ && i < n; ++i) {
+      if (!removed_[i] && is_op(g_.nodes[i], "QuantizeLinear")) fused += fuse_code_region(i);
+    }
     for (size_t i = 0; evaluate_ && i < g_.nodes.size(); ++i) {
       if (!removed_[i] && is_op(g_.nodes[i], "DequantizeLinear")) fused += fuse_lookup(i);
     }
@@ -319,6 +323,117 @@ class QuantizedFusion {
     note(log_, "int8 lookup table for " + what + " after DequantizeLinear '" + dq.name + "'" +
                    (y ? " and its QuantizeLinear" : ", float results"));
     return 1;
+  }
+
+  // Collects the Concat/MaxPool nodes that compute `value` (read only by `reader`) from
+  // DequantizeLinear outputs, the region's leaves. False when anything else is on the way.
+  bool collect_code_region(const std::string& value, size_t reader, std::vector<size_t>& region,
+                           std::vector<QuantStep>& leaves) {
+    if (!uses_.read_only_by(value, reader) || region.size() > 64) return false;
+    if (auto dq = dequantize_of(value, false)) {
+      leaves.push_back(*dq);
+      return true;
+    }
+    auto it = producer_.find(value);
+    if (it == producer_.end() || removed_[it->second]) return false;
+    const Node& n = g_.nodes[it->second];
+    const bool pool = is_op(n, "MaxPool") && n.inputs.size() == 1;
+    if (!(pool || is_op(n, "Concat")) || n.outputs.size() != 1) return false;
+    region.push_back(it->second);
+    for (const auto& in : n.inputs)
+      if (in.empty() || !collect_code_region(in, it->second, region, leaves)) return false;
+    return true;
+  }
+
+  // Concat and MaxPool move data and select maxima, so they commute with Q(DQ(.)) of each input,
+  // which is monotonic: Q(region(DQ(x1), DQ(x2), ...)) = region(Q(DQ(x1)), Q(DQ(x2)), ...). The
+  // region then runs on 8-bit codes, each input first mapped to the output's codes by a 256-entry
+  // table (computed by the reference DQ and Q: bit-exact) or as it is where the parameters agree.
+  // SqueezeNet's QDQ fire modules joined float tensors 4x the size of their codes.
+  int fuse_code_region(size_t i) {
+    const auto y = quantize_after(g_.nodes[i].inputs[0]);
+    if (!y || y->node != i) return 0;
+    std::vector<size_t> region;
+    std::vector<QuantStep> leaves;
+    if (!collect_code_region(g_.nodes[i].inputs[0], i, region, leaves) || region.empty()) return 0;
+    const Value* y_value = g_.find_value(g_.nodes[i].outputs[0]);
+    if (!y_value || !y_value->type) return 0;
+    const DType code_type = y_value->type->dtype;
+    // Each leaf's codes in the output's terms.
+    std::map<std::string, std::string> mapped;  // DQ output -> codes the region reads
+    std::vector<Node> lookups;
+    for (const QuantStep& leaf : leaves) {
+      const Node& dq = g_.nodes[leaf.node];
+      if (mapped.count(dq.outputs[0])) continue;
+      const Value* x_value = g_.find_value(leaf.data);
+      if (!x_value || !x_value->type) return 0;
+      if (x_value->type->dtype == code_type && same_parameters(leaf, *y)) {
+        mapped[dq.outputs[0]] = leaf.data;
+        continue;
+      }
+      auto table = requantize_table(dq, g_.nodes[i], x_value->type->dtype);
+      if (!table) return 0;
+      const std::string codes = dq.outputs[0] + ".codes";
+      g_.value(codes + ".table").initializer = std::move(*table);
+      lookups.push_back(Node{
+          dq.name + ".requantize", "QLookup", "edgeco", {leaf.data, codes + ".table"}, {codes}});
+      mapped[dq.outputs[0]] = codes;
+    }
+    // The region's own values change type: fresh names, the last one taking the Q's output.
+    for (size_t r : region) {
+      Node& n = g_.nodes[r];
+      for (auto& in : n.inputs)
+        if (auto m = mapped.find(in); m != mapped.end()) in = m->second;
+      const std::string codes =
+          r == region.front() ? g_.nodes[i].outputs[0] : n.outputs[0] + ".codes";
+      mapped[n.outputs[0]] = codes;
+      n.outputs[0] = codes;
+    }
+    for (size_t r : region)
+      for (auto& in : g_.nodes[r].inputs)
+        if (auto m = mapped.find(in); m != mapped.end()) in = m->second;
+    removed_[i] = true;
+    std::string what;
+    for (auto r = region.rbegin(); r != region.rend(); ++r)
+      what += (what.empty() ? "" : " + ") + g_.nodes[*r].op_type;
+    note(log_,
+         "int8 " + what + " on 8-bit codes (" + std::to_string(lookups.size()) +
+             " requantizing table(s)) instead of between DequantizeLinear and QuantizeLinear");
+    for (Node& n : lookups) {
+      g_.nodes.push_back(std::move(n));
+      removed_.push_back(false);
+    }
+    return 1;
+  }
+
+  bool same_parameters(const QuantStep& a, const QuantStep& b) const {
+    const auto number = [&](const std::string& name) {
+      if (name.empty()) return 0.0;
+      return g_.find_value(name)->initializer->to_doubles().at(0);
+    };
+    const auto zero_type = [&](const std::string& name) {
+      return name.empty() ? DType::u8 : g_.find_value(name)->initializer->dtype();
+    };
+    return number(a.scale) == number(b.scale) && number(a.zero_point) == number(b.zero_point) &&
+           zero_type(a.zero_point) == zero_type(b.zero_point);
+  }
+
+  // Q(DQ(code)) for every 8-bit code in byte order, by the reference kernels.
+  std::optional<Tensor> requantize_table(const Node& dq, const Node& q, DType code_type) {
+    Tensor codes(code_type, {256});
+    for (size_t b = 0; b < 256; ++b) codes.bytes()[b] = std::byte(b);
+    // A step's inputs: `data`, then its constant parameters.
+    const auto inputs = [&](const Node& n, const Tensor& data) {
+      std::vector<const Tensor*> in{&data};
+      for (size_t k = 1; k < n.inputs.size(); ++k)
+        in.push_back(n.has_input(k) ? constant(g_, n, k) : nullptr);
+      return in;
+    };
+    std::vector<Tensor> real = evaluate_(dq, g_.opset, inputs(dq, codes));
+    if (real.empty()) return std::nullopt;
+    std::vector<Tensor> out = evaluate_(q, g_.opset, inputs(q, real[0]));
+    if (out.empty()) return std::nullopt;
+    return std::move(out[0]);
   }
 
   // The QOperator forms (QLinearConv, QLinearMatMul) with constant parameters take the same

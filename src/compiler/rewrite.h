@@ -28,6 +28,16 @@ struct Uses {
     if (it == readers.end() || it->second.size() != 1) return std::nullopt;
     return it->second[0];
   }
+  // True when `node` is the only node reading `value` (perhaps as more than one input) and it is
+  // not a graph output.
+  bool read_only_by(const std::string& value, size_t node) const {
+    if (graph_outputs.count(value)) return false;
+    auto it = readers.find(value);
+    if (it == readers.end()) return false;
+    for (size_t r : it->second)
+      if (r != node) return false;
+    return true;
+  }
 };
 
 inline const Tensor* constant(const Graph& g, const Node& n, size_t i) {

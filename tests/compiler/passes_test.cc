@@ -10,6 +10,7 @@
 namespace edgeco {
 namespace {
 
+using testing::i64;
 using testing::ints;
 
 Tensor random_tensor(Dims dims, uint32_t seed, float lo = -1, float hi = 1) {
@@ -572,6 +573,69 @@ TEST(QuantizedFusion, ElementwiseBetweenDqAndQBecomesABitExactLookupTable) {
     EXPECT_EQ(ops, (std::vector<std::string>{"QuantizeLinear", "QLookup", "QLookup"}));
     EXPECT_EQ(s.run(feed).at("y").to_doubles(), expected);  // the tables hold what DQ-f-Q computes
   }
+}
+
+// a, b -> Q -> DQ -> Concat -> MaxPool -> Q -> DQ -> y, and c -> Q -> DQ -> Concat -> Q -> DQ -> z:
+// b shares the output's parameters, a is int8 with its own; c is read through one DQ twice.
+Graph qdq_concat_pool() {
+  Graph g;
+  g.opset = 13;
+  g.inputs = {"a", "b", "c"};
+  for (const char* in : {"a", "b", "c"}) g.value(in).type = TensorType{DType::f32, {1, 3, 7, 7}};
+  g.value("as").initializer = Tensor::scalar<float>(0.011f);
+  g.value("az").initializer = Tensor::scalar<int8_t>(-5);
+  g.value("ys").initializer = Tensor::scalar<float>(0.02f);
+  g.value("yz").initializer = Tensor::scalar<uint8_t>(128);
+  g.value("zs").initializer = Tensor::scalar<float>(0.007f);
+  g.nodes = {Node{"qa", "QuantizeLinear", "", {"a", "as", "az"}, {"aq"}},
+             Node{"dqa", "DequantizeLinear", "", {"aq", "as", "az"}, {"ad"}},
+             Node{"qb", "QuantizeLinear", "", {"b", "ys", "yz"}, {"bq"}},
+             Node{"dqb", "DequantizeLinear", "", {"bq", "ys", "yz"}, {"bd"}},
+             Node{"cat", "Concat", "", {"ad", "bd"}, {"j"}, {{"axis", i64(1)}}},
+             Node{"pool",
+                  "MaxPool",
+                  "",
+                  {"j"},
+                  {"p"},
+                  {{"kernel_shape", ints({3, 3})},
+                   {"strides", ints({2, 2})},
+                   {"pads", ints({1, 1, 1, 1})}}},
+             Node{"qy", "QuantizeLinear", "", {"p", "ys", "yz"}, {"pq"}},
+             Node{"dqy", "DequantizeLinear", "", {"pq", "ys", "yz"}, {"y"}},
+             Node{"qc", "QuantizeLinear", "", {"c", "ys", "yz"}, {"cq"}},
+             Node{"dqc", "DequantizeLinear", "", {"cq", "ys", "yz"}, {"cd"}},
+             Node{"cat2", "Concat", "", {"cd", "cd"}, {"k"}, {{"axis", i64(2)}}},
+             Node{"qz", "QuantizeLinear", "", {"k", "zs"}, {"kq"}},
+             Node{"dqz", "DequantizeLinear", "", {"kq", "zs"}, {"z"}}};
+  g.outputs = {"y", "z"};
+  return g;
+}
+
+TEST(QuantizedFusion, ConcatAndMaxPoolRunOnCodesBitExactly) {
+  const Graph g = qdq_concat_pool();
+  const TensorMap feed{{"a", random_tensor({1, 3, 7, 7}, 71, -1.5, 1.5)},
+                       {"b", random_tensor({1, 3, 7, 7}, 72, -3, 3)},
+                       {"c", random_tensor({1, 3, 7, 7}, 73, 0, 2)}};
+  TensorMap expected = Session(g).run(feed);
+  for (const bool fast : {false, true}) {
+    Session s(g, SessionOptions{1, true, fast});
+    std::map<std::string, int> ops;
+    for (const Node& n : s.graph().nodes) ++ops[n.op_type];
+    EXPECT_EQ(ops["QLookup"], 2);  // a's codes to the output's; c's to z's (b's are already)
+    EXPECT_EQ(ops["DequantizeLinear"], 2);  // only the graph outputs' (y, z)
+    EXPECT_EQ(ops["Concat"], 2);
+    TensorMap actual = s.run(feed);
+    for (const char* out : {"y", "z"})
+      EXPECT_EQ(actual.at(out).to_doubles(), expected.at(out).to_doubles()) << out;
+  }
+}
+
+TEST(QuantizedFusion, ConcatWithAFloatReaderStaysInFloat) {
+  Graph g = qdq_concat_pool();
+  g.outputs.push_back("j");  // the joined float tensor is wanted as it is
+  optimize(g);
+  for (const Node& n : g.nodes)
+    if (n.op_type == "QLookup") ADD_FAILURE() << "region on codes despite a float reader";
 }
 
 TEST(QuantizedFusion, NonConstantScaleKeepsTheQdqForm) {

@@ -151,6 +151,22 @@ TEST(FastInt8, QLookupMatchesReferenceForByteAndFloatTables) {
   }
 }
 
+TEST(FastInt8, NhwcMaxPoolOnCodesEqualsReference) {
+  for (const bool is_signed : {false, true}) {
+    const Tensor x = is_signed ? random_integers<int8_t>({1, 9, 11, 24}, -128, 127, 41)
+                               : random_integers<uint8_t>({1, 9, 11, 24}, 0, 255, 41);
+    const Graph g = one_node("MaxPool", "edgeco", x, {},
+                             {{"kernel_shape", ints({3, 3})},
+                              {"strides", ints({2, 2})},
+                              {"pads", ints({1, 1, 1, 1})},
+                              {"channels_last", i64(1)}});
+    std::string kernel;
+    const auto actual = run(g, x, true, &kernel).to_int64s();
+    EXPECT_EQ(kernel, "onednn");
+    EXPECT_EQ(actual, run(g, x, false).to_int64s());  // padding never wins: the lowest code
+  }
+}
+
 struct QConvCase {
   std::string name;
   Dims x, w;  // x as the node sees it (NHWC when channels_last)

@@ -1,4 +1,5 @@
-// edgeco.MaxPool / edgeco.AveragePool (NHWC, float32, 2-D) on oneDNN's pooling_v2.
+// edgeco.MaxPool / edgeco.AveragePool (NHWC, 2-D; float32, and 8-bit codes for max pooling) on
+// oneDNN's pooling_v2.
 #include <unordered_map>
 
 #include "kernels/fast/fast_kernels.h"
@@ -23,8 +24,9 @@ class OneDnnPool final : public OneDnnKernel {
     const Dims in{x[0], x[3], x[1], x[2]}, out{y[0], y[3], y[1], y[2]};
     const WindowGeometry g = window_geometry(node_, WindowKind::pool, std::span(in).subspan(2),
                                              node_.attr_ints("kernel_shape"));
-    src_md_ = memory::desc({in[0], in[1], in[2], in[3]}, dt::f32, tag::nhwc);
-    dst_md_ = memory::desc({out[0], out[1], out[2], out[3]}, dt::f32, tag::nhwc);
+    const dt type = onednn_type(args.in(0).dtype());
+    src_md_ = memory::desc({in[0], in[1], in[2], in[3]}, type, tag::nhwc);
+    dst_md_ = memory::desc({out[0], out[1], out[2], out[3]}, type, tag::nhwc);
     // Ceil mode lengthens the output: oneDNN takes that as extra right padding, which max pooling
     // ignores and average pooling without count_include_pad excludes.
     memory::dims pad_r(2);
@@ -50,7 +52,9 @@ class OneDnnPool final : public OneDnnKernel {
 
 std::unique_ptr<PreparedKernel> make_pool(const PrepareArgs& p) {
   const TensorType* x = p.input_types.empty() ? nullptr : p.input_types[0];
-  if (!x || x->dtype != DType::f32 || !x->rank_known || x->dims.size() != 4) return nullptr;
+  if (!x || !x->rank_known || x->dims.size() != 4) return nullptr;
+  const bool codes = x->dtype == DType::u8 || x->dtype == DType::i8;
+  if (x->dtype != DType::f32 && !(codes && p.node.op_type == "MaxPool")) return nullptr;
   if (p.node.attr_int("channels_last", 0) == 0 || p.node.outputs.size() != 1) return nullptr;
   // With ceil mode, ONNX's include-padding divisor counts only the declared pads; oneDNN would
   // count the extra right padding too, so that case stays on the reference kernel.
