@@ -167,6 +167,21 @@ TEST(FastInt8, NhwcMaxPoolOnCodesEqualsReference) {
   }
 }
 
+TEST(FastInt8, ThreeChannelImageTransposeInterleavesThePlanes) {
+  // 5 x 29 = 145 pixels a plane: two 64-pixel steps and a scalar tail; two images.
+  const Tensor x = random_integers<uint8_t>({2, 3, 5, 29}, 0, 255, 43);
+  const Graph g = one_node("Transpose", "", x, {}, {{"perm", ints({0, 2, 3, 1})}});
+  std::string kernel;
+  const auto actual = run(g, x, true, &kernel).to_int64s();
+  EXPECT_EQ(kernel, "own-simd");
+  EXPECT_EQ(actual, run(g, x, false).to_int64s());
+  const auto in = x.to_int64s();
+  EXPECT_EQ(actual[3 * 100 + 2], in[2 * 145 + 100]);  // pixel 100, channel 2 of image 0
+  const Tensor four = random_integers<uint8_t>({1, 4, 5, 29}, 0, 255, 44);
+  run(one_node("Transpose", "", four, {}, {{"perm", ints({0, 2, 3, 1})}}), four, true, &kernel);
+  EXPECT_EQ(kernel, "onednn");  // other channel counts stay on oneDNN's reorder
+}
+
 struct QConvCase {
   std::string name;
   Dims x, w;  // x as the node sees it (NHWC when channels_last)

@@ -46,12 +46,14 @@ dnnl::engine& fast::cpu_engine() {
 const FastKernelRegistry& FastKernelRegistry::instance() {
   static const FastKernelRegistry registry = [] {
     FastKernelRegistry r;
+    // Where two claim an op, the first that takes the node wins: the 8-bit image transpose
+    // before oneDNN's reorders, oneDNN's layout transposes before the generic copy loops.
+    fast::register_simd_quant(r);
     fast::register_onednn_conv(r);
     fast::register_onednn_gemm(r);
     fast::register_onednn_transpose(r);
     fast::register_onednn_pool(r);
     fast::register_simd_elementwise(r);
-    fast::register_simd_quant(r);
     return r;
   }();
   return registry;

@@ -1,5 +1,6 @@
 // Own kernels for the memory-bound int8 nodes between the int8 convolutions: per-tensor
-// QuantizeLinear and DequantizeLinear, edgeco.QAdd and edgeco.QLookup (AVX-512 VBMI byte permutes).
+// QuantizeLinear and DequantizeLinear, edgeco.QAdd and edgeco.QLookup (AVX-512 VBMI byte permutes),
+// and the NCHW -> NHWC Transpose of a quantized 3-channel image (byte permutes too).
 // They compute exactly what the reference kernels compute (float32 arithmetic, round half to even,
 // saturation), so results are bit-exact. AVX-512 (chosen at run time) does 16 elements at a time,
 // SSE2 (every x86-64) 4, a scalar loop the rest and other targets. The division is kept (not a
@@ -344,6 +345,86 @@ class LookupKernel final : public PreparedKernel {
   T table_[256];
 };
 
+#if defined(__x86_64__)
+// Byte j of the three 64-byte vectors that hold 64 interleaved pixels comes from channel j % 3 of
+// pixel j / 3 (j over 0..191): for channels 0 and 1 an index into a|b (b from 64), for 2 into c.
+struct InterleaveIndexes {
+  alignas(64) uint8_t ab[3][64];
+  alignas(64) uint8_t c[3][64];
+  uint64_t from_c[3] = {0, 0, 0};
+  InterleaveIndexes() {
+    for (int v = 0; v < 3; ++v)
+      for (int j = 0; j < 64; ++j) {
+        const int byte = 64 * v + j, pixel = byte / 3, channel = byte % 3;
+        ab[v][j] = uint8_t(channel == 1 ? 64 + pixel : pixel);
+        c[v][j] = uint8_t(pixel);
+        if (channel == 2) from_c[v] |= uint64_t{1} << j;
+      }
+  }
+};
+
+EDGECO_AVX512_VBMI int64_t interleave3_avx512(const uint8_t* p0, const uint8_t* p1,
+                                              const uint8_t* p2, uint8_t* out, int64_t i,
+                                              int64_t end) {
+  static const InterleaveIndexes idx;
+  __m512i ab[3], c[3];
+  for (int v = 0; v < 3; ++v) {
+    ab[v] = _mm512_load_si512(idx.ab[v]);
+    c[v] = _mm512_load_si512(idx.c[v]);
+  }
+  for (; i + 64 <= end; i += 64) {
+    const __m512i a = _mm512_loadu_si512(p0 + i), b = _mm512_loadu_si512(p1 + i),
+                  cc = _mm512_loadu_si512(p2 + i);
+    for (int v = 0; v < 3; ++v) {
+      const __m512i from_ab = _mm512_permutex2var_epi8(a, ab[v], b);
+      _mm512_storeu_si512(out + 3 * i + 64 * v,
+                          _mm512_mask_permutexvar_epi8(from_ab, idx.from_c[v], c[v], cc));
+    }
+  }
+  return i;
+}
+#endif
+
+// Transpose perm [0, 2, 3, 1] of an 8-bit [N, 3, H, W] tensor (the quantized image entering an
+// int8 network): three planes interleaved into pixels. oneDNN's reorder took 0.03-0.04 ms for a
+// 224x224 image; this ~0.005.
+class InterleaveThreePlanes final : public PreparedKernel {
+ public:
+  std::string_view name() const override { return "own-simd"; }
+  void run(const KernelArgs& args) override {
+    const Dims& d = args.in(0).dims();
+    const int64_t plane = d[2] * d[3];
+    const auto* x = reinterpret_cast<const uint8_t*>(args.in(0).bytes().data());
+    auto* y = reinterpret_cast<uint8_t*>(args.out(0).bytes().data());
+    for (int64_t n = 0; n < d[0]; ++n) {
+      const uint8_t* p0 = x + n * 3 * plane;
+      const uint8_t *p1 = p0 + plane, *p2 = p1 + plane;
+      uint8_t* out = y + n * 3 * plane;
+      parallel_for(
+          plane, args.threads,
+          [&](int64_t i, int64_t end) {
+#if defined(__x86_64__)
+            if (has_avx512_vbmi()) i = interleave3_avx512(p0, p1, p2, out, i, end);
+#endif
+            for (; i < end; ++i) {
+              out[3 * i] = p0[i];
+              out[3 * i + 1] = p1[i];
+              out[3 * i + 2] = p2[i];
+            }
+          },
+          4 * kMinElementsPerThread);
+    }
+  }
+};
+
+std::unique_ptr<PreparedKernel> make_interleave(const PrepareArgs& a) {
+  const TensorType* x = a.input_types.empty() ? nullptr : a.input_types[0];
+  if (!x || !is_8bit(x->dtype) || !x->rank_known || x->dims.size() != 4 || x->dims[1] != 3 ||
+      !a.node.has_attr("perm") || a.node.attr_ints("perm") != Dims{0, 2, 3, 1})
+    return nullptr;
+  return std::make_unique<InterleaveThreePlanes>();
+}
+
 std::unique_ptr<PreparedKernel> make_lookup(const PrepareArgs& a) {
   if (a.constants.size() != 2 || !a.constants[1] || a.constants[1]->numel() != 256) return nullptr;
   if (is_8bit(a.constants[1]->dtype()))
@@ -386,6 +467,7 @@ void register_simd_quant(FastKernelRegistry& registry) {
   registry.add("DequantizeLinear", make_dequantize);
   registry.add("edgeco.QAdd", make_qadd);
   registry.add("edgeco.QLookup", make_lookup);
+  registry.add("Transpose", make_interleave);
 }
 
 }  // namespace edgeco::kernels::fast
