@@ -120,6 +120,12 @@ class ChannelsLast {
       node.inputs[3] = as_nhwc(node.inputs[3]);
       return rename_outputs(node);
     }
+    if (node.op_type == "QGlobalAveragePool" && node.domain == "edgeco") {
+      if (!nhwc(node.inputs[0]) || node.attr_int("channels_last", 0) != 0) return false;
+      node.attributes["channels_last"] = Attribute{int64_t{1}};
+      node.inputs[0] = twin(node.inputs[0]);
+      return true;  // its [N, C, 1, 1] output is the same bytes in NHWC: it stays as it is
+    }
     if (node.outputs.size() != 1 || !is_4d(g_, node.outputs[0])) return false;
     const bool lookup = node.op_type == "QLookup" && node.domain == "edgeco";
     if (is_per_tensor_qdq(g_, node) || lookup) {

@@ -48,6 +48,8 @@ class QuantizedFusion {
         fused += fuse_matmul(i);
       else if (is_op(g_.nodes[i], "QLinearConv") || is_op(g_.nodes[i], "QLinearMatMul"))
         fused += from_qlinear(i);
+      else if (is_op(g_.nodes[i], "GlobalAveragePool"))
+        fused += fuse_global_pool(i);
     }
     // Concats and max pools between DQs and a Q, then element-wise chains between a DQ and a Q,
     // once the convolutions have claimed theirs.
@@ -91,6 +93,15 @@ class QuantizedFusion {
     if (!is_op(q, "QuantizeLinear") || q.inputs[0] != value || !parameters_fit(q, 1, 0, 0))
       return std::nullopt;
     return QuantStep{*r, q.inputs[0], q.inputs[1], q.has_input(2) ? q.inputs[2] : ""};
+  }
+
+  // The sole reader of `value` when it is an `op` node whose output a QuantizeLinear takes.
+  std::optional<size_t> sole_reader_before_quantize(const std::string& value, std::string_view op) {
+    const auto r = uses_.sole_reader(value);
+    if (!r || removed_[*r] || !is_op(g_.nodes[*r], op) || g_.nodes[*r].inputs[0] != value ||
+        !quantize_after(g_.nodes[*r].outputs[0]))
+      return std::nullopt;
+    return r;
   }
 
   // Scale (and zero point) constant, with one value or `extent` values along `axis`.
@@ -487,14 +498,8 @@ class QuantizedFusion {
     // actual shapes when it runs.
     if (!av->type->rank_known || !bv->type->rank_known || av->type->dims != bv->type->dims)
       return 0;
-    std::string tail = add.outputs[0];
-    std::optional<size_t> relu;
-    if (auto r = uses_.sole_reader(tail); r && !removed_[*r] && is_op(g_.nodes[*r], "Relu") &&
-                                          quantize_after(g_.nodes[*r].outputs[0])) {
-      relu = *r;
-      tail = g_.nodes[*r].outputs[0];
-    }
-    const auto y = quantize_after(tail);
+    const std::optional<size_t> relu = sole_reader_before_quantize(add.outputs[0], "Relu");
+    const auto y = quantize_after(relu ? g_.nodes[*relu].outputs[0] : add.outputs[0]);
     if (!y) return 0;
     Node fused{add.name,
                "QAdd",
@@ -508,6 +513,43 @@ class QuantizedFusion {
     note(log_, "int8 Add '" + add.name + "'" + (relu ? " + Relu" : "") +
                    " with its QuantizeLinear/DequantizeLinear");
     g_.nodes[y->node] = std::move(fused);
+    return 1;
+  }
+
+  // DQ(x) -> GlobalAveragePool [-> Flatten] -> Q, x 4-D: one QGlobalAveragePool, then the Flatten
+  // on its codes (Q(Flatten(v)) = Flatten(Q(v))). MobileNet-style heads dequantized the last
+  // feature map (63 K elements) only to average it.
+  int fuse_global_pool(size_t i) {
+    const Node& gap = g_.nodes[i];
+    const auto x = dequantize_of(gap.inputs[0], false);
+    const Value* x_value = x ? g_.find_value(x->data) : nullptr;
+    if (!x || !x_value->type->rank_known || x_value->type->dims.size() != 4 ||
+        gap.outputs.size() != 1)
+      return 0;
+    const std::optional<size_t> flatten = sole_reader_before_quantize(gap.outputs[0], "Flatten");
+    const auto y = quantize_after(flatten ? g_.nodes[*flatten].outputs[0] : gap.outputs[0]);
+    if (!y) return 0;
+    const DType x_type = x_value->type->dtype;
+    Node pooled{gap.name,
+                "QGlobalAveragePool",
+                "edgeco",
+                {x->data, x->scale, zero_point_or_new(*x, gap.name + ".x_zero_point", x_type),
+                 y->scale, zero_point_or_new(*y, gap.name + ".y_zero_point", DType::u8)},
+                {g_.nodes[y->node].outputs[0]}};
+    if (flatten) {
+      // The pool keeps its place; the Flatten reads its codes and writes the Q's output.
+      pooled.outputs = {gap.outputs[0] + ".codes"};
+      g_.nodes[*flatten].inputs[0] = pooled.outputs[0];
+      g_.nodes[*flatten].outputs[0] = g_.nodes[y->node].outputs[0];
+      removed_[y->node] = true;
+      g_.nodes[i] = std::move(pooled);
+    } else {
+      removed_[i] = true;
+      g_.nodes[y->node] = std::move(pooled);
+    }
+    note(log_, "int8 GlobalAveragePool '" + g_.nodes[flatten ? i : y->node].name + "'" +
+                   (flatten ? " (+ Flatten on codes)" : "") +
+                   " with its QuantizeLinear/DequantizeLinear");
     return 1;
   }
 

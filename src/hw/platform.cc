@@ -235,7 +235,7 @@ OpClass op_class(std::string_view op, bool depthwise) {
       op == "MatMulInteger")
     return OpClass::matmul;
   if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" ||
-      op == "GlobalMaxPool" || op == "ReduceMean")
+      op == "GlobalMaxPool" || op == "ReduceMean" || op == "QGlobalAveragePool")
     return OpClass::pooling;
   static const std::set<std::string_view> elementwise{"Add",
                                                       "Sub",

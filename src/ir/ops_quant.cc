@@ -193,6 +193,27 @@ void register_quant_ops(OpRegistry& r) {
   qadd.domain = "edgeco";
   r.add(qadd);
 
+  // edgeco.QGlobalAveragePool: DequantizeLinear -> GlobalAveragePool -> QuantizeLinear of a 4-D
+  // 8-bit tensor. Inputs: x, x_scale, x_zero_point, y_scale, y_zero_point (all per tensor);
+  // output [N, C, 1, 1] of y_zero_point's type. channels_last=1 reads x as NHWC; the output is the
+  // same bytes in either layout.
+  OpSchema qgap =
+      schema("QGlobalAveragePool", 5, 5, {{"channels_last", AttrType::i}}, [](InferContext& ctx) {
+        if (!ctx.has_input(4)) ctx.fail("needs y_zero_point (input 4)");
+        require_dtype_in(ctx, 0, {DType::u8, DType::i8});
+        require_dtype_in(ctx, 4, {DType::u8, DType::i8});
+        if (ctx.has_input(2)) require_same_dtype(ctx, 0, 2);
+        for (size_t i : {1, 2, 3, 4}) require_per_tensor(ctx, i);
+        const TensorType& x = ctx.input_type(0);
+        if (!x.rank_known || x.dims.size() != 4)
+          ctx.fail("needs a 4-D input, got " + x.to_string());
+        const bool nhwc = ctx.node().attr_int("channels_last", 0) != 0;
+        ctx.set_output(
+            0, TensorType{ctx.input_type(4).dtype, {x.dims[0], x.dims[nhwc ? 3 : 1], 1, 1}});
+      });
+  qgap.domain = "edgeco";
+  r.add(qgap);
+
   OpSchema qmatmul = schema("QLinearMatMul", 8, 8, {}, [](InferContext& ctx) {
     require_dtype_in(ctx, 0, {DType::u8, DType::i8});
     require_dtype_in(ctx, 3, {DType::u8, DType::i8});

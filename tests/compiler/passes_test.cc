@@ -638,6 +638,52 @@ TEST(QuantizedFusion, ConcatWithAFloatReaderStaysInFloat) {
     if (n.op_type == "QLookup") ADD_FAILURE() << "region on codes despite a float reader";
 }
 
+// x -> Q -> DQ -> Conv -> Q -> DQ -> GlobalAveragePool -> Flatten -> Q -> DQ -> y: a MobileNet
+// head.
+Graph qdq_pool_head() {
+  Graph g;
+  g.opset = 13;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, 8, 7, 7}};
+  g.value("xs").initializer = Tensor::scalar<float>(0.02f);
+  g.value("xz").initializer = Tensor::scalar<uint8_t>(128);
+  g.value("ws").initializer = Tensor::scalar<float>(0.01f);
+  g.value("wq").initializer = testing::random_integers<int8_t>({24, 8, 1, 1}, -100, 100, 81);
+  g.value("cs").initializer = Tensor::scalar<float>(0.015f);
+  g.value("cz").initializer = Tensor::scalar<uint8_t>(120);
+  g.value("ps").initializer = Tensor::scalar<float>(0.003f);
+  g.value("pz").initializer = Tensor::scalar<uint8_t>(125);
+  g.nodes = {Node{"qx", "QuantizeLinear", "", {"x", "xs", "xz"}, {"xq"}},
+             Node{"dqx", "DequantizeLinear", "", {"xq", "xs", "xz"}, {"xd"}},
+             Node{"dqw", "DequantizeLinear", "", {"wq", "ws"}, {"wd"}},
+             Node{"conv", "Conv", "", {"xd", "wd"}, {"c"}},
+             Node{"qc", "QuantizeLinear", "", {"c", "cs", "cz"}, {"cq"}},
+             Node{"dqc", "DequantizeLinear", "", {"cq", "cs", "cz"}, {"cd"}},
+             Node{"gap", "GlobalAveragePool", "", {"cd"}, {"p"}},
+             Node{"flat", "Flatten", "", {"p"}, {"f"}},
+             Node{"qf", "QuantizeLinear", "", {"f", "ps", "pz"}, {"fq"}},
+             Node{"dqf", "DequantizeLinear", "", {"fq", "ps", "pz"}, {"y"}}};
+  g.outputs = {"y"};
+  return g;
+}
+
+TEST(QuantizedFusion, GlobalPoolHeadAveragesCodesWithinOneStep) {
+  const Graph g = qdq_pool_head();
+  const TensorMap feed{{"x", random_tensor({1, 8, 7, 7}, 82, -2, 2)}};
+  const auto expected = Session(g).run(feed).at("y").to_doubles();
+  for (const bool fast : {false, true}) {
+    Session s(g, SessionOptions{2, true, fast});
+    std::vector<std::string> ops;
+    for (const Node& n : s.graph().nodes) ops.push_back(n.op_type);
+    EXPECT_NE(std::find(ops.begin(), ops.end(), "QGlobalAveragePool"), ops.end());
+    EXPECT_EQ(std::count(ops.begin(), ops.end(), "DequantizeLinear"), 1);  // y's only
+    const auto actual = s.run(feed).at("y").to_doubles();
+    ASSERT_EQ(actual.size(), expected.size());
+    for (size_t i = 0; i < actual.size(); ++i)  // one step of y's grid (the conv may round apart)
+      EXPECT_LE(std::abs(actual[i] - expected[i]), 0.003 * 2 + 1e-6) << "element " << i;
+  }
+}
+
 TEST(QuantizedFusion, NonConstantScaleKeepsTheQdqForm) {
   Graph g = qdq_block();
   g.inputs.push_back("r1_s");  // a runtime scale: the integer kernels cannot take it

@@ -182,6 +182,42 @@ TEST(FastInt8, ThreeChannelImageTransposeInterleavesThePlanes) {
   EXPECT_EQ(kernel, "onednn");  // other channel counts stay on oneDNN's reorder
 }
 
+TEST(Int8Reference, QGlobalAveragePoolKnownAnswer) {
+  // Channel 0: codes 10, 20, 30, 41 -> (x - 10) * 0.5 = 0, 5, 10, 15.5, mean 7.625; / 0.25 =
+  // 30.5, rounds to even 30, + 3 = 33. Channel 1: all 255 -> 122.5 / 0.25 = 490 + 3: saturates.
+  const Tensor x = values<uint8_t>({1, 2, 2, 2}, {10, 20, 30, 41, 255, 255, 255, 255});
+  const Graph g = one_node("QGlobalAveragePool", "edgeco", x,
+                           {Tensor::scalar<float>(0.5f), Tensor::scalar<uint8_t>(10),
+                            Tensor::scalar<float>(0.25f), Tensor::scalar<uint8_t>(3)});
+  EXPECT_EQ(run(g, x, false).to_int64s(), (std::vector<int64_t>{33, 255}));
+}
+
+TEST(FastInt8, QGlobalAveragePoolWithinOneLsbOfReference) {
+  // 83 channels: one 64-wide block, a 16-lane finish past it and a scalar tail; NHWC, 2 images.
+  for (const bool is_signed : {false, true}) {
+    const Tensor x = is_signed ? random_integers<int8_t>({2, 7, 7, 83}, -128, 127, 45)
+                               : random_integers<uint8_t>({2, 7, 7, 83}, 0, 255, 45);
+    const Tensor x_zero = is_signed ? Tensor::scalar<int8_t>(-7) : Tensor::scalar<uint8_t>(121);
+    const Graph g = one_node("QGlobalAveragePool", "edgeco", x,
+                             {Tensor::scalar<float>(0.0313f), x_zero,
+                              Tensor::scalar<float>(0.0041f), Tensor::scalar<uint8_t>(128)},
+                             {{"channels_last", i64(1)}});
+    std::string kernel;
+    const auto actual = run(g, x, true, &kernel).to_int64s();
+    const auto expected = run(g, x, false).to_int64s();
+    EXPECT_EQ(kernel, "own-simd");
+    ASSERT_EQ(actual.size(), size_t(2 * 83));
+    size_t same = 0, saturated = 0;
+    for (size_t i = 0; i < actual.size(); ++i) {
+      EXPECT_LE(std::abs(actual[i] - expected[i]), 1) << "element " << i;
+      same += actual[i] == expected[i];
+      saturated += expected[i] == 0 || expected[i] == 255;
+    }
+    EXPECT_GT(same, actual.size() * 9 / 10);
+    EXPECT_LT(saturated, actual.size() / 4);
+  }
+}
+
 struct QConvCase {
   std::string name;
   Dims x, w;  // x as the node sees it (NHWC when channels_last)

@@ -385,6 +385,125 @@ EDGECO_AVX512_VBMI int64_t interleave3_avx512(const uint8_t* p0, const uint8_t* 
 }
 #endif
 
+#if defined(__x86_64__)
+// Per-channel int32 sums over the pixels of an NHWC image, 64 channels at a time (four 16-lane
+// accumulators); returns the channels done.
+template <class T>
+EDGECO_AVX512 int64_t channel_sums_avx512(const T* image, int64_t plane, int64_t channels,
+                                          int32_t* sums) {
+  int64_t c = 0;
+  for (; c + 64 <= channels; c += 64) {
+    __m512i acc[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                      _mm512_setzero_si512()};
+    for (int64_t p = 0; p < plane; ++p) {
+      const T* at = image + p * channels + c;
+      for (int k = 0; k < 4; ++k) {
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at + 16 * k));
+        acc[k] = _mm512_add_epi32(acc[k], std::is_same_v<T, uint8_t> ? _mm512_cvtepu8_epi32(bytes)
+                                                                     : _mm512_cvtepi8_epi32(bytes));
+      }
+    }
+    for (int k = 0; k < 4; ++k) _mm512_storeu_si512(sums + c + 16 * k, acc[k]);
+  }
+  return c;
+}
+
+// The quantized means of 16 channels at a time, as the scalar loop computes them (float32,
+// round half to even, saturation); returns the channels done.
+template <class T>
+EDGECO_AVX512 int64_t finish_avx512(const int32_t* sums, int64_t channels, int32_t offset,
+                                    float factor, Params y, T* out) {
+  const __m512i off = _mm512_set1_epi32(offset), zero = _mm512_set1_epi32(y.zero);
+  const __m512i lo = _mm512_set1_epi32(std::numeric_limits<T>::lowest()),
+                hi = _mm512_set1_epi32(std::numeric_limits<T>::max());
+  const __m512 f = _mm512_set1_ps(factor), scale = _mm512_set1_ps(y.scale),
+               bound = _mm512_set1_ps(kRoundBound);
+  int64_t c = 0;
+  for (; c + 16 <= channels; c += 16) {
+    const __m512 mean =
+        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_loadu_si512(sums + c), off)), f);
+    __m512 q = _mm512_div_ps(mean, scale);
+    q = _mm512_max_ps(_mm512_min_ps(q, bound), _mm512_sub_ps(_mm512_setzero_ps(), bound));
+    const __m512i v =
+        _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(q), zero), lo), hi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + c), _mm512_cvtepi32_epi8(v));
+  }
+  return c;
+}
+#endif
+
+// edgeco.QGlobalAveragePool on NHWC codes: exact integer sums per channel, then the mean and its
+// quantization in float32. The reference sums the dequantized float32 values, each rounded, so a
+// mean within float rounding of a .5 boundary can land one step away: within 1 LSB of it
+// (MobileNetV2's 7x7x1280: DequantizeLinear + ReduceMean 0.033 ms at 2 threads, this ~0.005).
+class QGlobalAveragePoolKernel final : public PreparedKernel {
+ public:
+  QGlobalAveragePoolKernel(Params x, Params y) : x_(x), y_(y) {}
+  std::string_view name() const override { return "own-simd"; }
+  void run(const KernelArgs& args) override {
+    const Dims& d = args.in(0).dims();
+    const int64_t plane = d[1] * d[2], channels = d[3];
+    // int32 sums hold 2^23 pixels of 8-bit codes; larger planes sum in int64.
+    const bool wide = plane >= (int64_t{1} << 23);
+    if (args.in(0).dtype() == DType::u8)
+      wide ? pool<uint8_t, int64_t>(args, plane, channels)
+           : pool<uint8_t, int32_t>(args, plane, channels);
+    else
+      wide ? pool<int8_t, int64_t>(args, plane, channels)
+           : pool<int8_t, int32_t>(args, plane, channels);
+  }
+
+ private:
+  template <class T, class Acc>
+  void pool(const KernelArgs& args, int64_t plane, int64_t channels) {
+    const T* x = args.in(0).data<T>().data();
+    std::vector<Acc> sums(static_cast<size_t>(channels), Acc{0});
+    for (int64_t n = 0; n < args.in(0).dim(0); ++n) {
+      std::fill(sums.begin(), sums.end(), Acc{0});
+      const T* image = x + n * plane * channels;
+      int64_t c0 = 0;
+#if defined(__x86_64__)
+      if constexpr (std::is_same_v<Acc, int32_t>)
+        if (has_avx512()) c0 = channel_sums_avx512(image, plane, channels, sums.data());
+#endif
+      for (int64_t p = 0; p < plane; ++p) {
+        const T* row = image + p * channels;
+        for (int64_t c = c0; c < channels; ++c) sums[size_t(c)] += row[c];
+      }
+      // mean = float(sum - zero * plane) * (scale / plane), then onto y's grid.
+      const int64_t offset = int64_t(x_.zero) * plane;
+      const float factor = float(double(x_.scale) / double(plane));
+      if (args.out(0).dtype() == DType::u8)
+        finish(sums, offset, factor, args.out(0).data<uint8_t>().data() + n * channels);
+      else
+        finish(sums, offset, factor, args.out(0).data<int8_t>().data() + n * channels);
+    }
+  }
+
+  template <class Acc, class O>
+  void finish(const std::vector<Acc>& sums, int64_t offset, float factor, O* out) const {
+    const int64_t channels = int64_t(sums.size());
+    int64_t c = 0;
+#if defined(__x86_64__)
+    if constexpr (std::is_same_v<Acc, int32_t>)
+      if (has_avx512()) c = finish_avx512(sums.data(), channels, int32_t(offset), factor, y_, out);
+#endif
+    for (; c < channels; ++c) {
+      const float mean = float(int64_t(sums[size_t(c)]) - offset) * factor;
+      out[c] = to_quantized<O>(mean / y_.scale, y_.zero);
+    }
+  }
+
+  Params x_, y_;
+};
+
+std::unique_ptr<PreparedKernel> make_qgap(const PrepareArgs& a) {
+  if (a.node.attr_int("channels_last", 0) == 0 || !per_tensor_constant(a, 1) ||
+      !per_tensor_constant(a, 3))
+    return nullptr;
+  return std::make_unique<QGlobalAveragePoolKernel>(params(a, 1), params(a, 3));
+}
+
 // Transpose perm [0, 2, 3, 1] of an 8-bit [N, 3, H, W] tensor (the quantized image entering an
 // int8 network): three planes interleaved into pixels. oneDNN's reorder took 0.03-0.04 ms for a
 // 224x224 image; this ~0.005.
@@ -468,6 +587,7 @@ void register_simd_quant(FastKernelRegistry& registry) {
   registry.add("edgeco.QAdd", make_qadd);
   registry.add("edgeco.QLookup", make_lookup);
   registry.add("Transpose", make_interleave);
+  registry.add("edgeco.QGlobalAveragePool", make_qgap);
 }
 
 }  // namespace edgeco::kernels::fast

@@ -236,6 +236,33 @@ void qlookup(const KernelArgs& args) {
     std::memcpy(&y[i * width], &t[size_t(std::to_integer<uint8_t>(x[i])) * width], width);
 }
 
+// As DequantizeLinear -> GlobalAveragePool -> QuantizeLinear compute it: float32 values, summed
+// and divided in double, then quantized from float32 (bit-exact with the three reference kernels).
+void qglobal_average_pool(const KernelArgs& args) {
+  const Tensor& x = args.in(0);
+  const Dims& d = x.dims();
+  const bool nhwc = args.node.attr_int("channels_last", 0) != 0;
+  const int64_t channels = nhwc ? d[3] : d[1], plane = nhwc ? d[1] * d[2] : d[2] * d[3];
+  const float x_scale = float(args.in(1).to_doubles()[0]),
+              y_scale = float(args.in(3).to_doubles()[0]);
+  const int32_t x_zero = zero_points(args, 2)[0], y_zero = zero_points(args, 4)[0];
+  const auto xv = x.to_int64s();
+  dispatch_u8_i8(args.out(0).dtype(), args, [&](auto tag) {
+    using T = decltype(tag);
+    auto py = args.out(0).data<T>();
+    for (int64_t n = 0; n < d[0]; ++n)
+      for (int64_t c = 0; c < channels; ++c) {
+        double sum = 0;
+        for (int64_t p = 0; p < plane; ++p) {
+          const int64_t i = nhwc ? (n * plane + p) * channels + c : (n * channels + c) * plane + p;
+          sum += double(float(xv[size_t(i)] - x_zero) * x_scale);
+        }
+        const float mean = float(sum / double(plane));
+        py[size_t(n * channels + c)] = saturate<T>(round_half_even(mean / y_scale) + y_zero);
+      }
+  });
+}
+
 void qadd(const KernelArgs& args) {
   const Tensor& a = args.in(0);
   const Tensor& b = args.in(3);
@@ -293,6 +320,7 @@ void register_quant(KernelRegistry& r) {
   r.add("edgeco.QAdd", qadd);
   r.add("edgeco.QMatMul", qmatmul);
   r.add("edgeco.QLookup", qlookup);
+  r.add("edgeco.QGlobalAveragePool", qglobal_average_pool);
   r.add("ConvInteger", conv_integer);
   r.add("MatMulInteger", matmul_integer);
 }
