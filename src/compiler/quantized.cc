@@ -3,7 +3,6 @@
 // one convolution to the next instead of being dequantized, computed in float and requantized.
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 
 #include "compiler/rewrite.h"
 
@@ -27,6 +26,14 @@ struct QuantStep {
 const std::set<std::string, std::less<>> kTabulable = {
     "Relu", "Clip", "Sigmoid", "Tanh",     "HardSigmoid", "HardSwish", "LeakyRelu",
     "Elu",  "Selu", "Exp",     "Softplus", "Neg",         "Abs"};
+
+// Every 8-bit code of `type` in byte order, so a table computed from them is indexed by the raw
+// byte.
+Tensor every_code(DType type) {
+  Tensor codes(type, {256});
+  for (size_t b = 0; b < 256; ++b) codes.bytes()[b] = std::byte(b);
+  return codes;
+}
 
 class QuantizedFusion {
  public:
@@ -290,16 +297,7 @@ class QuantizedFusion {
     const auto y = quantize_after(tail);
     if (region.empty()) return 0;
     const Value* x_value = g_.find_value(x->data);
-    // Every code in byte order, so the table is indexed by the raw byte of x.
-    std::vector<uint8_t> bytes(256);
-    for (size_t b = 0; b < 256; ++b) bytes[b] = uint8_t(b);
-    Tensor codes = Tensor::from_values<uint8_t>({256}, std::span<const uint8_t>(bytes));
-    if (x_value->type->dtype == DType::i8) {
-      Tensor as_i8(DType::i8, {256});
-      std::memcpy(as_i8.bytes().data(), codes.bytes().data(), 256);
-      codes = as_i8;
-    }
-    std::map<std::string, Tensor> values{{x->data, codes}};
+    std::map<std::string, Tensor> values{{x->data, every_code(x_value->type->dtype)}};
     std::vector<size_t> steps{i};
     steps.insert(steps.end(), region.begin(), region.end());
     if (y) steps.push_back(y->node);
@@ -393,8 +391,6 @@ class QuantizedFusion {
     // The region's own values change type: fresh names, the last one taking the Q's output.
     for (size_t r : region) {
       Node& n = g_.nodes[r];
-      for (auto& in : n.inputs)
-        if (auto m = mapped.find(in); m != mapped.end()) in = m->second;
       const std::string codes =
           r == region.front() ? g_.nodes[i].outputs[0] : n.outputs[0] + ".codes";
       mapped[n.outputs[0]] = codes;
@@ -431,8 +427,7 @@ class QuantizedFusion {
 
   // Q(DQ(code)) for every 8-bit code in byte order, by the reference kernels.
   std::optional<Tensor> requantize_table(const Node& dq, const Node& q, DType code_type) {
-    Tensor codes(code_type, {256});
-    for (size_t b = 0; b < 256; ++b) codes.bytes()[b] = std::byte(b);
+    const Tensor codes = every_code(code_type);
     // A step's inputs: `data`, then its constant parameters.
     const auto inputs = [&](const Node& n, const Tensor& data) {
       std::vector<const Tensor*> in{&data};

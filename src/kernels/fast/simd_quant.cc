@@ -435,7 +435,8 @@ EDGECO_AVX512 int64_t finish_avx512(const int32_t* sums, int64_t channels, int32
 // edgeco.QGlobalAveragePool on NHWC codes: exact integer sums per channel, then the mean and its
 // quantization in float32. The reference sums the dequantized float32 values, each rounded, so a
 // mean within float rounding of a .5 boundary can land one step away: within 1 LSB of it
-// (MobileNetV2's 7x7x1280: DequantizeLinear + ReduceMean 0.033 ms at 2 threads, this ~0.005).
+// (MobileNetV2's 7x7x1280: DequantizeLinear, ReduceMean and the transpose back 0.038 ms at 2
+// threads, this 0.008).
 class QGlobalAveragePoolKernel final : public PreparedKernel {
  public:
   QGlobalAveragePoolKernel(Params x, Params y) : x_(x), y_(y) {}
@@ -505,8 +506,8 @@ std::unique_ptr<PreparedKernel> make_qgap(const PrepareArgs& a) {
 }
 
 // Transpose perm [0, 2, 3, 1] of an 8-bit [N, 3, H, W] tensor (the quantized image entering an
-// int8 network): three planes interleaved into pixels. oneDNN's reorder took 0.03-0.04 ms for a
-// 224x224 image; this ~0.005.
+// int8 network): three planes interleaved into pixels. oneDNN's reorder took 0.026-0.043 ms for a
+// 224x224 image; this 0.009-0.012.
 class InterleaveThreePlanes final : public PreparedKernel {
  public:
   std::string_view name() const override { return "own-simd"; }
