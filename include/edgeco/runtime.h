@@ -33,6 +33,11 @@ struct SessionOptions {
   // Winograd for the 3x3 convolutions it speeds up (fast kernels): faster, and their transformed
   // weights take 1.8-4x the memory (ResNet-18: 17 vs 22 ms, peak RSS 174 vs 113 MB).
   bool winograd = true;
+  // With more than one thread: chains of nodes that can run by bands of rows (batch-1 NHWC
+  // convolutions and element-wise int8 adds) run in one parallel region, each thread computing
+  // the same band of rows in every node, with a barrier between nodes, instead of a parallel
+  // region per node that splits each node its own way.
+  bool row_bands = true;
 };
 
 // Activation memory of the last run (with Session::set_measure_memory): the most activation
@@ -47,6 +52,7 @@ struct NodeTiming {
   std::string op_type;
   std::string kernel;  // which implementation ran it: "reference", "onednn", ...
   double ms = 0;
+  bool row_bands = false;  // ran in a chain by row bands (SessionOptions::row_bands)
 };
 
 using TensorMap = std::map<std::string, Tensor>;
@@ -103,7 +109,17 @@ class Session {
     std::vector<size_t> last_use;
     std::vector<int64_t> arena_offset;
     std::vector<TensorType> arena_type;
+    // Whether the fast kernel runs by row bands for the cached input dims and arena plan (asked
+    // once per both), and its arguments then: pointers to its input slots, its outputs' views.
+    enum class Bands : uint8_t { unknown, yes, no } bands = Bands::unknown;
+    std::vector<const Tensor*> band_inputs;
+    std::vector<Tensor> band_outputs;
   };
+  // From step `first`, the end of the steps that can run by row bands, their outputs placed in
+  // the slots; `first` when it cannot.
+  size_t banded_chain_end(size_t first);
+  // Runs steps [first, end) by row bands, one thread per band, then frees what they last read.
+  void run_banded(size_t first, size_t end);
   int slot(const std::string& name);
 
   Graph graph_;
@@ -111,7 +127,7 @@ class Session {
   TensorMap constants_;
   std::vector<Step> steps_;
   std::map<std::string, int> slot_of_;
-  std::vector<Tensor> slots_;  // constants loaded, the rest empty; run() works on a copy
+  std::vector<Tensor> slots_;  // constants loaded, the rest empty between runs
   std::vector<NodeTiming> timings_;
   std::vector<std::string> pass_log_;
   std::vector<bool> is_constant_;  // per slot

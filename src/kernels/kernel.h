@@ -61,7 +61,26 @@ class PreparedKernel {
   // Constant inputs the kernel keeps in its own form (packed weights) and never reads from the
   // session again: the session may free its copy.
   virtual std::vector<size_t> owned_inputs() const { return {}; }
+
+  // Row-band execution, for a session running a chain of nodes with one thread per band: each
+  // thread computes the same band of output rows (dim 1 of a batch-1 tensor, NHWC's rows) in every
+  // node of the chain, so the rows a core reads were mostly written by that core. Whether this
+  // node can run so for these inputs and outputs, preparing what it needs (per-band primitives);
+  // called outside any parallel region, once per shape.
+  virtual bool prepare_bands(const KernelArgs& /*args*/, int /*bands*/) { return false; }
+  // Computes output rows row_band(rows, band, bands) alone, reading only the input rows they need;
+  // other threads run the other bands of the node at the same time.
+  virtual void run_band(const KernelArgs& /*args*/, int /*band*/) {}
 };
+
+// The rows [begin, end) of band `band` of `bands` over `rows` rows: the one split every kernel
+// uses, so that a thread's bands of consecutive nodes cover the same part of the image.
+struct RowBand {
+  int64_t begin = 0, end = 0;
+};
+inline RowBand row_band(int64_t rows, int band, int bands) {
+  return {rows * band / bands, rows * (band + 1) / bands};
+}
 
 // What a fast kernel factory sees of a node: input types (shapes may hold unknown dims) and the
 // values of constant inputs (weights), nullptr where not constant or absent.

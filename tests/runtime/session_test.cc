@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "../test_util.h"
+#include "edgeco/compress.h"
 
 namespace edgeco {
 namespace {
@@ -252,6 +253,84 @@ TEST(Evaluate, TopOneTopFiveAndConfusionOnKnownLogits) {
     EXPECT_DOUBLE_EQ(r.top5, 1.0);
     EXPECT_EQ(r.per_class, (std::vector<double>{0.5, 1, 1, 1}));
     EXPECT_EQ(r.confusion[0], (std::vector<int64_t>{1, 0, 0, 1}));
+  }
+}
+
+// A quantized chain as in MobileNetV2's blocks: 3x3 convolution, strided depthwise, 1x1
+// convolution, a residual add (13 rows: bands of 6 and 7 rows at 2 threads, halos between them),
+// then a float 3x3 output layer.
+Graph quantized_block_chain() {
+  Graph g;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, 8, 26, 11}};
+  auto conv = [&](const std::string& name, const std::string& from, int64_t c_in, int64_t c_out,
+                  int64_t k, int64_t stride, int64_t group, uint32_t seed) {
+    g.value(name + ".w").initializer =
+        testing::random_floats({c_out, c_in / group, k, k}, -0.4f, 0.4f, seed);
+    g.value(name + ".b").initializer = testing::random_floats({c_out}, -0.2f, 0.2f, seed + 100);
+    const int64_t pad = k / 2;
+    g.nodes.push_back(Node{name,
+                           "Conv",
+                           "",
+                           {from, name + ".w", name + ".b"},
+                           {name + ".c"},
+                           {{"pads", testing::ints({pad, pad, pad, pad})},
+                            {"strides", testing::ints({stride, stride})},
+                            {"group", Attribute{group}}}});
+    g.nodes.push_back(Node{name + ".relu", "Relu", "", {name + ".c"}, {name}});
+  };
+  conv("c1", "x", 8, 16, 3, 1, 1, 1);
+  conv("dw", "c1", 16, 16, 3, 2, 16, 2);  // 26 -> 13 rows
+  conv("pw", "dw", 16, 16, 1, 1, 1, 3);
+  g.nodes.push_back(Node{"add", "Add", "", {"pw", "dw"}, {"sum"}});
+  conv("c2", "sum", 16, 8, 3, 1, 1, 4);
+  g.outputs = {"c2"};
+  Session calibration(g);
+  return quantize_qdq(g, random_calibration(g, 4, 7),
+                      [&](const TensorMap& sample, const ValueCallback& observe) {
+                        calibration.run(sample, observe);
+                      });
+}
+
+TEST(SessionRowBands, ChainsRunByBandsGiveTheBitsOfWholeNodes) {
+  const Graph g = quantized_block_chain();
+  SessionOptions whole_options{2, true, true};
+  whole_options.row_bands = false;
+  Session banded(g, SessionOptions{2, true, true});
+  Session whole(g, whole_options);
+  for (uint32_t run = 0; run < 3; ++run) {
+    const TensorMap feed{{"x", testing::random_floats({1, 8, 26, 11}, -1, 1, 20 + run)}};
+    const Tensor want = whole.run(feed).at("c2");
+    const Tensor got = banded.run(feed).at("c2");
+    ASSERT_EQ(got.dims(), want.dims());
+    EXPECT_EQ(got.to_doubles(), want.to_doubles()) << "run " << run;
+    // The first run plans the arena; later ones run the quantized chain by bands.
+    size_t by_bands = 0, convolutions = 0;
+    for (const NodeTiming& t : banded.last_timings()) {
+      by_bands += t.row_bands;
+      convolutions += t.op_type == "QFusedConv";
+      EXPECT_FALSE(t.row_bands && t.op_type != "QFusedConv" && t.op_type != "QAdd") << t.node;
+    }
+    EXPECT_EQ(by_bands, run == 0 ? 0u : convolutions + 1) << "run " << run;
+    EXPECT_EQ(convolutions, 3u);  // the quantizer keeps the output layer in float
+    for (const NodeTiming& t : whole.last_timings()) EXPECT_FALSE(t.row_bands) << t.node;
+  }
+}
+
+TEST(SessionRowBands, OneThreadOrAnObserverRunsWholeNodes) {
+  const Graph g = quantized_block_chain();
+  Session one(g, SessionOptions{1, true, true});
+  Session two(g, SessionOptions{2, true, true});
+  const TensorMap feed{{"x", testing::random_floats({1, 8, 26, 11}, -1, 1, 5)}};
+  for (int run = 0; run < 2; ++run) {
+    const auto want = one.run(feed).at("c2").to_doubles();
+    size_t observed = 0;
+    const auto got =
+        two.run(feed, [&](const std::string&, const Tensor&) { ++observed; }).at("c2").to_doubles();
+    EXPECT_EQ(got, want);
+    EXPECT_GT(observed, 0u);
+    for (const NodeTiming& t : one.last_timings()) EXPECT_FALSE(t.row_bands) << t.node;
+    for (const NodeTiming& t : two.last_timings()) EXPECT_FALSE(t.row_bands) << t.node;
   }
 }
 

@@ -26,6 +26,7 @@ struct BenchOptions {
   bool profile = false;
   bool reference = false;
   bool no_winograd = false;
+  bool no_row_bands = false;
 };
 
 double peak_rss_mb() {
@@ -63,6 +64,7 @@ void bench(const BenchOptions& o) {
   const PreparedInputs inputs = prepare_inputs(graph, o.inputs, 0);
   SessionOptions session_options{o.threads, !o.reference, !o.reference};
   session_options.winograd = !o.no_winograd;
+  session_options.row_bands = !o.no_row_bands;
   Session session(std::move(graph), session_options);
   // One measured run (untimed) records the activations live at once; the timed runs do not pay
   // for the bookkeeping.
@@ -109,16 +111,20 @@ void bench(const BenchOptions& o) {
       {"passes", session.pass_log()}};
   std::vector<nlohmann::json> nodes;
   std::map<std::string, int> kernel_counts;
+  int banded = 0;
   for (const auto& t : node_order) {
     const double ms = percentile(node_ms[t.node], 0.5);
     ++kernel_counts[t.kernel];
+    banded += t.row_bands;
     nodes.push_back({{"node", t.node},
                      {"op", t.op_type},
                      {"kernel", t.kernel},
+                     {"row_bands", t.row_bands},
                      {"median_ms", ms},
                      {"share", median > 0 ? ms / median : 0.0}});
   }
   j["nodes_by_kernel"] = kernel_counts;
+  j["nodes_by_row_bands"] = banded;
   if (o.profile) j["profile"] = nodes;
   if (o.json) {
     std::cout << j.dump(2) << "\n";
@@ -140,6 +146,7 @@ void bench(const BenchOptions& o) {
       o.iters, o.warmup, o.threads, o.threads == 1 ? "" : "s",
       o.reference ? "graph as written" : "optimized graph", session.pass_log().size());
   for (const auto& [kernel, count] : kernel_counts) std::printf(" %s %d", kernel.c_str(), count);
+  if (banded) std::printf("; %d by row bands", banded);
   std::printf("\n");
   if (!o.profile) return;
   std::sort(nodes.begin(), nodes.end(), [](const auto& a, const auto& b) {
@@ -173,6 +180,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--no-winograd", o->no_winograd,
                 "direct 3x3 convolutions only: Winograd's transformed weights take 1.8-4x the "
                 "memory (ResNet-18: peak RSS 158 vs 104 MB, 14.7 vs 18.9 ms at 1 thread)");
+  cmd->add_flag("--no-row-bands", o->no_row_bands,
+                "with several threads, split each node on its own instead of running chains of "
+                "convolutions by bands of rows (one band per thread)");
   cmd->callback([o] { bench(*o); });
 }
 

@@ -3,6 +3,9 @@
 // edgeco.QFusedConv (u8/s8 activations, s8 weights, int32 accumulation, per-channel output scales,
 // activation and requantization as post-ops). NCHW tensors are reordered to oneDNN's layout at
 // entry and exit; channels_last (NHWC) ones are used as they are.
+#include <omp.h>
+
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <unordered_map>
@@ -141,6 +144,8 @@ class OneDnnConv final : public OneDnnKernel {
     const Dims& w = weight_dims_;
     const WindowGeometry g =
         window_geometry(node_, WindowKind::conv, std::span(x).subspan(2), std::span(w).subspan(2));
+    geometry_ = g;
+    bands_.clear();
     const int64_t group = node_.attr_int("group", 1);
     const memory::dims src_dims{x[0], x[1], x[2], x[3]};
     const memory::dims dst_dims{x[0], w[0], g.output[0], g.output[1]};
@@ -152,18 +157,16 @@ class OneDnnConv final : public OneDnnKernel {
     src_user_md_ = memory::desc(src_dims, src_type, user_tag);
     dst_user_md_ = memory::desc(dst_dims, dst_type, user_tag);
     const memory::desc w_user_md(w_dims, w_type, group == 1 ? tag::oihw : tag::goihw);
-    const memory::desc bias_md = bias_ ? memory::desc({w[0]}, dt::f32, tag::x) : memory::desc();
+    w_md_ = memory::desc(w_dims, w_type, tag::any);
+    bias_md_ = bias_ ? memory::desc({w[0]}, dt::f32, tag::x) : memory::desc();
+    const memory::desc& bias_md = bias_md_;
+    const memory::desc src_md_nhwc(src_dims, src_type, tag::nhwc),
+        dst_md_nhwc(dst_dims, dst_type, tag::nhwc);
     auto make_desc = [&](bool as_winograd) {
       const tag compute_tag = channels_last && !as_winograd ? tag::nhwc : tag::any;
-      return dnnl::convolution_forward::desc(
-          dnnl::prop_kind::forward_inference,
-          as_winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
-          memory::desc(src_dims, src_type, compute_tag), memory::desc(w_dims, w_type, tag::any),
-          bias_md, memory::desc(dst_dims, dst_type, compute_tag),
-          memory::dims{g.strides[0], g.strides[1]},
-          memory::dims{g.dilations[0] - 1, g.dilations[1] - 1},
-          memory::dims{g.pads_begin[0], g.pads_begin[1]},
-          memory::dims{g.pads_end[0], g.pads_end[1]});
+      return conv_desc(memory::desc(src_dims, src_type, compute_tag),
+                       memory::desc(dst_dims, dst_type, compute_tag), g.pads_begin[0],
+                       g.pads_end[0], as_winograd);
     };
     dnnl::post_ops ops;
     has_residual_ = node_.op_type == "FusedConv" && node_.has_input(3);
@@ -181,6 +184,7 @@ class OneDnnConv final : public OneDnnKernel {
                          float(quant_->y_zero));
     }
     attr.set_post_ops(ops);
+    attr_ = attr;
     // A CPU without oneDNN's Winograd kernels (they need AVX-512) runs the direct algorithm.
     auto make_pd = [&]() {
       if (winograd_) try {
@@ -189,7 +193,25 @@ class OneDnnConv final : public OneDnnKernel {
         }
       return dnnl::convolution_forward::primitive_desc(make_desc(false), attr, cpu_engine());
     };
-    const dnnl::convolution_forward::primitive_desc pd = make_pd();
+    dnnl::convolution_forward::primitive_desc pd = make_pd();
+    // A batch-1 channels_last node in a multi-threaded session may run by row bands, each on one
+    // thread: pack the weights as one thread would (MobileNetV2's 96 -> 576 layers block them
+    // differently) so that the bands can share them; the whole node then reads that layout.
+    if (args.threads > 1 && channels_last && x[0] == 1 && !winograd_) {
+      const int limit = omp_get_max_threads();
+      omp_set_num_threads(1);
+      const memory::desc single =
+          dnnl::convolution_forward::primitive_desc(make_desc(false), attr, cpu_engine())
+              .weights_desc();
+      omp_set_num_threads(limit);
+      if (single != pd.weights_desc()) try {
+          dnnl::convolution_forward::primitive_desc fixed(
+              conv_desc(src_md_nhwc, dst_md_nhwc, g.pads_begin[0], g.pads_end[0], false, single),
+              attr, cpu_engine());
+          if (!std::string_view(fixed.impl_info_str()).starts_with("ref")) pd = fixed;
+        } catch (const dnnl::error&) {
+        }
+    }
     dnnl::stream stream(cpu_engine());
     // Weights are packed into oneDNN's layout once.
     // A new shape may keep the packed layout; otherwise the weights are repacked from the original
@@ -226,7 +248,117 @@ class OneDnnConv final : public OneDnnKernel {
     stream.wait();
     if (!owned_inputs().empty()) weights_ = Tensor();
     conv_ = dnnl::convolution_forward(pd);
+    channels_last_direct_ = channels_last && !src_reorder_ && !dst_reorder_;
   }
+
+  // The convolution for these logical NCHW src/dst descs, with the node's strides and dilations,
+  // `pad_top`/`pad_bottom` rows of padding and its column padding.
+  dnnl::convolution_forward::desc conv_desc(const memory::desc& src, const memory::desc& dst,
+                                            int64_t pad_top, int64_t pad_bottom, bool as_winograd,
+                                            const memory::desc& weights = {}) const {
+    const WindowGeometry& g = geometry_;
+    return dnnl::convolution_forward::desc(
+        dnnl::prop_kind::forward_inference,
+        as_winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
+        src, weights.is_zero() ? w_md_ : weights, bias_md_, dst,
+        memory::dims{g.strides[0], g.strides[1]},
+        memory::dims{g.dilations[0] - 1, g.dilations[1] - 1},
+        memory::dims{pad_top, g.pads_begin[1]}, memory::dims{pad_bottom, g.pads_end[1]});
+  }
+
+ public:
+  // A band of output rows is a convolution of its own: the input rows it reads (a halo of
+  // kernel - stride rows shared with the neighbouring band), with the image's padding only where
+  // the band touches the image's edge. NHWC rows of a batch-1 tensor are contiguous, so each band
+  // is a dense tensor at an offset: one single-threaded primitive per band, sharing the packed
+  // weights.
+  bool prepare_bands(const KernelArgs& args, int bands) override {
+    const Tensor& x = args.in(0);
+    const Tensor& y = args.out(0);
+    if (!channels_last_direct_ || x.rank() != 4 || x.dim(0) != 1 || y.dim(1) < bands) return false;
+    const WindowGeometry& g = geometry_;
+    const int64_t in_rows = x.dim(1), width = x.dim(2), channels = x.dim(3);
+    const int64_t out_rows = y.dim(1), out_width = y.dim(2), out_channels = y.dim(3);
+    const int64_t extent = (g.kernel[0] - 1) * g.dilations[0] + 1;
+    const dt src_type = quant_ ? onednn_type(quant_->x_type) : dt::f32;
+    const dt dst_type = quant_ ? onednn_type(quant_->y_type) : dt::f32;
+    dnnl::primitive_attr attr = attr_;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // one per band: threads never share
+    // oneDNN takes a primitive's thread count from the OpenMP limit when it is created.
+    omp_set_num_threads(1);
+    std::vector<Band> made;
+    try {
+      for (int b = 0; b < bands; ++b) {
+        const RowBand rows = row_band(out_rows, b, bands);
+        const int64_t first = rows.begin * g.strides[0] - g.pads_begin[0];
+        const int64_t last = (rows.end - 1) * g.strides[0] - g.pads_begin[0] + extent;
+        const int64_t from = std::max<int64_t>(first, 0), to = std::min(last, in_rows);
+        Band band;
+        band.src_md = memory::desc({1, channels, to - from, width}, src_type, tag::nhwc);
+        band.dst_md =
+            memory::desc({1, out_channels, rows.end - rows.begin, out_width}, dst_type, tag::nhwc);
+        dnnl::convolution_forward::primitive_desc pd(
+            conv_desc(band.src_md, band.dst_md, from - first, last - to, false), attr,
+            cpu_engine());
+        // A single thread may choose another weight blocking than the whole node's threads did:
+        // then the band is asked to read the packed weights as they are.
+        if (pd.weights_desc() != weights_mem_.get_desc())
+          pd = dnnl::convolution_forward::primitive_desc(
+              conv_desc(band.src_md, band.dst_md, from - first, last - to, false,
+                        weights_mem_.get_desc()),
+              attr, cpu_engine());
+        // oneDNN's reference kernels take any layout, at a tenth of the speed.
+        if (std::string_view(pd.impl_info_str()).starts_with("ref")) break;
+        band.conv = dnnl::convolution_forward(pd);
+        band.scratchpad = memory(pd.scratchpad_desc(), cpu_engine());
+        band.src_offset = size_t(from * width * channels) * dtype_size(x.dtype());
+        band.dst_first = rows.begin * out_width * out_channels;
+        band.dst_count = (rows.end - rows.begin) * out_width * out_channels;
+        made.push_back(std::move(band));
+      }
+    } catch (const dnnl::error&) {
+      made.clear();
+    }
+    omp_set_num_threads(args.threads);
+    if (int(made.size()) != bands) return false;
+    bands_ = std::move(made);
+    return true;
+  }
+
+  void run_band(const KernelArgs& args, int band) override {
+    if (band < 0 || size_t(band) >= bands_.size())
+      args.fail("band " + std::to_string(band) + " was not prepared", ErrorKind::internal);
+    const Band& b = bands_[size_t(band)];
+    const Tensor& x = args.in(0);
+    Tensor& y = args.out(0);
+    const size_t dst_offset = size_t(b.dst_first) * dtype_size(y.dtype());
+    std::byte* dst = y.bytes().data() + dst_offset;
+    if (has_residual_)
+      std::memcpy(dst, args.in(3).bytes().data() + dst_offset,
+                  size_t(b.dst_count) * dtype_size(y.dtype()));
+    thread_local dnnl::stream stream(cpu_engine());
+    std::unordered_map<int, memory> exec_args{
+        {DNNL_ARG_SRC,
+         memory(b.src_md, cpu_engine(), const_cast<std::byte*>(x.bytes().data()) + b.src_offset)},
+        {DNNL_ARG_WEIGHTS, weights_mem_},
+        {DNNL_ARG_DST, memory(b.dst_md, cpu_engine(), dst)},
+        {DNNL_ARG_SCRATCHPAD, b.scratchpad}};
+    if (bias_) exec_args[DNNL_ARG_BIAS] = bias_mem_;
+    b.conv.execute(stream, exec_args);
+    stream.wait();
+    if (own_activation_)
+      apply_exp_activation(*own_activation_,
+                           y.data<float>().subspan(size_t(b.dst_first), size_t(b.dst_count)), 1);
+  }
+
+ private:
+  struct Band {
+    dnnl::convolution_forward conv;
+    memory::desc src_md, dst_md;
+    memory scratchpad;
+    size_t src_offset = 0;                 // bytes into the input
+    int64_t dst_first = 0, dst_count = 0;  // elements of the output
+  };
 
   Node node_;
   bool static_shape_;
@@ -243,6 +375,12 @@ class OneDnnConv final : public OneDnnKernel {
   memory weights_mem_, bias_mem_, src_mem_, dst_mem_;
   std::optional<dnnl::reorder> src_reorder_, dst_reorder_, residual_reorder_;
   dnnl::convolution_forward conv_;
+  // What the band primitives are built from (set by prepare()).
+  WindowGeometry geometry_;
+  memory::desc w_md_, bias_md_;
+  dnnl::primitive_attr attr_;
+  bool channels_last_direct_ = false;  // NHWC in and out, no reorders: rows are contiguous bands
+  std::vector<Band> bands_;
 };
 
 // edgeco.QFusedConv with constant per-tensor activation parameters and zero weight zero points

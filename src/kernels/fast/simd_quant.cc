@@ -281,39 +281,60 @@ class QAddKernel final : public PreparedKernel {
     Tensor& y = args.out(0);
     if (a.dims() != b.dims() || a.dtype() != y.dtype() || b.dtype() != y.dtype())
       args.fail("operands changed shape or type since prepare", ErrorKind::internal);
-    for_chunks(args, y.dtype(), y.numel(), [&](auto tag, int64_t i, int64_t end) {
-      using T = decltype(tag);
-      const T* pa = a.data<T>().data();
-      const T* pb = b.data<T>().data();
-      T* out = y.data<T>().data();
-#if defined(__x86_64__)
-      if (has_avx512()) i = qadd_avx512(pa, pb, out, i, end, a_, b_, y_, relu_);
-#endif
-#if defined(__SSE2__)
-      const __m128 sa = _mm_set1_ps(a_.scale), sb = _mm_set1_ps(b_.scale),
-                   sy = _mm_set1_ps(y_.scale);
-      const __m128i za = _mm_set1_epi32(a_.zero), zb = _mm_set1_epi32(b_.zero),
-                    zy = _mm_set1_epi32(y_.zero);
-      for (; i + 4 <= end; i += 4) {
-        const __m128 va = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(load4(pa + i), za)), sa);
-        const __m128 vb = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(load4(pb + i), zb)), sb);
-        __m128 sum = _mm_add_ps(va, vb);
-        if (relu_) sum = _mm_max_ps(sum, _mm_setzero_ps());
-        store4(out + i, round_add(_mm_div_ps(sum, sy), zy));
-      }
-#endif
-      for (; i < end; ++i) {
-        float sum =
-            float(int32_t(pa[i]) - a_.zero) * a_.scale + float(int32_t(pb[i]) - b_.zero) * b_.scale;
-        if (relu_) sum = std::max(sum, 0.0f);
-        out[i] = to_quantized<T>(sum / y_.scale, y_.zero);
-      }
-    });
+    for_chunks(args, y.dtype(), y.numel(),
+               [&](auto tag, int64_t i, int64_t end) { add(args, tag, i, end); });
+  }
+
+  // Element-wise on equal shapes: a band of rows is a range of elements.
+  bool prepare_bands(const KernelArgs& args, int bands) override {
+    const Tensor& y = args.out(0);
+    bands_ = bands;
+    return args.in(0).dims() == y.dims() && args.in(3).dims() == y.dims() && y.rank() >= 2 &&
+           y.dim(0) == 1 && y.dim(1) >= bands && args.in(0).dtype() == y.dtype() &&
+           args.in(3).dtype() == y.dtype();
+  }
+  void run_band(const KernelArgs& args, int band) override {
+    const Tensor& y = args.out(0);
+    const int64_t per_row = y.numel() / y.dim(1);
+    const RowBand rows = row_band(y.dim(1), band, bands_);
+    if (y.dtype() == DType::u8)
+      add(args, uint8_t{}, rows.begin * per_row, rows.end * per_row);
+    else
+      add(args, int8_t{}, rows.begin * per_row, rows.end * per_row);
   }
 
  private:
+  template <class T>
+  void add(const KernelArgs& args, T, int64_t i, int64_t end) const {
+    const T* pa = args.in(0).data<T>().data();
+    const T* pb = args.in(3).data<T>().data();
+    T* out = args.out(0).data<T>().data();
+#if defined(__x86_64__)
+    if (has_avx512()) i = qadd_avx512(pa, pb, out, i, end, a_, b_, y_, relu_);
+#endif
+#if defined(__SSE2__)
+    const __m128 sa = _mm_set1_ps(a_.scale), sb = _mm_set1_ps(b_.scale), sy = _mm_set1_ps(y_.scale);
+    const __m128i za = _mm_set1_epi32(a_.zero), zb = _mm_set1_epi32(b_.zero),
+                  zy = _mm_set1_epi32(y_.zero);
+    for (; i + 4 <= end; i += 4) {
+      const __m128 va = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(load4(pa + i), za)), sa);
+      const __m128 vb = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(load4(pb + i), zb)), sb);
+      __m128 sum = _mm_add_ps(va, vb);
+      if (relu_) sum = _mm_max_ps(sum, _mm_setzero_ps());
+      store4(out + i, round_add(_mm_div_ps(sum, sy), zy));
+    }
+#endif
+    for (; i < end; ++i) {
+      float sum =
+          float(int32_t(pa[i]) - a_.zero) * a_.scale + float(int32_t(pb[i]) - b_.zero) * b_.scale;
+      if (relu_) sum = std::max(sum, 0.0f);
+      out[i] = to_quantized<T>(sum / y_.scale, y_.zero);
+    }
+  }
+
   Params a_, b_, y_;
   bool relu_;
+  int bands_ = 1;
 };
 
 // edgeco.QLookup with a constant table of 8-bit codes or floats.
