@@ -162,8 +162,6 @@ class OneDnnConv final : public OneDnnKernel {
     w_md_ = memory::desc(w_dims, w_type, tag::any);
     bias_md_ = bias_ ? memory::desc({w[0]}, dt::f32, tag::x) : memory::desc();
     const memory::desc& bias_md = bias_md_;
-    const memory::desc src_md_nhwc(src_dims, src_type, tag::nhwc),
-        dst_md_nhwc(dst_dims, dst_type, tag::nhwc);
     auto make_desc = [&](bool as_winograd) {
       const tag compute_tag = channels_last && !as_winograd ? tag::nhwc : tag::any;
       return conv_desc(memory::desc(src_dims, src_type, compute_tag),
@@ -195,25 +193,7 @@ class OneDnnConv final : public OneDnnKernel {
         }
       return dnnl::convolution_forward::primitive_desc(make_desc(false), attr, cpu_engine());
     };
-    dnnl::convolution_forward::primitive_desc pd = make_pd();
-    // A batch-1 channels_last node in a multi-threaded session may run by row bands, each on one
-    // thread: pack the weights as one thread would (MobileNetV2's 96 -> 576 layers block them
-    // differently) so that the bands can share them; the whole node then reads that layout.
-    if (args.threads > 1 && channels_last && x[0] == 1 && !winograd_) {
-      const int limit = omp_get_max_threads();
-      omp_set_num_threads(1);
-      const memory::desc single =
-          dnnl::convolution_forward::primitive_desc(make_desc(false), attr, cpu_engine())
-              .weights_desc();
-      omp_set_num_threads(limit);
-      if (single != pd.weights_desc()) try {
-          dnnl::convolution_forward::primitive_desc fixed(
-              conv_desc(src_md_nhwc, dst_md_nhwc, g.pads_begin[0], g.pads_end[0], false, single),
-              attr, cpu_engine());
-          if (!std::string_view(fixed.impl_info_str()).starts_with("ref")) pd = fixed;
-        } catch (const dnnl::error&) {
-        }
-    }
+    const dnnl::convolution_forward::primitive_desc pd = make_pd();
     dnnl::stream stream(cpu_engine());
     // Weights are packed into oneDNN's layout once.
     // A new shape may keep the packed layout; otherwise the weights are repacked from the original
@@ -256,14 +236,13 @@ class OneDnnConv final : public OneDnnKernel {
   // The convolution for these logical NCHW src/dst descs, with the node's strides and dilations,
   // `pad_top`/`pad_bottom` rows of padding and its column padding.
   dnnl::convolution_forward::desc conv_desc(const memory::desc& src, const memory::desc& dst,
-                                            int64_t pad_top, int64_t pad_bottom, bool as_winograd,
-                                            const memory::desc& weights = {}) const {
+                                            int64_t pad_top, int64_t pad_bottom,
+                                            bool as_winograd) const {
     const WindowGeometry& g = geometry_;
     return dnnl::convolution_forward::desc(
         dnnl::prop_kind::forward_inference,
         as_winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct,
-        src, weights.is_zero() ? w_md_ : weights, bias_md_, dst,
-        memory::dims{g.strides[0], g.strides[1]},
+        src, w_md_, bias_md_, dst, memory::dims{g.strides[0], g.strides[1]},
         memory::dims{g.dilations[0] - 1, g.dilations[1] - 1},
         memory::dims{pad_top, g.pads_begin[1]}, memory::dims{pad_bottom, g.pads_end[1]});
   }
@@ -307,18 +286,12 @@ class OneDnnConv final : public OneDnnKernel {
         band.src_md = memory::desc({1, channels, to - from, width}, src_type, tag::nhwc);
         band.dst_md =
             memory::desc({1, out_channels, rows.end - rows.begin, out_width}, dst_type, tag::nhwc);
-        dnnl::convolution_forward::primitive_desc pd(
-            conv_desc(band.src_md, band.dst_md, from - first, last - to, false), attr,
-            cpu_engine());
-        // A single thread may choose another weight blocking than the whole node's threads did:
-        // then the band is asked to read the packed weights as they are.
-        if (pd.weights_desc() != weights_mem_.get_desc())
-          pd = dnnl::convolution_forward::primitive_desc(
-              conv_desc(band.src_md, band.dst_md, from - first, last - to, false,
-                        weights_mem_.get_desc()),
-              attr, cpu_engine());
-        // oneDNN's reference kernels take any layout, at a tenth of the speed.
-        if (std::string_view(pd.impl_info_str()).starts_with("ref")) break;
+        const auto band_desc = conv_desc(band.src_md, band.dst_md, from - first, last - to, false);
+        dnnl::convolution_forward::primitive_desc pd(band_desc, attr, cpu_engine());
+        // One thread may block the weights otherwise than the node's threads did: MobileNetV2's
+        // 96 -> 576 layers at 14 x 14 take output-channel blocks of 48 on 2 threads, 64 on one
+        // (and oneDNN's 2-thread kernel will not read 64). Such a node runs whole.
+        if (pd.weights_desc() != weights_mem_.get_desc()) break;
         band.conv = dnnl::convolution_forward(pd);
         band.scratchpad = memory(pd.scratchpad_desc(), cpu_engine());
         band.src_offset = size_t(from * width * channels) * dtype_size(x.dtype());
