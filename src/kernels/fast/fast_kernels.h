@@ -18,6 +18,8 @@ dt onednn_type(DType dtype);
 
 // The one CPU engine every oneDNN kernel uses.
 dnnl::engine& cpu_engine();
+// A stream on it for the calling thread, made once (not per node and run).
+dnnl::stream& thread_stream();
 
 // Below this many multiply-accumulates a oneDNN kernel runs on one thread: the fork and join of a
 // parallel region (~5 us at 2 threads on this VM) costs more than the split saves. Measured with

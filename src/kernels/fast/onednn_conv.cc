@@ -105,28 +105,21 @@ class OneDnnConv final : public OneDnnKernel {
   void execute(const KernelArgs& args, dnnl::stream& stream) override {
     const Tensor& x = args.in(0);
     Tensor& y = args.out(0);
-    memory src_user = view(src_user_md_, x);
-    memory dst_user = view(dst_user_md_, y);
-    memory src = src_user, dst = dst_user;
-    if (src_reorder_) {
-      src = src_mem_;
-      src_reorder_->execute(stream, src_user, src_mem_);
-    }
-    if (dst_reorder_) dst = dst_mem_;
+    // The memory objects and arguments are made once per shape; a run points them at its tensors.
+    src_user_.set_data_handle(const_cast<std::byte*>(x.bytes().data()));
+    dst_user_.set_data_handle(y.bytes().data());
+    if (src_reorder_) src_reorder_->execute(stream, src_user_, src_mem_);
     if (has_residual_) {
       // The sum post-op adds to what the destination holds: start it with the residual.
       const Tensor& z = args.in(3);
-      memory z_user = view(dst_user_md_, z);
-      if (dst_reorder_)
+      if (dst_reorder_) {
+        memory z_user = view(dst_user_md_, z);
         residual_reorder_->execute(stream, z_user, dst_mem_);
-      else
+      } else
         std::memcpy(y.data<float>().data(), z.data<float>().data(), z.nbytes());
     }
-    std::unordered_map<int, memory> exec_args{
-        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights_mem_}, {DNNL_ARG_DST, dst}};
-    if (bias_) exec_args[DNNL_ARG_BIAS] = bias_mem_;
-    conv_.execute(stream, exec_args);
-    if (dst_reorder_) dst_reorder_->execute(stream, dst_mem_, dst_user);
+    conv_.execute(stream, exec_args_);
+    if (dst_reorder_) dst_reorder_->execute(stream, dst_mem_, dst_user_);
     if (own_activation_) {
       stream.wait();
       apply_exp_activation(*own_activation_, y.data<float>(), args.threads);
@@ -230,6 +223,12 @@ class OneDnnConv final : public OneDnnKernel {
     stream.wait();
     if (!owned_inputs().empty()) weights_ = Tensor();
     conv_ = dnnl::convolution_forward(pd);
+    src_user_ = memory(src_user_md_, cpu_engine(), nullptr);
+    dst_user_ = memory(dst_user_md_, cpu_engine(), nullptr);
+    exec_args_ = {{DNNL_ARG_SRC, src_reorder_ ? src_mem_ : src_user_},
+                  {DNNL_ARG_WEIGHTS, weights_mem_},
+                  {DNNL_ARG_DST, dst_reorder_ ? dst_mem_ : dst_user_}};
+    if (bias_) exec_args_[DNNL_ARG_BIAS] = bias_mem_;
     channels_last_direct_ = channels_last && !src_reorder_ && !dst_reorder_;
   }
 
@@ -293,7 +292,13 @@ class OneDnnConv final : public OneDnnKernel {
         // (and oneDNN's 2-thread kernel will not read 64). Such a node runs whole.
         if (pd.weights_desc() != weights_mem_.get_desc()) break;
         band.conv = dnnl::convolution_forward(pd);
-        band.scratchpad = memory(pd.scratchpad_desc(), cpu_engine());
+        band.src = memory(band.src_md, cpu_engine(), nullptr);
+        band.dst = memory(band.dst_md, cpu_engine(), nullptr);
+        band.exec_args = {{DNNL_ARG_SRC, band.src},
+                          {DNNL_ARG_WEIGHTS, weights_mem_},
+                          {DNNL_ARG_DST, band.dst},
+                          {DNNL_ARG_SCRATCHPAD, memory(pd.scratchpad_desc(), cpu_engine())}};
+        if (bias_) band.exec_args[DNNL_ARG_BIAS] = bias_mem_;
         band.src_offset = size_t(from * width * channels) * dtype_size(x.dtype());
         band.dst_first = rows.begin * out_width * out_channels;
         band.dst_count = (rows.end - rows.begin) * out_width * out_channels;
@@ -311,7 +316,7 @@ class OneDnnConv final : public OneDnnKernel {
   void run_band(const KernelArgs& args, int band) override {
     if (band < 0 || size_t(band) >= bands_.size())
       args.fail("band " + std::to_string(band) + " was not prepared", ErrorKind::internal);
-    const Band& b = bands_[size_t(band)];
+    Band& b = bands_[size_t(band)];
     const Tensor& x = args.in(0);
     Tensor& y = args.out(0);
     const size_t dst_offset = size_t(b.dst_first) * dtype_size(y.dtype());
@@ -319,15 +324,10 @@ class OneDnnConv final : public OneDnnKernel {
     if (has_residual_)
       std::memcpy(dst, args.in(3).bytes().data() + dst_offset,
                   size_t(b.dst_count) * dtype_size(y.dtype()));
-    thread_local dnnl::stream stream(cpu_engine());
-    std::unordered_map<int, memory> exec_args{
-        {DNNL_ARG_SRC,
-         memory(b.src_md, cpu_engine(), const_cast<std::byte*>(x.bytes().data()) + b.src_offset)},
-        {DNNL_ARG_WEIGHTS, weights_mem_},
-        {DNNL_ARG_DST, memory(b.dst_md, cpu_engine(), dst)},
-        {DNNL_ARG_SCRATCHPAD, b.scratchpad}};
-    if (bias_) exec_args[DNNL_ARG_BIAS] = bias_mem_;
-    b.conv.execute(stream, exec_args);
+    b.src.set_data_handle(const_cast<std::byte*>(x.bytes().data()) + b.src_offset);
+    b.dst.set_data_handle(dst);
+    dnnl::stream& stream = thread_stream();
+    b.conv.execute(stream, b.exec_args);
     stream.wait();
     if (own_activation_)
       apply_exp_activation(*own_activation_,
@@ -338,9 +338,10 @@ class OneDnnConv final : public OneDnnKernel {
   struct Band {
     dnnl::convolution_forward conv;
     memory::desc src_md, dst_md;
-    memory scratchpad;
-    size_t src_offset = 0;                 // bytes into the input
-    int64_t dst_first = 0, dst_count = 0;  // elements of the output
+    memory src, dst;                            // pointed at the tensors on each run
+    std::unordered_map<int, memory> exec_args;  // its own scratchpad: threads never share one
+    size_t src_offset = 0;                      // bytes into the input
+    int64_t dst_first = 0, dst_count = 0;       // elements of the output
   };
 
   Node node_;
@@ -356,6 +357,8 @@ class OneDnnConv final : public OneDnnKernel {
   std::optional<ExpActivation> own_activation_;  // applied after the convolution, not a post-op
   memory::desc src_user_md_, dst_user_md_;
   memory weights_mem_, bias_mem_, src_mem_, dst_mem_;
+  memory src_user_, dst_user_;  // the tensors' storage, pointed at on each run
+  std::unordered_map<int, memory> exec_args_;
   std::optional<dnnl::reorder> src_reorder_, dst_reorder_, residual_reorder_;
   dnnl::convolution_forward conv_;
   // What the band primitives are built from (set by prepare()).

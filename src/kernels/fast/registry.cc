@@ -18,7 +18,7 @@ void fast::OneDnnKernel::run(const KernelArgs& args) {
     prepared_threads_ = threads;
   }
   omp_set_num_threads(args.threads);
-  dnnl::stream stream(cpu_engine());
+  dnnl::stream& stream = thread_stream();
   execute(args, stream);
   stream.wait();
 }
@@ -41,6 +41,11 @@ fast::dt fast::onednn_type(DType dtype) {
 dnnl::engine& fast::cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
+}
+
+dnnl::stream& fast::thread_stream() {
+  thread_local dnnl::stream stream(cpu_engine());
+  return stream;
 }
 
 const FastKernelRegistry& FastKernelRegistry::instance() {
