@@ -45,6 +45,12 @@ class OneDnnKernel : public PreparedKernel {
   static memory view(const memory::desc& md, const Tensor& t) {
     return memory(md, cpu_engine(), const_cast<std::byte*>(t.bytes().data()));
   }
+  // Points a memory object made at prepare at this run's tensor: kernels keep their memory
+  // objects and argument maps, as making them on every run cost MobileNetV2 INT8 3% of its time
+  // at 1 thread, 8% at 2.
+  static void point(memory& m, const Tensor& t) {
+    m.set_data_handle(const_cast<std::byte*>(t.bytes().data()));
+  }
 
  private:
   Dims prepared_for_;

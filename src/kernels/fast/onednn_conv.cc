@@ -106,8 +106,8 @@ class OneDnnConv final : public OneDnnKernel {
     const Tensor& x = args.in(0);
     Tensor& y = args.out(0);
     // The memory objects and arguments are made once per shape; a run points them at its tensors.
-    src_user_.set_data_handle(const_cast<std::byte*>(x.bytes().data()));
-    dst_user_.set_data_handle(y.bytes().data());
+    point(src_user_, x);
+    point(dst_user_, y);
     if (src_reorder_) src_reorder_->execute(stream, src_user_, src_mem_);
     if (has_residual_) {
       // The sum post-op adds to what the destination holds: start it with the residual.

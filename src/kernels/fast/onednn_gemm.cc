@@ -30,11 +30,9 @@ class OneDnnMatMul : public OneDnnKernel {
   }
 
   void execute(const KernelArgs& args, dnnl::stream& stream) final {
-    std::unordered_map<int, memory> exec{{DNNL_ARG_SRC, view(a_md_, args.in(0))},
-                                         {DNNL_ARG_WEIGHTS, b_mem_},
-                                         {DNNL_ARG_DST, view(y_md_, args.out(0))}};
-    if (bias_mem_) exec[DNNL_ARG_BIAS] = bias_mem_;
-    matmul_.execute(stream, exec);
+    point(a_, args.in(0));
+    point(y_, args.out(0));
+    matmul_.execute(stream, exec_args_);
   }
 
   // Packs `b_user` into the primitive's weight layout and makes the primitive; `bias` (or none)
@@ -55,9 +53,15 @@ class OneDnnMatMul : public OneDnnKernel {
     }
     bias_mem_ = bias ? memory(bias_md, cpu_engine(), bias->bytes().data()) : memory();
     matmul_ = dnnl::matmul(pd);
+    a_ = memory(a_md_, cpu_engine(), nullptr);
+    y_ = memory(y_md_, cpu_engine(), nullptr);
+    exec_args_ = {{DNNL_ARG_SRC, a_}, {DNNL_ARG_WEIGHTS, b_mem_}, {DNNL_ARG_DST, y_}};
+    if (bias_mem_) exec_args_[DNNL_ARG_BIAS] = bias_mem_;
   }
 
-  memory::desc a_md_, y_md_;
+  memory::desc a_md_, y_md_;  // set before build()
+  memory a_, y_;
+  std::unordered_map<int, memory> exec_args_;
   size_t weight_input_;
   bool owns_weights_;
 

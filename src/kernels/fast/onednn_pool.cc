@@ -13,8 +13,9 @@ class OneDnnPool final : public OneDnnKernel {
 
  private:
   void execute(const KernelArgs& args, dnnl::stream& stream) override {
-    pool_.execute(stream, {{DNNL_ARG_SRC, view(src_md_, args.in(0))},
-                           {DNNL_ARG_DST, view(dst_md_, args.out(0))}});
+    point(src_, args.in(0));
+    point(dst_, args.out(0));
+    pool_.execute(stream, exec_args_);
   }
 
   void prepare(const KernelArgs& args) override {
@@ -43,10 +44,15 @@ class OneDnnPool final : public OneDnnKernel {
         {g.kernel[0], g.kernel[1]}, {g.dilations[0] - 1, g.dilations[1] - 1},
         {g.pads_begin[0], g.pads_begin[1]}, pad_r);
     pool_ = dnnl::pooling_v2_forward(dnnl::pooling_v2_forward::primitive_desc(desc, cpu_engine()));
+    src_ = memory(src_md_, cpu_engine(), nullptr);
+    dst_ = memory(dst_md_, cpu_engine(), nullptr);
+    exec_args_ = {{DNNL_ARG_SRC, src_}, {DNNL_ARG_DST, dst_}};
   }
 
   Node node_;
   memory::desc src_md_, dst_md_;
+  memory src_, dst_;
+  std::unordered_map<int, memory> exec_args_;
   dnnl::pooling_v2_forward pool_;
 };
 

@@ -14,8 +14,9 @@ class OneDnnLayoutTranspose final : public OneDnnKernel {
 
  private:
   void execute(const KernelArgs& args, dnnl::stream& stream) override {
-    memory src = view(src_md_, args.in(0)), dst = view(dst_md_, args.out(0));
-    reorder_.execute(stream, src, dst);
+    point(src_, args.in(0));
+    point(dst_, args.out(0));
+    reorder_.execute(stream, src_, dst_);
   }
 
   void prepare(const KernelArgs& args) override {
@@ -27,11 +28,14 @@ class OneDnnLayoutTranspose final : public OneDnnKernel {
     dst_md_ = memory::desc(logical, type_, to_channels_last_ ? tag::nhwc : tag::nchw);
     reorder_ =
         dnnl::reorder(dnnl::reorder::primitive_desc(cpu_engine(), src_md_, cpu_engine(), dst_md_));
+    src_ = memory(src_md_, cpu_engine(), nullptr);
+    dst_ = memory(dst_md_, cpu_engine(), nullptr);
   }
 
   bool to_channels_last_;
   dt type_;
   memory::desc src_md_, dst_md_;
+  memory src_, dst_;
   dnnl::reorder reorder_;
 };
 
