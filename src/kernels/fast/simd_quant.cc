@@ -200,29 +200,63 @@ EDGECO_AVX512_VBMI int64_t lookup_avx512(const uint8_t* x, uint8_t* y, int64_t i
 }
 #endif
 
-// Runs body(T{}, begin, end) over chunks of [0, n) on the session's threads, T being `type`'s
-// 8-bit element type.
+// Calls body(T{}) with T the 8-bit element type of `type`.
 template <class F>
-void for_chunks(const KernelArgs& args, DType type, int64_t n, F&& body) {
-  auto split = [&](auto tag) {
-    parallel_for(
-        n, args.threads, [&](int64_t begin, int64_t end) { body(tag, begin, end); },
-        kMinElementsPerThread);
-  };
+void by_code_type(DType type, F&& body) {
   if (type == DType::u8)
-    split(uint8_t{});
+    body(uint8_t{});
   else
-    split(int8_t{});
+    body(int8_t{});
 }
 
-class QuantizeKernel final : public PreparedKernel {
+// An element-wise kernel: its output's elements split over the session's threads, or, in a chain
+// run by row bands, the band's rows (dim 1 of a batch-1 output, NHWC's rows) as a range of
+// elements.
+class ElementwiseKernel : public PreparedKernel {
  public:
-  explicit QuantizeKernel(Params p) : p_(p) {}
   std::string_view name() const override { return "own-simd"; }
   void run(const KernelArgs& args) override {
+    check(args);
+    parallel_for(
+        args.out(0).numel(), args.threads,
+        [&](int64_t begin, int64_t end) { apply(args, begin, end); }, kMinElementsPerThread);
+  }
+  bool prepare_bands(const KernelArgs& args, int bands) override {
+    const Tensor& y = args.out(0);
+    bands_ = bands;
+    for (size_t i : operands())
+      if (args.in(i).dims() != y.dims()) return false;
+    check(args);
+    return y.rank() >= 2 && y.dim(0) == 1 && y.dim(1) >= bands;
+  }
+  void run_band(const KernelArgs& args, int band) override {
+    const Tensor& y = args.out(0);
+    const int64_t per_row = y.numel() / y.dim(1);
+    const RowBand rows = row_band(y.dim(1), band, bands_);
+    apply(args, rows.begin * per_row, rows.end * per_row);
+  }
+
+ protected:
+  // Computes output elements [begin, end).
+  virtual void apply(const KernelArgs& args, int64_t begin, int64_t end) const = 0;
+  // The inputs read element by element (the others are parameters).
+  virtual std::vector<size_t> operands() const { return {0}; }
+  // Throws where the inputs are not what the kernel was made for.
+  virtual void check(const KernelArgs&) const {}
+
+ private:
+  int bands_ = 1;
+};
+
+class QuantizeKernel final : public ElementwiseKernel {
+ public:
+  explicit QuantizeKernel(Params p) : p_(p) {}
+
+ private:
+  void apply(const KernelArgs& args, int64_t i, int64_t end) const override {
     const float* x = args.in(0).data<float>().data();
     Tensor& y = args.out(0);
-    for_chunks(args, y.dtype(), y.numel(), [&](auto tag, int64_t i, int64_t end) {
+    by_code_type(y.dtype(), [&](auto tag) {
       using T = decltype(tag);
       T* out = y.data<T>().data();
 #if defined(__x86_64__)
@@ -238,18 +272,18 @@ class QuantizeKernel final : public PreparedKernel {
     });
   }
 
- private:
   Params p_;
 };
 
-class DequantizeKernel final : public PreparedKernel {
+class DequantizeKernel final : public ElementwiseKernel {
  public:
   explicit DequantizeKernel(Params p) : p_(p) {}
-  std::string_view name() const override { return "own-simd"; }
-  void run(const KernelArgs& args) override {
+
+ private:
+  void apply(const KernelArgs& args, int64_t i, int64_t end) const override {
     const Tensor& x = args.in(0);
     float* out = args.out(0).data<float>().data();
-    for_chunks(args, x.dtype(), x.numel(), [&](auto tag, int64_t i, int64_t end) {
+    by_code_type(x.dtype(), [&](auto tag) {
       using T = decltype(tag);
       const T* in = x.data<T>().data();
 #if defined(__x86_64__)
@@ -266,103 +300,79 @@ class DequantizeKernel final : public PreparedKernel {
     });
   }
 
- private:
   Params p_;
 };
 
 // y = q(dq(a) + dq(b)), optionally through Relu, in float32 as the reference computes it.
-class QAddKernel final : public PreparedKernel {
+class QAddKernel final : public ElementwiseKernel {
  public:
   QAddKernel(Params a, Params b, Params y, bool relu) : a_(a), b_(b), y_(y), relu_(relu) {}
-  std::string_view name() const override { return "own-simd"; }
-  void run(const KernelArgs& args) override {
-    const Tensor& a = args.in(0);
-    const Tensor& b = args.in(3);
-    Tensor& y = args.out(0);
-    if (a.dims() != b.dims() || a.dtype() != y.dtype() || b.dtype() != y.dtype())
-      args.fail("operands changed shape or type since prepare", ErrorKind::internal);
-    for_chunks(args, y.dtype(), y.numel(),
-               [&](auto tag, int64_t i, int64_t end) { add(args, tag, i, end); });
-  }
-
-  // Element-wise on equal shapes: a band of rows is a range of elements.
-  bool prepare_bands(const KernelArgs& args, int bands) override {
-    const Tensor& y = args.out(0);
-    bands_ = bands;
-    return args.in(0).dims() == y.dims() && args.in(3).dims() == y.dims() && y.rank() >= 2 &&
-           y.dim(0) == 1 && y.dim(1) >= bands && args.in(0).dtype() == y.dtype() &&
-           args.in(3).dtype() == y.dtype();
-  }
-  void run_band(const KernelArgs& args, int band) override {
-    const Tensor& y = args.out(0);
-    const int64_t per_row = y.numel() / y.dim(1);
-    const RowBand rows = row_band(y.dim(1), band, bands_);
-    if (y.dtype() == DType::u8)
-      add(args, uint8_t{}, rows.begin * per_row, rows.end * per_row);
-    else
-      add(args, int8_t{}, rows.begin * per_row, rows.end * per_row);
-  }
 
  private:
-  template <class T>
-  void add(const KernelArgs& args, T, int64_t i, int64_t end) const {
-    const T* pa = args.in(0).data<T>().data();
-    const T* pb = args.in(3).data<T>().data();
-    T* out = args.out(0).data<T>().data();
+  std::vector<size_t> operands() const override { return {0, 3}; }
+  void check(const KernelArgs& args) const override {
+    const Tensor& a = args.in(0);
+    const Tensor& b = args.in(3);
+    const Tensor& y = args.out(0);
+    if (a.dims() != b.dims() || a.dtype() != y.dtype() || b.dtype() != y.dtype())
+      args.fail("operands changed shape or type since prepare", ErrorKind::internal);
+  }
+  void apply(const KernelArgs& args, int64_t i, int64_t end) const override {
+    by_code_type(args.out(0).dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* pa = args.in(0).data<T>().data();
+      const T* pb = args.in(3).data<T>().data();
+      T* out = args.out(0).data<T>().data();
 #if defined(__x86_64__)
-    if (has_avx512()) i = qadd_avx512(pa, pb, out, i, end, a_, b_, y_, relu_);
+      if (has_avx512()) i = qadd_avx512(pa, pb, out, i, end, a_, b_, y_, relu_);
 #endif
 #if defined(__SSE2__)
-    const __m128 sa = _mm_set1_ps(a_.scale), sb = _mm_set1_ps(b_.scale), sy = _mm_set1_ps(y_.scale);
-    const __m128i za = _mm_set1_epi32(a_.zero), zb = _mm_set1_epi32(b_.zero),
-                  zy = _mm_set1_epi32(y_.zero);
-    for (; i + 4 <= end; i += 4) {
-      const __m128 va = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(load4(pa + i), za)), sa);
-      const __m128 vb = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(load4(pb + i), zb)), sb);
-      __m128 sum = _mm_add_ps(va, vb);
-      if (relu_) sum = _mm_max_ps(sum, _mm_setzero_ps());
-      store4(out + i, round_add(_mm_div_ps(sum, sy), zy));
-    }
+      const __m128 sa = _mm_set1_ps(a_.scale), sb = _mm_set1_ps(b_.scale),
+                   sy = _mm_set1_ps(y_.scale);
+      const __m128i za = _mm_set1_epi32(a_.zero), zb = _mm_set1_epi32(b_.zero),
+                    zy = _mm_set1_epi32(y_.zero);
+      for (; i + 4 <= end; i += 4) {
+        const __m128 va = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(load4(pa + i), za)), sa);
+        const __m128 vb = _mm_mul_ps(_mm_cvtepi32_ps(_mm_sub_epi32(load4(pb + i), zb)), sb);
+        __m128 sum = _mm_add_ps(va, vb);
+        if (relu_) sum = _mm_max_ps(sum, _mm_setzero_ps());
+        store4(out + i, round_add(_mm_div_ps(sum, sy), zy));
+      }
 #endif
-    for (; i < end; ++i) {
-      float sum =
-          float(int32_t(pa[i]) - a_.zero) * a_.scale + float(int32_t(pb[i]) - b_.zero) * b_.scale;
-      if (relu_) sum = std::max(sum, 0.0f);
-      out[i] = to_quantized<T>(sum / y_.scale, y_.zero);
-    }
+      for (; i < end; ++i) {
+        float sum =
+            float(int32_t(pa[i]) - a_.zero) * a_.scale + float(int32_t(pb[i]) - b_.zero) * b_.scale;
+        if (relu_) sum = std::max(sum, 0.0f);
+        out[i] = to_quantized<T>(sum / y_.scale, y_.zero);
+      }
+    });
   }
 
   Params a_, b_, y_;
   bool relu_;
-  int bands_ = 1;
 };
 
 // edgeco.QLookup with a constant table of 8-bit codes or floats.
 template <class T>
-class LookupKernel final : public PreparedKernel {
+class LookupKernel final : public ElementwiseKernel {
  public:
   explicit LookupKernel(const Tensor& table) {
     std::memcpy(table_, table.bytes().data(), sizeof table_);
   }
-  std::string_view name() const override { return "own-simd"; }
-  void run(const KernelArgs& args) override {
-    const auto* x = reinterpret_cast<const uint8_t*>(args.in(0).bytes().data());
-    auto* y = reinterpret_cast<T*>(args.out(0).bytes().data());
-    parallel_for(
-        args.in(0).numel(), args.threads,
-        [&](int64_t i, int64_t end) {
-#if defined(__x86_64__)
-          if constexpr (sizeof(T) == 1)
-            if (has_avx512_vbmi())
-              i = lookup_avx512(x, reinterpret_cast<uint8_t*>(y), i, end,
-                                reinterpret_cast<const uint8_t*>(table_));
-#endif
-          for (; i < end; ++i) y[i] = table_[x[i]];
-        },
-        kMinElementsPerThread);
-  }
 
  private:
+  void apply(const KernelArgs& args, int64_t i, int64_t end) const override {
+    const auto* x = reinterpret_cast<const uint8_t*>(args.in(0).bytes().data());
+    auto* y = reinterpret_cast<T*>(args.out(0).bytes().data());
+#if defined(__x86_64__)
+    if constexpr (sizeof(T) == 1)
+      if (has_avx512_vbmi())
+        i = lookup_avx512(x, reinterpret_cast<uint8_t*>(y), i, end,
+                          reinterpret_cast<const uint8_t*>(table_));
+#endif
+    for (; i < end; ++i) y[i] = table_[x[i]];
+  }
+
   T table_[256];
 };
 
