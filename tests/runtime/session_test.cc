@@ -256,13 +256,13 @@ TEST(Evaluate, TopOneTopFiveAndConfusionOnKnownLogits) {
   }
 }
 
-// A quantized chain as in MobileNetV2's blocks: 3x3 convolution, strided depthwise, 1x1
-// convolution, a residual add (13 rows: bands of 6 and 7 rows at 2 threads, halos between them),
-// then a float 3x3 output layer.
+// A quantized chain as in MobileNetV2's blocks, on a 3-channel image: 3x3 convolution, strided
+// depthwise, 1x1 convolution, a residual add (13 rows: bands of 6 and 7 rows at 2 threads, halos
+// between them), then a float 3x3 output layer.
 Graph quantized_block_chain() {
   Graph g;
   g.inputs = {"x"};
-  g.value("x").type = TensorType{DType::f32, {1, 8, 26, 11}};
+  g.value("x").type = TensorType{DType::f32, {1, 3, 26, 11}};
   auto conv = [&](const std::string& name, const std::string& from, int64_t c_in, int64_t c_out,
                   int64_t k, int64_t stride, int64_t group, uint32_t seed) {
     g.value(name + ".w").initializer =
@@ -279,7 +279,7 @@ Graph quantized_block_chain() {
                             {"group", Attribute{group}}}});
     g.nodes.push_back(Node{name + ".relu", "Relu", "", {name + ".c"}, {name}});
   };
-  conv("c1", "x", 8, 16, 3, 1, 1, 1);
+  conv("c1", "x", 3, 16, 3, 1, 1, 1);
   conv("dw", "c1", 16, 16, 3, 2, 16, 2);  // 26 -> 13 rows
   conv("pw", "dw", 16, 16, 1, 1, 1, 3);
   g.nodes.push_back(Node{"add", "Add", "", {"pw", "dw"}, {"sum"}});
@@ -299,19 +299,21 @@ TEST(SessionRowBands, ChainsRunByBandsGiveTheBitsOfWholeNodes) {
   Session banded(g, SessionOptions{2, true, true});
   Session whole(g, whole_options);
   for (uint32_t run = 0; run < 3; ++run) {
-    const TensorMap feed{{"x", testing::random_floats({1, 8, 26, 11}, -1, 1, 20 + run)}};
+    const TensorMap feed{{"x", testing::random_floats({1, 3, 26, 11}, -1, 1, 20 + run)}};
     const Tensor want = whole.run(feed).at("c2");
     const Tensor got = banded.run(feed).at("c2");
     ASSERT_EQ(got.dims(), want.dims());
     EXPECT_EQ(got.to_doubles(), want.to_doubles()) << "run " << run;
-    // The first run plans the arena; later ones run the quantized chain by bands: its
-    // convolutions and add, and the element-wise Quantize / Dequantize at its ends. The layout
-    // transposes and the float output layer run whole.
+    // The first run plans the arena; later ones run the quantized chain by bands: the image's
+    // Quantize (its 3 channel planes split by rows) and 8-bit channels-last transpose, the
+    // convolutions and add, the Dequantize at the end. The transpose back to NCHW and the float
+    // output layer run whole.
     std::vector<std::string> by_bands;
     for (const NodeTiming& t : banded.last_timings())
       if (t.row_bands) by_bands.push_back(t.op_type);
-    const std::vector<std::string> chain{"QuantizeLinear", "QFusedConv", "QFusedConv",
-                                         "QFusedConv",     "QAdd",       "DequantizeLinear"};
+    const std::vector<std::string> chain{"QuantizeLinear",  "Transpose",  "QFusedConv",
+                                         "QFusedConv",      "QFusedConv", "QAdd",
+                                         "DequantizeLinear"};
     EXPECT_EQ(by_bands, run == 0 ? std::vector<std::string>{} : chain) << "run " << run;
     for (const NodeTiming& t : whole.last_timings()) EXPECT_FALSE(t.row_bands) << t.node;
   }
@@ -321,7 +323,7 @@ TEST(SessionRowBands, OneThreadOrAnObserverRunsWholeNodes) {
   const Graph g = quantized_block_chain();
   Session one(g, SessionOptions{1, true, true});
   Session two(g, SessionOptions{2, true, true});
-  const TensorMap feed{{"x", testing::random_floats({1, 8, 26, 11}, -1, 1, 5)}};
+  const TensorMap feed{{"x", testing::random_floats({1, 3, 26, 11}, -1, 1, 5)}};
   for (int run = 0; run < 2; ++run) {
     const auto want = one.run(feed).at("c2").to_doubles();
     size_t observed = 0;

@@ -209,9 +209,18 @@ void by_code_type(DType type, F&& body) {
     body(int8_t{});
 }
 
+// The dimension a band splits in an element-wise node's batch-1 tensor: dim 1, NHWC's rows, unless
+// it has fewer than 2 per band; then dim 2 (an NCHW image's 3 channel planes split by rows, the
+// rows the image's channels-last transpose reads in the same band). -1: none.
+int band_dim(const Dims& d, int bands) {
+  if (d.size() < 2 || d[0] != 1) return -1;
+  if (d[1] >= 2 * bands) return 1;
+  if (d.size() >= 3 && d[2] >= 2 * bands) return 2;
+  return d[1] >= bands ? 1 : -1;
+}
+
 // An element-wise kernel: its output's elements split over the session's threads, or, in a chain
-// run by row bands, the band's rows (dim 1 of a batch-1 output, NHWC's rows) as a range of
-// elements.
+// run by row bands, the band's rows of band_dim() in every slice above it.
 class ElementwiseKernel : public PreparedKernel {
  public:
   std::string_view name() const override { return "own-simd"; }
@@ -227,13 +236,19 @@ class ElementwiseKernel : public PreparedKernel {
     for (size_t i : operands())
       if (args.in(i).dims() != y.dims()) return false;
     check(args);
-    return y.rank() >= 2 && y.dim(0) == 1 && y.dim(1) >= bands;
+    return band_dim(y.dims(), bands) >= 0;
   }
   void run_band(const KernelArgs& args, int band) override {
-    const Tensor& y = args.out(0);
-    const int64_t per_row = y.numel() / y.dim(1);
-    const RowBand rows = row_band(y.dim(1), band, bands_);
-    apply(args, rows.begin * per_row, rows.end * per_row);
+    const Dims& d = args.out(0).dims();
+    const int dim = band_dim(d, bands_);
+    int64_t slices = 1, inner = 1;
+    for (int i = 0; i < dim; ++i) slices *= d[size_t(i)];
+    for (size_t i = size_t(dim) + 1; i < d.size(); ++i) inner *= d[i];
+    const RowBand rows = row_band(d[size_t(dim)], band, bands_);
+    for (int64_t s = 0; s < slices; ++s) {
+      const int64_t base = s * d[size_t(dim)] * inner;
+      apply(args, base + rows.begin * inner, base + rows.end * inner);
+    }
   }
 
  protected:
@@ -545,27 +560,41 @@ class InterleaveThreePlanes final : public PreparedKernel {
   void run(const KernelArgs& args) override {
     const Dims& d = args.in(0).dims();
     const int64_t plane = d[2] * d[3];
-    const auto* x = reinterpret_cast<const uint8_t*>(args.in(0).bytes().data());
-    auto* y = reinterpret_cast<uint8_t*>(args.out(0).bytes().data());
-    for (int64_t n = 0; n < d[0]; ++n) {
-      const uint8_t* p0 = x + n * 3 * plane;
-      const uint8_t *p1 = p0 + plane, *p2 = p1 + plane;
-      uint8_t* out = y + n * 3 * plane;
+    for (int64_t n = 0; n < d[0]; ++n)
       parallel_for(
-          plane, args.threads,
-          [&](int64_t i, int64_t end) {
-#if defined(__x86_64__)
-            if (has_avx512_vbmi()) i = interleave3_avx512(p0, p1, p2, out, i, end);
-#endif
-            for (; i < end; ++i) {
-              out[3 * i] = p0[i];
-              out[3 * i + 1] = p1[i];
-              out[3 * i + 2] = p2[i];
-            }
-          },
+          plane, args.threads, [&](int64_t i, int64_t end) { interleave(args, n, i, end); },
           4 * kMinElementsPerThread);
+  }
+  // Output rows (dim 1 of NHWC) are the same rows of the three planes.
+  bool prepare_bands(const KernelArgs& args, int bands) override {
+    bands_ = bands;
+    return args.in(0).dim(0) == 1 && args.in(0).dim(2) >= bands;
+  }
+  void run_band(const KernelArgs& args, int band) override {
+    const Dims& d = args.in(0).dims();
+    const RowBand rows = row_band(d[2], band, bands_);
+    interleave(args, 0, rows.begin * d[3], rows.end * d[3]);
+  }
+
+ private:
+  // Pixels [i, end) of image n.
+  static void interleave(const KernelArgs& args, int64_t n, int64_t i, int64_t end) {
+    const Dims& d = args.in(0).dims();
+    const int64_t plane = d[2] * d[3];
+    const auto* p0 = reinterpret_cast<const uint8_t*>(args.in(0).bytes().data()) + n * 3 * plane;
+    const uint8_t *p1 = p0 + plane, *p2 = p1 + plane;
+    auto* out = reinterpret_cast<uint8_t*>(args.out(0).bytes().data()) + n * 3 * plane;
+#if defined(__x86_64__)
+    if (has_avx512_vbmi()) i = interleave3_avx512(p0, p1, p2, out, i, end);
+#endif
+    for (; i < end; ++i) {
+      out[3 * i] = p0[i];
+      out[3 * i + 1] = p1[i];
+      out[3 * i + 2] = p2[i];
     }
   }
+
+  int bands_ = 1;
 };
 
 std::unique_ptr<PreparedKernel> make_interleave(const PrepareArgs& a) {
