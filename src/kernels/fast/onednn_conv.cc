@@ -268,6 +268,11 @@ class OneDnnConv final : public OneDnnKernel {
     const int64_t in_rows = x.dim(1), width = x.dim(2), channels = x.dim(3);
     const int64_t out_rows = y.dim(1), out_width = y.dim(2), out_channels = y.dim(3);
     const int64_t extent = (g.kernel[0] - 1) * g.dilations[0] + 1;
+    // A 1x1 stride-1 unpadded layer reads only the pixels it writes: its bands are equal runs of
+    // pixels rather than whole rows (a 7-row layer splits 24.5 / 24.5 pixels-rows, not 3 / 4 rows).
+    const bool pointwise = g.kernel[0] == 1 && g.kernel[1] == 1 && g.strides[0] == 1 &&
+                           g.strides[1] == 1 && g.pads_begin[0] == 0 && g.pads_begin[1] == 0 &&
+                           g.pads_end[0] == 0 && g.pads_end[1] == 0;
     const dt src_type = quant_ ? onednn_type(quant_->x_type) : dt::f32;
     const dt dst_type = quant_ ? onednn_type(quant_->y_type) : dt::f32;
     dnnl::primitive_attr attr = attr_;
@@ -277,14 +282,18 @@ class OneDnnConv final : public OneDnnKernel {
     std::vector<Band> made;
     try {
       for (int b = 0; b < bands; ++b) {
-        const RowBand rows = row_band(out_rows, b, bands);
+        // Pointwise: one row of all the pixels.
+        const int64_t rows_of = pointwise ? out_rows * out_width : out_rows;
+        const int64_t row_width = pointwise ? 1 : width, out_row_width = pointwise ? 1 : out_width;
+        const RowBand rows = row_band(rows_of, b, bands);
         const int64_t first = rows.begin * g.strides[0] - g.pads_begin[0];
         const int64_t last = (rows.end - 1) * g.strides[0] - g.pads_begin[0] + extent;
-        const int64_t from = std::max<int64_t>(first, 0), to = std::min(last, in_rows);
+        const int64_t from = std::max<int64_t>(first, 0),
+                      to = std::min(last, pointwise ? rows_of : in_rows);
         Band band;
-        band.src_md = memory::desc({1, channels, to - from, width}, src_type, tag::nhwc);
-        band.dst_md =
-            memory::desc({1, out_channels, rows.end - rows.begin, out_width}, dst_type, tag::nhwc);
+        band.src_md = memory::desc({1, channels, to - from, row_width}, src_type, tag::nhwc);
+        band.dst_md = memory::desc({1, out_channels, rows.end - rows.begin, out_row_width},
+                                   dst_type, tag::nhwc);
         const auto band_desc = conv_desc(band.src_md, band.dst_md, from - first, last - to, false);
         dnnl::convolution_forward::primitive_desc pd(band_desc, attr, cpu_engine());
         // One thread may block the weights otherwise than the node's threads did: MobileNetV2's
@@ -299,9 +308,9 @@ class OneDnnConv final : public OneDnnKernel {
                           {DNNL_ARG_DST, band.dst},
                           {DNNL_ARG_SCRATCHPAD, memory(pd.scratchpad_desc(), cpu_engine())}};
         if (bias_) band.exec_args[DNNL_ARG_BIAS] = bias_mem_;
-        band.src_offset = size_t(from * width * channels) * dtype_size(x.dtype());
-        band.dst_first = rows.begin * out_width * out_channels;
-        band.dst_count = (rows.end - rows.begin) * out_width * out_channels;
+        band.src_offset = size_t(from * row_width * channels) * dtype_size(x.dtype());
+        band.dst_first = rows.begin * out_row_width * out_channels;
+        band.dst_count = (rows.end - rows.begin) * out_row_width * out_channels;
         made.push_back(std::move(band));
       }
     } catch (const dnnl::error&) {
