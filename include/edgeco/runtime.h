@@ -34,9 +34,10 @@ struct SessionOptions {
   // weights take 1.8-4x the memory (ResNet-18: 17 vs 22 ms, peak RSS 174 vs 113 MB).
   bool winograd = true;
   // With more than one thread: chains of nodes that can run by bands of rows (batch-1 NHWC
-  // convolutions and element-wise int8 adds) run in one parallel region, each thread computing
-  // the same band of rows in every node, with a barrier between nodes, instead of a parallel
-  // region per node that splits each node its own way.
+  // convolutions; the element-wise int8 Quantize, Dequantize, QAdd and QLookup; the 8-bit image's
+  // channels-last transpose) run in one parallel region, each thread computing the same band of
+  // rows in every node, with a barrier between nodes, instead of a parallel region per node that
+  // splits each node its own way.
   bool row_bands = true;
 };
 

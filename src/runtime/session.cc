@@ -456,7 +456,7 @@ size_t Session::banded_chain_end(size_t first) {
 void Session::run_banded(size_t first, size_t end) {
   const int bands = options_.threads;
   // The first failure of each band, and its step: exceptions must not leave the parallel region.
-  std::vector<std::pair<size_t, std::exception_ptr>> failures{size_t(bands)};
+  std::vector<std::pair<size_t, std::exception_ptr>> failures(static_cast<size_t>(bands));
   SpinBarrier barrier;
   auto start = std::chrono::steady_clock::now();
 #pragma omp parallel num_threads(bands)

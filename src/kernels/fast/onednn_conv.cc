@@ -269,7 +269,7 @@ class OneDnnConv final : public OneDnnKernel {
     const int64_t out_rows = y.dim(1), out_width = y.dim(2), out_channels = y.dim(3);
     const int64_t extent = (g.kernel[0] - 1) * g.dilations[0] + 1;
     // A 1x1 stride-1 unpadded layer reads only the pixels it writes: its bands are equal runs of
-    // pixels rather than whole rows (a 7-row layer splits 24.5 / 24.5 pixels-rows, not 3 / 4 rows).
+    // pixels rather than whole rows (a 7 x 7 layer splits 24 / 25 pixels, not 3 / 4 rows).
     const bool pointwise = g.kernel[0] == 1 && g.kernel[1] == 1 && g.strides[0] == 1 &&
                            g.strides[1] == 1 && g.pads_begin[0] == 0 && g.pads_begin[1] == 0 &&
                            g.pads_end[0] == 0 && g.pads_end[1] == 0;
