@@ -419,11 +419,11 @@ Cost node_cost(const Device& d, const OperatingPoint& opp, const NodeWork& w, do
        (cost.llc_bytes > 0 ? cost.llc_bytes / (d.llc_gbps * 1e9) : 0.0)) *
       1e3;
   cost.memory_bound = cost.memory_ms > cost.compute_ms;
-  // Depthwise, element-wise and pooling rates are those of streaming passes (a few operations per
-  // byte), their memory time included: on a device with partial or no overlap only the dense
-  // classes add (part of) their memory time to their compute time.
-  const bool streaming = w.op_class != OpClass::dense_conv && w.op_class != OpClass::matmul &&
-                         w.op_class != OpClass::winograd_conv;
+  // Depthwise, element-wise, pooling and matmul rates are those of streaming passes (a few
+  // operations per byte: a batch-1 Gemm reads each weight once), their memory time included: on a
+  // device with partial or no overlap only the convolutions add (part of) their memory time to
+  // their compute time.
+  const bool streaming = w.op_class != OpClass::dense_conv && w.op_class != OpClass::winograd_conv;
   const double overlap = streaming ? 1.0 : d.memory_overlap;
   cost.latency_ms = std::max(cost.compute_ms, cost.memory_ms) +
                     (1.0 - overlap) * std::min(cost.compute_ms, cost.memory_ms) +

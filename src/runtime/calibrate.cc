@@ -28,6 +28,16 @@ Tensor random_tensor(const Dims& dims, uint32_t seed) {
   return Tensor::from_values<float>(dims, std::span<const float>(v));
 }
 
+// Layer `i` of a chain, "layer<i>": an `op` reading `x` with its own weights and bias (random,
+// seeded by `i`), writing `out`.
+void add_layer(Graph& g, int i, const std::string& op, const std::string& x, const Dims& weights,
+               const std::string& out, std::map<std::string, Attribute> attributes) {
+  const std::string n = std::to_string(i);
+  g.value("w" + n).initializer = random_tensor(weights, uint32_t(1 + 2 * i));
+  g.value("b" + n).initializer = random_tensor({weights.front()}, uint32_t(2 + 2 * i));
+  g.nodes.push_back(Node{"layer" + n, op, "", {x, "w" + n, "b" + n}, {out}, std::move(attributes)});
+}
+
 // One benchmark: a graph whose nodes `nodes` are timed, and what the cost model sees in them.
 struct Bench {
   std::string what;
@@ -62,17 +72,11 @@ Bench conv(int64_t c_in, int64_t c_out, int64_t side, int64_t k, int64_t stride,
   for (int i = 0; i < depth; ++i) {
     const auto [from, to] = i % 2 == 0 ? std::pair{c_in, c_out} : std::pair{c_out, c_in};
     const std::string n = std::to_string(i);
-    g.value("w" + n).initializer = random_tensor({to, from / group, k, k}, uint32_t(1 + 2 * i));
-    g.value("b" + n).initializer = random_tensor({to}, uint32_t(2 + 2 * i));
-    g.nodes.push_back(Node{"layer" + n,
-                           "Conv",
-                           "",
-                           {x, "w" + n, "b" + n},
-                           {"c" + n},
-                           {{"pads", Attribute{std::vector<int64_t>{pad, pad, pad, pad}}},
-                            {"strides", Attribute{std::vector<int64_t>{stride, stride}}},
-                            {"kernel_shape", Attribute{std::vector<int64_t>{k, k}}},
-                            {"group", Attribute{group}}}});
+    add_layer(g, i, "Conv", x, {to, from / group, k, k}, "c" + n,
+              {{"pads", Attribute{std::vector<int64_t>{pad, pad, pad, pad}}},
+               {"strides", Attribute{std::vector<int64_t>{stride, stride}}},
+               {"kernel_shape", Attribute{std::vector<int64_t>{k, k}}},
+               {"group", Attribute{group}}});
     if (swish) {
       g.nodes.push_back(Node{"gate" + n, "Sigmoid", "", {"c" + n}, {"s" + n}});
       g.nodes.push_back(Node{"swish" + n, "Mul", "", {"c" + n, "s" + n}, {"y" + n}});
@@ -88,21 +92,28 @@ Bench conv(int64_t c_in, int64_t c_out, int64_t side, int64_t k, int64_t stride,
   return b;
 }
 
-Bench gemm(int64_t in, int64_t out) {
+// A fully connected layer at batch 1, `depth` times in a chain (alternating with its mirror),
+// each with its own weights: in a network a classifier's weights come from memory, while a single
+// layer rerun would find them in cache.
+Bench gemm(int64_t in, int64_t out, int depth = 1) {
   Bench b;
-  b.what = "gemm " + std::to_string(in) + "->" + std::to_string(out);
+  b.what = "gemm " + std::to_string(in) + "->" + std::to_string(out) +
+           (depth > 1 ? " x" + std::to_string(depth) : "");
   b.op_class = hw::OpClass::matmul;
   Graph& g = b.graph;
   g.inputs = {"x"};
   g.value("x").type = TensorType{DType::f32, {1, in}};
-  g.value("w").initializer = random_tensor({out, in}, 3);
-  g.value("b").initializer = random_tensor({out}, 4);
-  g.nodes.push_back(
-      Node{"layer", "Gemm", "", {"x", "w", "b"}, {"y"}, {{"transB", Attribute{int64_t(1)}}}});
-  g.outputs = {"y"};
-  b.nodes = {"layer"};
-  b.macs = in * out;
-  b.bytes = (in + out + in * out) * 4;
+  std::string x = "x";
+  for (int i = 0; i < depth; ++i) {
+    const auto [from, to] = i % 2 == 0 ? std::pair{in, out} : std::pair{out, in};
+    const std::string n = std::to_string(i);
+    add_layer(g, i, "Gemm", x, {to, from}, "y" + n, {{"transB", Attribute{int64_t(1)}}});
+    x = "y" + n;
+    b.nodes.push_back("layer" + n);
+    b.macs += from * to;
+    b.bytes += (from + to + from * to) * 4;
+  }
+  g.outputs = {x};
   return b;
 }
 
@@ -152,8 +163,8 @@ std::vector<Bench> benches(int depth) {
   for (auto [c, side, k, s] : std::vector<std::array<int64_t, 4>>{
            {32, 112, 3, 1}, {144, 56, 3, 1}, {192, 28, 3, 1}, {576, 14, 3, 1}, {960, 7, 3, 1}})
     out.push_back(conv(c, c, side, k, s, true, depth));
-  out.push_back(gemm(1280, 1000));
-  out.push_back(gemm(512, 1000));
+  out.push_back(gemm(1280, 1000, depth));
+  out.push_back(gemm(512, 1000, depth));
   out.push_back(elementwise(24, 56));
   out.push_back(elementwise(64, 28));
   out.push_back(pooling(1280, 7));
@@ -398,8 +409,9 @@ std::string host_platform_yaml(const HostCalibration& c) {
     << "#         thread a dense layer's memory time adds to its compute time (the roofline's\n"
     << "#         max of the two underestimated every network by 10-35%); on two, half of the\n"
     << "#         shorter side hides under the longer (memory_overlap 0.5; adding overestimated\n"
-    << "#         by up to 22%, the max underestimated by up to 22%); depthwise, element-wise\n"
-    << "#         and pooling rates, timed as streaming passes, already hold their memory time\n"
+    << "#         by up to 22%, the max underestimated by up to 22%); depthwise, element-wise,\n"
+    << "#         pooling and batch-1 matmul rates, timed as streaming passes, already hold\n"
+    << "#         their memory time\n"
     << "# Power is not measurable on this machine (no RAPL/powercap): the power figures are\n"
     << "# unverified guesses, so the host's energy is not validated; its latency is.\n"
     << "name: host\n"

@@ -96,10 +96,13 @@ TEST(CostModel, RooflineKnownAnswers) {
 }
 
 TEST(CostModel, WithoutOverlapMemoryAddsAndExpActivationsCostPerElement) {
-  const Platform p = parse_platform(replaced(kSimple, "    overhead_us: 5\n",
-                                             "    overhead_us: 5\n    memory_overlap: false\n"
-                                             "    transcendental_per_cycle: 2\n"),
-                                    "simple.yaml");
+  const Platform p =
+      parse_platform(replaced(replaced(kSimple, "    overhead_us: 5\n",
+                                       "    overhead_us: 5\n    memory_overlap: false\n"
+                                       "    transcendental_per_cycle: 2\n"),
+                              "fp32: {dense_conv: 100, elementwise: 10}",
+                              "fp32: {dense_conv: 100, elementwise: 10, matmul: 100}"),
+                     "simple.yaml");
   const Device& cpu = p.device("cpu");
   EXPECT_EQ(cpu.memory_overlap, 0.0);
   NodeWork w{"Conv", OpClass::dense_conv, NumType::fp32, 1'000'000'000, 600'000'000, 400'000'000,
@@ -116,6 +119,10 @@ TEST(CostModel, WithoutOverlapMemoryAddsAndExpActivationsCostPerElement) {
   const NodeWork add{
       "Add", OpClass::elementwise, NumType::fp32, 1'000'000'000, 1'000'000'000, 1'000'000'000, 0};
   EXPECT_NEAR(node_cost(cpu, cpu.opps.back(), add).latency_ms, 200.005, 1e-9);
+  // So is a batch-1 Gemm's (each weight read once): 10 ms of compute under 100 ms of memory.
+  const NodeWork gemm{
+      "Gemm", OpClass::matmul, NumType::fp32, 1'000'000'000, 600'000'000, 400'000'000, 0};
+  EXPECT_NEAR(node_cost(cpu, cpu.opps.back(), gemm).latency_ms, 100.005, 1e-9);
   // Half the shorter side hidden: 200 ms of memory + half of the 10 ms compute (this platform
   // has no exp-activation rate), + 5 us.
   const Platform half = parse_platform(
