@@ -244,7 +244,12 @@ struct HostCalibration {
   double transcendental_per_cycle = 0;  // SiLU elements per cycle beyond ReLU's
   std::map<std::pair<hw::NumType, hw::OpClass>, double> macs_per_cycle;  // median per class
   std::vector<HostCalibrationPoint> points;
-  std::vector<double> network_ms;  // median run of each of the options' networks
+  // Each of the options' networks: every timed run's wall time and its per-node times.
+  struct NetworkRuns {
+    std::vector<double> run_ms;
+    std::vector<std::vector<NodeTiming>> node_timings;
+  };
+  std::vector<NetworkRuns> networks;
 };
 HostCalibration calibrate_host(const HostCalibrationOptions& options = {});
 // The calibration as a platform file (every constant's source beside it).

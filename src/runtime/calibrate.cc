@@ -357,7 +357,7 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
   std::vector<size_t> networks;
   for (const TimedNetwork& n : options.networks) networks.push_back(timer.add(n.graph, n.inputs));
   timer.run(options.repeats, 1, options.progress);
-  for (size_t id : networks) cal.network_ms.push_back(median(timer.run_ms(id)));
+  for (size_t id : networks) cal.networks.push_back({timer.run_ms(id), timer.node_timings(id)});
 
   cal.overhead_us = median_ms(overhead) * 1e3;
   // A pass's time less a node's overhead; with few rounds on a loaded machine the overhead can

@@ -139,6 +139,18 @@ void validate_command(const ValidateRequest& r) {
   std::vector<double> measured_ms;
   std::vector<std::map<std::string, std::vector<double>>> node_runs(graphs.size());
   std::vector<std::vector<double>> gaps(graphs.size());  // per run: run time minus node times
+  auto measured = [&](size_t m, const std::vector<double>& run_ms,
+                      const std::vector<std::vector<NodeTiming>>& node_timings) {
+    measured_ms.push_back(percentile(run_ms, 0.5));
+    for (size_t i = 0; i < run_ms.size(); ++i) {
+      double in_nodes = 0;
+      for (const auto& n : node_timings[i]) {
+        node_runs[m][n.node].push_back(n.ms);
+        in_nodes += n.ms;
+      }
+      gaps[m].push_back(run_ms[i] - in_nodes);
+    }
+  };
   std::optional<hw::Platform> calibrated;
   if (r.calibrate) {
     HostCalibrationOptions options;
@@ -153,23 +165,13 @@ void validate_command(const ValidateRequest& r) {
       };
     const HostCalibration c = calibrate_host(options);
     calibrated = hw::parse_platform(host_platform_yaml(c), "(calibrated in this run)");
-    measured_ms = c.network_ms;
+    for (size_t m = 0; m < graphs.size(); ++m)
+      measured(m, c.networks[m].run_ms, c.networks[m].node_timings);
   } else {
     RoundTimer timer(r.threads);
     for (size_t m = 0; m < graphs.size(); ++m) timer.add(graphs[m], inputs[m].tensors);
     timer.run(r.iters, 3);
-    for (size_t m = 0; m < graphs.size(); ++m) {
-      measured_ms.push_back(percentile(timer.run_ms(m), 0.5));
-      if (!r.breakdown) continue;
-      for (size_t i = 0; i < timer.run_ms(m).size(); ++i) {
-        double in_nodes = 0;
-        for (const auto& n : timer.node_timings(m)[i]) {
-          node_runs[m][n.node].push_back(n.ms);
-          in_nodes += n.ms;
-        }
-        gaps[m].push_back(timer.run_ms(m)[i] - in_nodes);
-      }
-    }
+    for (size_t m = 0; m < graphs.size(); ++m) measured(m, timer.run_ms(m), timer.node_timings(m));
   }
   const hw::Platform platform = calibrated ? *calibrated : hw::find_platform(r.platform);
   nlohmann::json rows = nlohmann::json::array();
@@ -280,14 +282,12 @@ void add_calibrate_commands(CLI::App& app) {
   val->add_option("--iters", v->iters,
                   "timed rounds (each runs every model twice, timing the second; default 20)")
       ->check(CLI::Range(1, 100000));
-  auto* brk =
-      val->add_flag("--breakdown", v->breakdown,
-                    "also compare per operator class and type (node times matched by name)");
+  val->add_flag("--breakdown", v->breakdown,
+                "also compare per operator class and type (node times matched by name)");
   val->add_flag("--calibrate", v->calibrate,
                 "calibrate the host here, its micro-benchmarks timed in the same rounds as the\n"
                 "models (on a shared machine whose speed drifts, model and measurement then see\n"
                 "the same machine); --iters is then the number of rounds")
-      ->excludes(brk)
       ->excludes(plat);
   val->add_flag("--json", v->json, "print one JSON object");
   val->callback([v] { validate_command(*v); });
