@@ -1,6 +1,7 @@
 // The channels-last layout pass: kernels that run NHWC natively (oneDNN's convolutions) should not
 // pay an NCHW <-> NHWC reorder per node. Regions that start at a 2-D convolution and continue
 // through layout-agnostic nodes switch to NHWC; Transposes sit only at the region's edges.
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -126,6 +127,15 @@ class ChannelsLast {
       node.inputs[0] = twin(node.inputs[0]);
       return true;  // its [N, C, 1, 1] output is the same bytes in NHWC: it stays as it is
     }
+    if (node.op_type == "ReduceMean" && node.domain.empty() && node.inputs.size() == 1 &&
+        nhwc(node.inputs[0]) && is_4d_float(g_, node.inputs[0]) &&
+        node.attr_int("keepdims", 1) == 0 && reduces_spatial_axes(node)) {
+      // `x.mean([2, 3])` before a classifier: [N, C] from NCHW or NHWC alike, so the output stays
+      // as it is (no Transpose out of the region, and the fast kernel takes NHWC).
+      node.attributes["axes"] = Attribute{std::vector<int64_t>{1, 2}};
+      node.inputs[0] = twin(node.inputs[0]);
+      return true;
+    }
     if (node.outputs.size() != 1 || !is_4d(g_, node.outputs[0])) return false;
     const bool lookup = node.op_type == "QLookup" && node.domain == "edgeco";
     if (is_per_tensor_qdq(g_, node) || lookup) {
@@ -178,6 +188,15 @@ class ChannelsLast {
       return rename_outputs(node);
     }
     return false;
+  }
+
+  // A 4-D reduction's axes (the attribute, as before opset 18) are H and W of NCHW.
+  static bool reduces_spatial_axes(const Node& node) {
+    if (!node.has_attr("axes")) return false;
+    Dims axes;
+    for (int64_t a : node.attr_ints("axes")) axes.push_back(a < 0 ? a + 4 : a);
+    std::sort(axes.begin(), axes.end());
+    return axes == Dims{2, 3};
   }
 
   bool rename_outputs(Node& node) {

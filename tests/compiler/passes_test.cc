@@ -212,6 +212,52 @@ TEST(ChannelsLast, RegionKeepsOutputsOnReferenceAndFastKernels) {
   }
 }
 
+TEST(ChannelsLast, SpatialMeanBeforeTheClassifierStaysInTheRegion) {
+  // x -> Conv -> ReduceMean(axes, keepdims 0) -> Gemm: MnasNet's and ShuffleNet's `x.mean([2, 3])`.
+  for (const Dims& axes : {Dims{2, 3}, Dims{-1, -2}, Dims{1}}) {
+    Graph g;
+    g.inputs = {"x"};
+    g.value("x").type = TensorType{DType::f32, {2, 3, 5, 4}};
+    g.value("w").initializer = random_tensor({6, 3, 3, 3}, 41);
+    g.value("fc").initializer = random_tensor({2, axes.size() == 2 ? 6 : 20}, 42);
+    g.nodes = {Node{"conv", "Conv", "", {"x", "w"}, {"c"}, {{"pads", ints({1, 1, 1, 1})}}},
+               Node{"mean",
+                    "ReduceMean",
+                    "",
+                    {"c"},
+                    {"m"},
+                    {{"axes", ints(axes)}, {"keepdims", testing::i64(0)}}},
+               Node{"fc", "Gemm", "", {"m", "fc"}, {"y"}, {{"transB", testing::i64(1)}}}};
+    g.outputs = {"y"};
+    if (axes.size() != 2) {  // the mean over channels leaves [N, H, W]: not an NHWC node
+      g.value("fc").initializer = random_tensor({2, 5 * 4}, 42);
+      g.nodes.insert(g.nodes.begin() + 2, Node{"flat", "Flatten", "", {"m"}, {"f"}});
+      g.nodes.back().inputs[0] = "f";
+    }
+    Graph nhwc = g;
+    infer_types(nhwc, OpRegistry::builtin());
+    const int converted = to_channels_last(nhwc, nullptr);
+    int transposes = 0;
+    for (const auto& n : nhwc.nodes) transposes += n.op_type == "Transpose";
+    if (axes.size() == 2) {
+      EXPECT_EQ(converted, 2) << axes.front();  // the Conv and the mean
+      EXPECT_EQ(transposes, 1);                 // x in; nothing out
+    } else {
+      EXPECT_EQ(converted, 1);
+      EXPECT_EQ(transposes, 2);  // x in, the conv's output back out
+    }
+    const Tensor x = random_tensor({2, 3, 5, 4}, 43);
+    Session original(g);
+    const TensorMap expected = original.run({{"x", x}});
+    for (const bool fast : {false, true}) {
+      Session s(nhwc, SessionOptions{1, false, fast});
+      const TensorMap got = s.run({{"x", x}});
+      ASSERT_EQ(got.at("y").dims(), expected.at("y").dims());
+      expect_same_outputs(got.at("y").to_doubles(), expected.at("y").to_doubles());
+    }
+  }
+}
+
 TEST(Passes, IntermediateThatIsAGraphOutputIsNotFused) {
   Graph g = block("Relu", false);
   g.outputs.push_back("n1");  // BN's output is visible: Conv+BN folds, but Relu must stay separate

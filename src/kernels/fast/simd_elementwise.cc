@@ -138,9 +138,8 @@ std::unique_ptr<PreparedKernel> make_reduce_mean(const PrepareArgs& p) {
   if (!x || x->dtype != DType::f32 || !x->rank_known || x->dims.size() != 4 ||
       p.input_types.size() != 1)
     return nullptr;
-  if (!p.node.has_attr("axes") || p.node.attr_ints("axes") != Dims{1, 2} ||
-      p.node.attr_int("keepdims", 1) != 1)
-    return nullptr;
+  // NHWC H and W; [N, 1, 1, C] or, without kept dims, [N, C]: the same values in the same order.
+  if (!p.node.has_attr("axes") || p.node.attr_ints("axes") != Dims{1, 2}) return nullptr;
   return std::make_unique<SpatialMean>();
 }
 
