@@ -105,7 +105,7 @@ assert abs(val["max_abs_error"] - max(abs(m["error"]) for m in val["models"])) <
 PYEOF
 # --calibrate: the host is fitted in the same run, its benchmarks timed in the models' rounds.
 # With --breakdown, the node times are those of the same rounds.
-"$EDGECO" validate --calibrate --breakdown "$WORK/m.onnx" --iters 1 --json > "$WORK/valcal.json" \
+"$EDGECO" validate --calibrate --breakdown "$WORK/m.onnx" --iters 4 --json > "$WORK/valcal.json" \
   || fail "validate --calibrate"
 $PY - "$WORK/valcal.json" <<'PYEOF' || fail "validate --calibrate figures"
 import json, sys
@@ -119,6 +119,9 @@ assert "(not timed by the runtime)" not in groups, groups
 assert abs(sum(g["modelled_ms"] for g in groups.values()) - m["modelled_ms"]) < 1e-9 * m["modelled_ms"], m
 assert all(g["measured_ms"] > 0 for g in groups.values()), groups
 assert 0 < groups["(between nodes)"]["measured_ms"] < m["measured_ms"], groups
+# Four rounds: the groups and the time between nodes add up to the mean of the middle two runs,
+# which is the median (per-node medians would not add up to it).
+assert abs(sum(g["measured_ms"] for g in groups.values()) - m["measured_ms"]) < 1e-9 * m["measured_ms"], m
 PYEOF
 EDGECO_HOST_PLATFORM="$WORK/host.yaml" "$EDGECO" platform show host --json > "$WORK/found.json" \
   || fail "platform show host"
