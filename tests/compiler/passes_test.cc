@@ -168,6 +168,26 @@ TEST(Passes, HardSigmoidWithOtherSlopeIsNotAGate) {
   EXPECT_EQ(g.nodes.size(), 3u);
 }
 
+int count_op(const Graph& g, std::string_view op) {
+  return int(std::count_if(g.nodes.begin(), g.nodes.end(),
+                           [&](const Node& n) { return n.op_type == op; }));
+}
+
+// Every graph output of `rewritten`, on the reference and the fast kernels, equals `original`'s.
+void expect_same_outputs_as_original(const Graph& original, const Graph& rewritten,
+                                     const TensorMap& feed) {
+  Session reference(original);
+  const TensorMap expected = reference.run(feed);
+  for (const bool fast : {false, true}) {
+    Session session(rewritten, SessionOptions{1, false, fast});
+    const TensorMap got = session.run(feed);
+    for (const auto& out : original.outputs) {
+      ASSERT_EQ(got.at(out).dims(), expected.at(out).dims()) << out << (fast ? " fast" : "");
+      expect_same_outputs(got.at(out).to_doubles(), expected.at(out).to_doubles());
+    }
+  }
+}
+
 TEST(ChannelsLast, RegionKeepsOutputsOnReferenceAndFastKernels) {
   // x -> Conv -> Relu -> MaxPool=r; GAP(r)=p; Mul(r, p); Add(const [4,1,1]); Concat(., r, axis 1);
   // Conv; Flatten. r is also a graph output, so it leaves the region twice.
@@ -196,20 +216,9 @@ TEST(ChannelsLast, RegionKeepsOutputsOnReferenceAndFastKernels) {
   PassLog log;
   infer_types(nhwc, OpRegistry::builtin());
   EXPECT_EQ(to_channels_last(nhwc, &log), 8);  // all but Flatten
-  int transposes = 0;
-  for (const auto& n : nhwc.nodes) transposes += n.op_type == "Transpose";
-  EXPECT_EQ(transposes, 3);  // x in; y4 out before Flatten; r out as a graph output
-  const Tensor x = random_tensor({2, 4, 6, 6}, 34);
-  Session original(g);
-  const TensorMap expected = original.run({{"x", x}});
-  for (const bool fast : {false, true}) {
-    Session s(nhwc, SessionOptions{1, false, fast});
-    const TensorMap got = s.run({{"x", x}});
-    for (const char* out : {"y", "r"}) {
-      ASSERT_EQ(got.at(out).dims(), expected.at(out).dims()) << out;
-      expect_same_outputs(got.at(out).to_doubles(), expected.at(out).to_doubles());
-    }
-  }
+  EXPECT_EQ(count_op(nhwc, "Transpose"),
+            3);  // x in; y4 out before Flatten; r out as a graph output
+  expect_same_outputs_as_original(g, nhwc, {{"x", random_tensor({2, 4, 6, 6}, 34)}});
 }
 
 TEST(ChannelsLast, SpatialMeanBeforeTheClassifierStaysInTheRegion) {
@@ -237,24 +246,14 @@ TEST(ChannelsLast, SpatialMeanBeforeTheClassifierStaysInTheRegion) {
     Graph nhwc = g;
     infer_types(nhwc, OpRegistry::builtin());
     const int converted = to_channels_last(nhwc, nullptr);
-    int transposes = 0;
-    for (const auto& n : nhwc.nodes) transposes += n.op_type == "Transpose";
     if (axes.size() == 2) {
-      EXPECT_EQ(converted, 2) << axes.front();  // the Conv and the mean
-      EXPECT_EQ(transposes, 1);                 // x in; nothing out
+      EXPECT_EQ(converted, 2) << axes.front();    // the Conv and the mean
+      EXPECT_EQ(count_op(nhwc, "Transpose"), 1);  // x in; nothing out
     } else {
       EXPECT_EQ(converted, 1);
-      EXPECT_EQ(transposes, 2);  // x in, the conv's output back out
+      EXPECT_EQ(count_op(nhwc, "Transpose"), 2);  // x in, the conv's output back out
     }
-    const Tensor x = random_tensor({2, 3, 5, 4}, 43);
-    Session original(g);
-    const TensorMap expected = original.run({{"x", x}});
-    for (const bool fast : {false, true}) {
-      Session s(nhwc, SessionOptions{1, false, fast});
-      const TensorMap got = s.run({{"x", x}});
-      ASSERT_EQ(got.at("y").dims(), expected.at("y").dims());
-      expect_same_outputs(got.at("y").to_doubles(), expected.at("y").to_doubles());
-    }
+    expect_same_outputs_as_original(g, nhwc, {{"x", random_tensor({2, 3, 5, 4}, 43)}});
   }
 }
 
