@@ -155,6 +155,7 @@ void validate_command(const ValidateRequest& r) {
   auto measured = [&](size_t m, const std::vector<double>& run_ms,
                       const std::vector<std::vector<NodeTiming>>& node_timings) {
     measured_ms.push_back(percentile(run_ms, 0.5));
+    if (!r.breakdown) return;
     std::vector<size_t> order(run_ms.size());
     std::iota(order.begin(), order.end(), size_t{0});
     std::sort(order.begin(), order.end(),
