@@ -27,6 +27,30 @@ TEST(Half, RoundsToNearestEven) {
   EXPECT_EQ(float_to_half(1.0f + 3 * 0.00048828125f).bits, 0x3c02);
 }
 
+TEST(Half, TensorCastAgreesWithTheScalarConversionBitForBit) {
+  // Tensor::cast converts whole vectors (F16C where the CPU has it) and the tail one by one: both
+  // must round as float_to_half does, ties, subnormals, overflow and signed zero included.
+  std::vector<float> values{
+      0.0f,    -0.0f, 1.0f + 0.00048828125f,  1.0f + 3 * 0.00048828125f, 65504.0f, 65520.0f,
+      1e6f,    -1e6f, 5.960464477539063e-08f, 2.9802322387695312e-08f,   1e-9f,    3.0e-5f,
+      -3.0e-5f};
+  uint32_t state = 12345;
+  for (int i = 0; i < 1000; ++i) {  // random magnitudes from 2^-30 to 2^20, both signs
+    state = state * 1664525u + 1013904223u;
+    const float unit = float(state >> 8) / float(1u << 24);
+    values.push_back((i % 2 ? -1.0f : 1.0f) * std::ldexp(1.0f + unit, int(state % 50) - 30));
+  }
+  values.resize(values.size() - values.size() % 8 + 5);  // a tail after whole vectors
+  const auto n = int64_t(values.size());
+  const Tensor halves = Tensor::from_values<float>({n}, values).cast(DType::f16);
+  const Tensor back = halves.cast(DType::f32);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const Half expected = float_to_half(values[i]);
+    ASSERT_EQ(halves.data<Half>()[i].bits, expected.bits) << "value " << values[i];
+    ASSERT_EQ(back.data<float>()[i], half_to_float(expected)) << "value " << values[i];
+  }
+}
+
 TEST(Tensor, CastTruncatesFloatsAndSaturatesOutOfRange) {
   const Tensor t = Tensor::from_values<float>({4}, {1.9f, -1.9f, 300.0f, -300.0f});
   EXPECT_EQ(t.cast(DType::i32).to_int64s(), (std::vector<int64_t>{1, -1, 300, -300}));
