@@ -123,4 +123,56 @@ inline Attribute str(std::string v) {
   return Attribute{std::move(v)};
 }
 
+// A QDQ graph as quantizers write it: x -> Q -> DQ -> Conv(DQ w1, DQ b1) -> Relu -> Q -> DQ ->
+// Conv(DQ w2) -> Q -> DQ -> Add(., DQ x) -> Q -> DQ -> y.
+inline Graph qdq_block() {
+  Graph g;
+  g.opset = 13;
+  g.inputs = {"x"};
+  g.value("x").type = TensorType{DType::f32, {1, 4, 6, 6}};
+  auto param = [&](const std::string& name, float scale, uint8_t zero) {
+    g.value(name + "_s").initializer = Tensor::scalar<float>(scale);
+    g.value(name + "_z").initializer = Tensor::scalar<uint8_t>(zero);
+  };
+  param("x", 0.02f, 128);
+  param("r1", 0.01f, 0);
+  param("c2", 0.015f, 120);
+  param("sum", 0.03f, 125);
+  g.value("w1_q").initializer = random_integers<int8_t>({4, 4, 3, 3}, -127, 127, 1);
+  g.value("w1_s").initializer = random_floats({4}, 0.002f, 0.004f, 2);
+  g.value("w1_z").initializer = Tensor(DType::i8, {4});
+  g.value("b1_q").initializer = random_integers<int32_t>({4}, -500, 500, 3);
+  g.value("b1_s").initializer =
+      Tensor::from_values<float>({4}, std::vector<float>{1e-4f, 2e-4f, 3e-4f, 4e-4f});
+  g.value("w2_q").initializer = random_integers<int8_t>({4, 4, 1, 1}, -127, 127, 4);
+  g.value("w2_s").initializer = Tensor::scalar<float>(0.003f);
+  auto q = [&](const std::string& in, const std::string& p, const std::string& out) {
+    g.nodes.push_back(Node{in + "_Q", "QuantizeLinear", "", {in, p + "_s", p + "_z"}, {out}});
+  };
+  auto dq = [&](const std::string& in, const std::vector<std::string>& params,
+                const std::string& out, std::map<std::string, Attribute> attrs = {}) {
+    std::vector<std::string> inputs{in};
+    inputs.insert(inputs.end(), params.begin(), params.end());
+    g.nodes.push_back(Node{out + "_DQ", "DequantizeLinear", "", inputs, {out}, attrs});
+  };
+  q("x", "x", "xq");
+  dq("xq", {"x_s", "x_z"}, "xd");
+  dq("w1_q", {"w1_s", "w1_z"}, "w1", {{"axis", testing::i64(0)}});
+  dq("b1_q", {"b1_s"}, "b1", {{"axis", testing::i64(0)}});
+  g.nodes.push_back(
+      Node{"conv1", "Conv", "", {"xd", "w1", "b1"}, {"c1"}, {{"pads", ints({1, 1, 1, 1})}}});
+  g.nodes.push_back(Node{"relu", "Relu", "", {"c1"}, {"r1"}});
+  q("r1", "r1", "r1q");
+  dq("r1q", {"r1_s", "r1_z"}, "r1d");
+  dq("w2_q", {"w2_s"}, "w2");
+  g.nodes.push_back(Node{"conv2", "Conv", "", {"r1d", "w2"}, {"c2"}});
+  q("c2", "c2", "c2q");
+  dq("c2q", {"c2_s", "c2_z"}, "c2d");
+  g.nodes.push_back(Node{"add", "Add", "", {"c2d", "xd"}, {"sum"}});
+  q("sum", "sum", "sumq");
+  dq("sumq", {"sum_s", "sum_z"}, "y");
+  g.outputs = {"y"};
+  return g;
+}
+
 }  // namespace edgeco::testing

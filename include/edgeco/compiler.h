@@ -3,6 +3,7 @@
 // every node on a device of a heterogeneous platform and writes the result as a Plan.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <span>
 #include <string>
@@ -10,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "edgeco/hw.h"
 #include "edgeco/ir.h"
 
 namespace edgeco {
@@ -137,10 +139,6 @@ Placement place(const PlacementProblem& p, const PlacementSettings& s);
 // Compiling a model for a platform: passes, then a placement, written as a Plan the runtime runs.
 namespace edgeco {
 
-namespace hw {
-struct Platform;
-}
-
 enum class Strategy {
   exact,    // the placement minimising the objective (dp, or the ILP for wide graphs)
   greedy,   // delegate-style, as TFLite delegates and ONNX Runtime providers do: the first
@@ -188,7 +186,9 @@ struct PlanNode {
 struct Plan {
   std::string model, platform, objective, strategy, method;
   bool optimal = false;
-  bool fused = true;  // compiled with CompileOptions::fuse
+  bool fused = true;           // compiled with CompileOptions::fuse
+  bool channels_last = false;  // compiled with CompileOptions::channels_last
+  bool winograd = true;        // compiled with CompileOptions::winograd
   double deadline_ms = 0;
   std::vector<PlanNode> nodes;  // execution order
   double latency_ms = 0, energy_mj = 0, edp = 0;
@@ -198,6 +198,60 @@ struct Plan {
   double solve_ms = 0;
   std::vector<std::string> passes;
 };
+
+// The one place a graph's nodes become priced work. `compile`, `profile`, `validate` and the
+// simulator all describe nodes with describe_nodes and price them with price_node, so two
+// commands never disagree on what the same node costs on the same device and operating point.
+
+// The type a node of a typed graph computes in as written: int8 for the integer operators
+// (QLinearConv, edgeco.QFusedConv, ...) and nodes with an 8-bit output, else fp32.
+hw::NumType native_type(const Graph& graph, const Node& node);
+
+// What one node asks of a device, with the edges that feed it.
+struct NodeDemand {
+  std::string node, op_type;
+  hw::NodeWork work;                 // work.type: the type the node computes in as written
+  std::vector<int> inputs;           // producer index in the list, or -1: a graph input
+  std::vector<int64_t> input_bytes;  // bytes over each input edge
+  int64_t output_bytes = 0;          // graph outputs it writes (read back by the host)
+};
+// The nodes of a typed graph (infer_types has run) that run per inference, in execution order.
+// Nodes that read no graph input (directly or through others) are folded to constants before
+// anything runs and are left out.
+std::vector<NodeDemand> describe_nodes(const Graph& graph, const InferenceResult& inferred);
+
+// A node's cost on one device at one operating point, as a plan charges it.
+struct NodePrice {
+  hw::NumType type = hw::NumType::fp32;  // what the device runs it in (Device::run_type)
+  hw::Cost device;                       // the device's own latency and energy (hw::node_cost)
+  // The board's energy over the node: the device's, plus the board's static power and the
+  // other devices' idle leakage (at their lowest operating point) for the node's latency.
+  double energy_mj = 0;
+};
+// nullopt when the device cannot run the node.
+std::optional<NodePrice> price_node(const hw::Platform& platform, size_t device, size_t opp,
+                                    const hw::NodeWork& work, double celsius = 25);
+
+// A graph as compile() prices it: the passes `options` asks for (fuse, channels_last, winograd),
+// symbolic dims at 1 (a plan is for one inference), types inferred. Returns what the passes did.
+std::vector<std::string> prepare_for_pricing(Graph& graph, const CompileOptions& options,
+                                             const ConstantEvaluator& evaluate,
+                                             InferenceResult* inferred);
+
+// Every node on every device that runs it, each at its highest operating point (untiled): what
+// `edgeco profile` prints. Each figure equals what compile() charges for the same node, device
+// and operating point with the same options.
+struct NodeProfile {
+  NodeDemand demand;
+  std::map<std::string, NodePrice> devices;  // by device name
+  std::string best;                          // the device with the least board energy
+};
+struct ModelProfile {
+  std::vector<NodeProfile> nodes;
+  std::vector<std::string> passes;
+};
+ModelProfile profile(Graph graph, const hw::Platform& platform, const CompileOptions& options = {},
+                     const ConstantEvaluator& evaluate = nullptr);
 
 // Runs the passes (unless options.optimize is off), infers shapes (with `evaluate` to see
 // through shape arithmetic) and places every node. Throws Error naming the node that no device
@@ -209,6 +263,8 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
 std::string plan_to_json(const Plan& plan);
 // Reads a plan back; errors name `where` and the field.
 Plan parse_plan(std::string_view json, std::string_view where);
+// Reads a plan file (parse_plan); errors name the path.
+Plan read_plan(const std::filesystem::path& path);
 
 // A buffer of an arena: alive from step `first` to step `last` (inclusive), `bytes` long.
 struct ArenaBuffer {

@@ -140,6 +140,8 @@ class Session {
 // Runs one node on the given inputs with the reference kernels (types inferred from the inputs).
 std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Tensor* const> inputs,
                              int threads = 1);
+// run_node as the ConstantEvaluator the passes and compile() take to see through shape arithmetic.
+ConstantEvaluator reference_evaluator();
 
 // Static analysis for `edgeco info`: per-node shapes, MACs and bytes, with symbolic dims set to 1.
 struct NodeSummary {

@@ -2,9 +2,11 @@
 // with its baselines, the activation arena, and the plan as JSON.
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <sstream>
 
 #include "edgeco/compiler.h"
 #include "edgeco/hw.h"
@@ -101,31 +103,36 @@ int64_t value_bytes(const Graph& g, const std::string& name) {
   return checked_numel(v.type->dims) * int64_t(dtype_size(v.type->dtype));
 }
 
-// A node the cost model prices, with the edges that feed it.
-struct Work {
-  const Node* node = nullptr;
-  hw::NodeWork work;
-  std::vector<int> inputs;  // producer index among the placed nodes, -1: graph input
-  std::vector<int64_t> input_bytes;
-  int64_t output_bytes = 0;  // graph outputs
-};
+bool is_8bit(DType t) {
+  return t == DType::u8 || t == DType::i8;
+}
 
-std::vector<Work> node_work(const Graph& g, const InferenceResult& inferred) {
-  // Nodes that read no graph input (directly or through others) are folded to constants before
-  // anything runs; they are not placed.
+}  // namespace
+
+hw::NumType native_type(const Graph& graph, const Node& node) {
+  if (node.op_type.starts_with("Q")) return NumType::int8;
+  for (const auto& out : node.outputs) {
+    const Value* v = out.empty() ? nullptr : graph.find_value(out);
+    if (v && v->type && is_8bit(v->type->dtype)) return NumType::int8;
+  }
+  return NumType::fp32;
+}
+
+std::vector<NodeDemand> describe_nodes(const Graph& g, const InferenceResult& inferred) {
   std::set<std::string> dynamic(g.inputs.begin(), g.inputs.end());
   std::map<std::string, int> producer;
   std::set<std::string> graph_inputs(g.inputs.begin(), g.inputs.end());
   std::set<std::string> graph_outputs(g.outputs.begin(), g.outputs.end());
-  std::vector<Work> works;
+  std::vector<NodeDemand> works;
   for (const Node& node : g.nodes) {
     bool reads_dynamic = false;
     for (const auto& in : node.inputs) reads_dynamic |= !in.empty() && dynamic.count(in) > 0;
     if (!reads_dynamic) continue;
-    Work w;
-    w.node = &node;
+    NodeDemand w;
+    w.node = node.name;
+    w.op_type = node.op_type;
     int64_t out_elements = 0;
-    bool int8 = node.op_type.starts_with("Q");
+    const bool int8 = native_type(g, node) == NumType::int8;
     for (const auto& out : node.outputs) {
       if (out.empty()) continue;
       dynamic.insert(out);
@@ -133,7 +140,6 @@ std::vector<Work> node_work(const Graph& g, const InferenceResult& inferred) {
       w.work.bytes_written += value_bytes(g, out);
       const Value& v = g.value(out);
       if (v.type && v.type->fully_known()) out_elements += checked_numel(v.type->dims);
-      if (v.type && (v.type->dtype == DType::u8 || v.type->dtype == DType::i8)) int8 = true;
       if (graph_outputs.count(out)) w.output_bytes += value_bytes(g, out);
     }
     for (const auto& in : node.inputs) {
@@ -169,6 +175,8 @@ std::vector<Work> node_work(const Graph& g, const InferenceResult& inferred) {
   return works;
 }
 
+namespace {
+
 // Power every other device draws idle (leakage at its lowest operating point) plus the board's
 // static power: what a node costs the battery beyond its own device while it runs.
 double background_watts(const hw::Platform& p, const Device& busy, double celsius) {
@@ -178,10 +186,69 @@ double background_watts(const hw::Platform& p, const Device& busy, double celsiu
   return watts;
 }
 
+}  // namespace
+
+std::optional<NodePrice> price_node(const hw::Platform& platform, size_t device, size_t opp,
+                                    const hw::NodeWork& work, double celsius) {
+  const Device& d = platform.devices.at(device);
+  const std::optional<NumType> type = d.run_type(work);
+  if (!type) return std::nullopt;
+  hw::NodeWork at = work;
+  at.type = *type;
+  NodePrice price;
+  price.type = *type;
+  price.device = hw::node_cost(d, d.opps.at(opp), at, celsius);
+  price.energy_mj =
+      price.device.energy_mj + background_watts(platform, d, celsius) * price.device.latency_ms;
+  return price;
+}
+
+std::vector<std::string> prepare_for_pricing(Graph& graph, const CompileOptions& options,
+                                             const ConstantEvaluator& evaluate,
+                                             InferenceResult* inferred) {
+  graph.sort_topologically();
+  graph.validate(OpRegistry::builtin());
+  // A plan is for one inference: a symbolic (batch) dim is compiled at 1.
+  for (const auto& name : graph.inputs) {
+    Value& v = graph.value(name);
+    if (!v.type) continue;
+    for (auto& d : v.type->dims)
+      if (d < 0) d = 1;
+  }
+  std::vector<std::string> passes =
+      optimize(graph, evaluate, options.channels_last, options.fuse, options.winograd).lines;
+  *inferred = infer_types(graph, OpRegistry::builtin(), evaluate);
+  return passes;
+}
+
+ModelProfile profile(Graph graph, const hw::Platform& platform, const CompileOptions& options,
+                     const ConstantEvaluator& evaluate) {
+  ModelProfile out;
+  InferenceResult inferred;
+  out.passes = prepare_for_pricing(graph, options, evaluate, &inferred);
+  for (NodeDemand& demand : describe_nodes(graph, inferred)) {
+    NodeProfile n;
+    double best_energy = 0;
+    for (size_t d = 0; d < platform.devices.size(); ++d) {
+      const Device& device = platform.devices[d];
+      const auto price =
+          price_node(platform, d, device.opps.size() - 1, demand.work, options.celsius);
+      if (!price) continue;
+      if (n.best.empty() || price->energy_mj < best_energy)
+        n.best = device.name, best_energy = price->energy_mj;
+      n.devices.emplace(device.name, *price);
+    }
+    n.demand = std::move(demand);
+    out.nodes.push_back(std::move(n));
+  }
+  return out;
+}
+
+namespace {
+
 struct Option {
   PlacementChoice choice;
-  NumType type;
-  hw::Cost cost;
+  NodePrice price;
 };
 
 // Rows of an input tensor a streaming node needs at once: the kernel height plus one stride
@@ -215,20 +282,20 @@ struct Cascades {
   int count = 0;
 };
 
-Cascades cascade(const Graph& g, const std::vector<Work>& works, const std::vector<int>& device,
-                 const hw::Platform& platform) {
+Cascades cascade(const Graph& g, const std::vector<const Node*>& nodes,
+                 const std::vector<int>& device, const hw::Platform& platform) {
   Cascades c;
-  c.onchip_bytes.assign(works.size(), 0);
-  c.id.assign(works.size(), -1);
+  c.onchip_bytes.assign(nodes.size(), 0);
+  c.id.assign(nodes.size(), -1);
   std::map<std::string, int> readers, producer;
   for (const Node& n : g.nodes)
     for (const auto& in : n.inputs) ++readers[in];
   for (const auto& out : g.outputs) ++readers[out];  // a graph output must reach DRAM
-  for (size_t i = 0; i < works.size(); ++i)
-    for (const auto& out : works[i].node->outputs) producer[out] = int(i);
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (const auto& out : nodes[i]->outputs) producer[out] = int(i);
   std::vector<double> used;  // stripe bytes per cascade
-  for (size_t i = 0; i < works.size(); ++i) {
-    const Node& reader = *works[i].node;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const Node& reader = *nodes[i];
     const int64_t rows = stripe_rows(g, reader);
     if (rows == 0) continue;
     for (const auto& in : reader.inputs) {
@@ -238,7 +305,7 @@ Cascades cascade(const Graph& g, const std::vector<Work>& works, const std::vect
       const hw::Device& d = platform.devices[size_t(device[i])];
       // On chip must be faster and cheaper than DRAM, so a cascade never makes a node worse.
       if (device[u] != device[i] || d.onchip_bytes <= 0 || d.onchip_gbps < d.dram_gbps ||
-          d.onchip_pj_per_byte > d.dram_pj_per_byte || stripe_rows(g, *works[u].node) == 0)
+          d.onchip_pj_per_byte > d.dram_pj_per_byte || stripe_rows(g, *nodes[u]) == 0)
         continue;
       const Value& v = g.value(in);
       if (!v.type || !v.type->fully_known() || v.type->dims.size() != 4 || v.type->dims[2] <= 0)
@@ -272,19 +339,17 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
   plan.strategy = std::string(to_string(options.strategy));
   plan.deadline_ms = options.deadline_ms;
   plan.fused = options.fuse;
-  graph.sort_topologically();
-  graph.validate(OpRegistry::builtin());
-  // A plan is for one inference: a symbolic (batch) dim is compiled at 1.
-  for (const auto& name : graph.inputs) {
-    Value& v = graph.value(name);
-    if (!v.type) continue;
-    for (auto& d : v.type->dims)
-      if (d < 0) d = 1;
+  plan.channels_last = options.channels_last;
+  plan.winograd = options.winograd;
+  InferenceResult inferred;
+  plan.passes = prepare_for_pricing(graph, options, evaluate, &inferred);
+  const std::vector<NodeDemand> works = describe_nodes(graph, inferred);
+  std::vector<const Node*> node_of;
+  {
+    std::map<std::string, const Node*> by_name;
+    for (const Node& n : graph.nodes) by_name[n.name] = &n;
+    for (const NodeDemand& w : works) node_of.push_back(by_name.at(w.node));
   }
-  plan.passes =
-      optimize(graph, evaluate, options.channels_last, options.fuse, options.winograd).lines;
-  const InferenceResult inferred = infer_types(graph, OpRegistry::builtin(), evaluate);
-  const std::vector<Work> works = node_work(graph, inferred);
 
   int host = -1;
   for (size_t d = 0; d < platform.devices.size(); ++d)
@@ -297,26 +362,22 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
   PlacementProblem problem;
   problem.host = host;
   for (size_t i = 0; i < works.size(); ++i) {
-    const Work& w = works[i];
+    const NodeDemand& w = works[i];
     for (size_t d = 0; d < platform.devices.size(); ++d) {
       const Device& device = platform.devices[d];
-      const std::optional<NumType> type = device.run_type(w.work);
-      if (!type) continue;
-      hw::NodeWork at = w.work;
-      at.type = *type;
-      const double background = background_watts(platform, device, options.celsius);
       const size_t first = options.dvfs ? 0 : device.opps.size() - 1;
       for (size_t o = first; o < device.opps.size(); ++o) {
-        const hw::Cost c = hw::node_cost(device, device.opps[o], at, options.celsius);
+        const auto price = price_node(platform, d, o, w.work, options.celsius);
+        if (!price) break;
         options_of[i].push_back(
-            {{int(d), int(o), c.latency_ms, c.energy_mj + background * c.latency_ms}, *type, c});
+            {{int(d), int(o), price->device.latency_ms, price->energy_mj}, *price});
       }
     }
     if (options_of[i].empty())
       throw Error(ErrorKind::unsupported,
                   "no device of " + platform.name + " runs " + w.work.op_type + " (" +
                       std::string(to_string(w.work.type)) + ")",
-                  "node " + w.node->name);
+                  "node " + w.node);
     PlacementNode node;
     for (const Option& o : options_of[i]) node.choices.push_back(o.choice);
     node.inputs = w.inputs;
@@ -395,7 +456,7 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
       throw Error(
           ErrorKind::unsupported,
           "strategy " + plan.strategy + " finds no device for " + works[failed].work.op_type,
-          "node " + works[failed].node->name);
+          "node " + works[failed].node);
     placement.choice = *choice;
     std::tie(placement.latency_ms, placement.energy_mj) =
         placement_totals(problem, placement.choice);
@@ -420,34 +481,33 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
   Cascades cascades;
   cascades.onchip_bytes.assign(works.size(), 0);
   cascades.id.assign(works.size(), -1);
-  if (options.tile) cascades = cascade(graph, works, device_of, platform);
+  if (options.tile) cascades = cascade(graph, node_of, device_of, platform);
   plan.latency_ms = plan.energy_mj = 0;
   for (size_t i = 0; i < works.size(); ++i) {
     Option& o = chosen[i];
-    const Device& d = platform.devices[size_t(o.choice.device)];
+    plan.dram_bytes_untiled += int64_t(o.price.device.dram_bytes);
     hw::NodeWork at = works[i].work;
-    at.type = o.type;
-    plan.dram_bytes_untiled += int64_t(o.cost.dram_bytes);
     at.onchip_activation_bytes = cascades.onchip_bytes[i];
-    o.cost = hw::node_cost(d, d.opps[size_t(o.choice.opp)], at, options.celsius);
-    o.choice.latency_ms = o.cost.latency_ms;
-    o.choice.energy_mj =
-        o.cost.energy_mj + background_watts(platform, d, options.celsius) * o.cost.latency_ms;
-    plan.dram_bytes += int64_t(o.cost.dram_bytes);
+    o.price =
+        *price_node(platform, size_t(o.choice.device), size_t(o.choice.opp), at, options.celsius);
+    o.choice.latency_ms = o.price.device.latency_ms;
+    o.choice.energy_mj = o.price.energy_mj;
+    plan.dram_bytes += int64_t(o.price.device.dram_bytes);
   }
   plan.cascades = cascades.count;
 
   const MemoryPlan memory = plan_memory(graph);
   plan.arena_bytes = memory.arena_bytes;
   for (size_t i = 0; i < works.size(); ++i) {
-    const Work& w = works[i];
+    const NodeDemand& w = works[i];
+    const Node& node = *node_of[i];
     const Option& o = chosen[i];
     const Device& d = platform.devices[size_t(o.choice.device)];
     PlanNode n;
-    n.name = w.node->name;
-    n.op = w.node->op_type;
+    n.name = node.name;
+    n.op = node.op_type;
     n.op_class = std::string(hw::to_string(w.work.op_class));
-    n.type = std::string(hw::to_string(o.type));
+    n.type = std::string(hw::to_string(o.price.type));
     n.device = d.name;
     n.opp_mhz = d.opps[size_t(o.choice.opp)].mhz;
     n.opp_volts = d.opps[size_t(o.choice.opp)].volts;
@@ -455,11 +515,11 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
     n.bytes_read = w.work.bytes_read;
     n.bytes_written = w.work.bytes_written;
     n.weight_bytes = w.work.weight_bytes;
-    n.cycles = o.cost.latency_ms * 1e-3 * n.opp_mhz * 1e6;
+    n.cycles = o.price.device.latency_ms * 1e-3 * n.opp_mhz * 1e6;
     n.latency_ms = o.choice.latency_ms;
     n.energy_mj = o.choice.energy_mj;
-    n.memory_bound = o.cost.memory_bound;
-    n.onchip = o.cost.onchip;
+    n.memory_bound = o.price.device.memory_bound;
+    n.onchip = o.price.device.onchip;
     n.cascade = cascades.id[i];
     n.onchip_activation_bytes = cascades.onchip_bytes[i];
     // Transfers onto this device (graph inputs from the host included) and graph outputs back.
@@ -476,9 +536,9 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
       const auto [l, e] = problem.transfer(o.choice.device, host, w.output_bytes);
       n.transfer_ms += l, n.transfer_mj += e;
     }
-    for (const auto& in : w.node->inputs)
+    for (const auto& in : node.inputs)
       if (!in.empty()) n.inputs.push_back(in);
-    for (const auto& out : w.node->outputs) {
+    for (const auto& out : node.outputs) {
       if (out.empty()) continue;
       n.outputs.push_back(out);
       const auto it = memory.offsets.find(out);
@@ -527,6 +587,8 @@ std::string plan_to_json(const Plan& plan) {
       {"method", plan.method},
       {"optimal", plan.optimal},
       {"fused", plan.fused},
+      {"channels_last", plan.channels_last},
+      {"winograd", plan.winograd},
       {"solve_ms", plan.solve_ms},
       {"passes", plan.passes},
       {"arena_bytes", plan.arena_bytes},
@@ -561,6 +623,8 @@ Plan parse_plan(std::string_view text, std::string_view where) {
     if (j.contains("model")) get(j, "model", plan.model, "");
     if (j.contains("method")) get(j, "method", plan.method, "");
     if (j.contains("fused")) get(j, "fused", plan.fused, "");
+    if (j.contains("channels_last")) get(j, "channels_last", plan.channels_last, "");
+    if (j.contains("winograd")) get(j, "winograd", plan.winograd, "");
     if (j.contains("deadline_ms")) get(j, "deadline_ms", plan.deadline_ms, "");
     if (j.contains("arena_bytes")) get(j, "arena_bytes", plan.arena_bytes, "");
     field = "nodes";
@@ -597,6 +661,14 @@ Plan parse_plan(std::string_view text, std::string_view where) {
     throw Error(ErrorKind::invalid_argument, std::string("wrong type: ") + e.what(),
                 std::string(where) + ": " + field);
   }
+}
+
+Plan read_plan(const std::filesystem::path& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(ErrorKind::io, "cannot read the plan", path.string());
+  std::stringstream text;
+  text << f.rdbuf();
+  return parse_plan(text.str(), path.string());
 }
 
 }  // namespace edgeco

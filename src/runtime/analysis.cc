@@ -24,10 +24,7 @@ ModelSummary analyze(Graph graph, bool optimized) {
     summary.passes = session.pass_log();
     for (const auto& t : session.last_timings()) kernels[t.node] = t.kernel;
   }
-  auto evaluate = [](const Node& node, int64_t opset, std::span<const Tensor* const> inputs) {
-    return run_node(node, opset, inputs);
-  };
-  const InferenceResult inferred = infer_types(graph, OpRegistry::builtin(), evaluate);
+  const InferenceResult inferred = infer_types(graph, OpRegistry::builtin(), reference_evaluator());
   auto bytes_of = [](const TensorType& t) -> int64_t {
     if (!t.fully_known()) return 0;
     return checked_numel(t.dims) * int64_t(dtype_size(t.dtype));

@@ -109,6 +109,12 @@ std::vector<Tensor> run_node(const Node& node, int64_t opset, std::span<const Te
   return run_kernel(node, opset, inputs, infer_outputs(node, opset, inputs), threads, nullptr);
 }
 
+ConstantEvaluator reference_evaluator() {
+  return [](const Node& node, int64_t opset, std::span<const Tensor* const> inputs) {
+    return run_node(node, opset, inputs);
+  };
+}
+
 Session::Session(Graph graph, SessionOptions options)
     : graph_(std::move(graph)), options_(options) {
   graph_.sort_topologically();

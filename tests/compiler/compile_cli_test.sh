@@ -51,20 +51,91 @@ expect_error "unknown platform" "neither a preset" -- "$EDGECO" compile "$WORK/q
 out=$("$EDGECO" compile "$WORK/q.onnx" --platform jetson-nano --objective speed 2>&1)
 [ $? -ne 0 ] && case "$out" in *objective*) ;; *) false ;; esac || fail "bad objective: $out"
 
-# The runtime executes a plan: real outputs, modelled figures per device from the plan.
+# The runtime executes a plan as deployed: each node computes in its device's type, the report
+# carries the plan's modelled figures per device.
 "$EDGECO" run --plan "$WORK/plan-energy.json" --json > "$WORK/run.json" || fail "run --plan exit code"
-"$EDGECO" run "$WORK/q.onnx" --json > "$WORK/run-plain.json" || fail "run exit code"
 $PY - "$WORK" <<'PYEOF' || fail "run --plan report"
 import json, sys
 work = sys.argv[1]
-r, plain = json.load(open(f"{work}/run.json")), json.load(open(f"{work}/run-plain.json"))
-plan = json.load(open(f"{work}/plan-energy.json"))
-assert r["outputs"][0]["argmax"] == plain["outputs"][0]["argmax"], (r["outputs"], plain["outputs"])
-assert r["outputs"][0]["mean"] == plain["outputs"][0]["mean"]
+r, plan = json.load(open(f"{work}/run.json")), json.load(open(f"{work}/plan-energy.json"))
 devices = r["plan"]["devices"]
 assert sum(d["nodes"] for d in devices.values()) == len(plan["nodes"]), devices
 energy = sum(d["modelled_energy_mj"] for d in devices.values())
 assert abs(energy - plan["totals"]["energy_mj"]) < 1e-9 * energy, (energy, plan["totals"])
+types = {}
+for n in plan["nodes"]:
+    types[n["type"]] = types.get(n["type"], 0) + 1
+assert r["plan"]["nodes_by_type"] == types, (r["plan"]["nodes_by_type"], types)
+assert all(t["from"] != t["to"] for t in r["plan"]["transfers"])
+PYEOF
+
+# A float model whose nodes a plan puts on an fp16 GPU: the outputs are those of an independent
+# fp16 evaluation (numpy's float16: every float read or written rounded to half), and differ from
+# the fp32 run by a bounded amount.
+$PY - "$WORK" <<'PYEOF' || fail "mlp for the fp16 plan"
+import sys, numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto
+work = sys.argv[1]
+rng = np.random.default_rng(3)
+w1, b1, w2 = (rng.uniform(-1, 1, s).astype(np.float32) for s in ((32, 16), (16,), (16, 10)))
+nodes = [helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Add", ["h", "b1"], ["hb"]),
+         helper.make_node("Relu", ["hb"], ["r"]), helper.make_node("MatMul", ["r", "w2"], ["y"])]
+graph = helper.make_graph(nodes, "mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 32])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 10])],
+                          [numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"))])
+onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), f"{work}/mlp.onnx")
+np.save(f"{work}/mlp_x.npy", rng.uniform(-3, 3, (4, 32)).astype(np.float32))
+PYEOF
+"$EDGECO" compile "$WORK/mlp.onnx" --platform jetson-nano-ethos-u55 --strategy all-gpu --out "$WORK/mlp-plan.json" > /dev/null \
+  || fail "compile the mlp"
+$PY -c "
+import json; p = json.load(open('$WORK/mlp-plan.json'))
+for n in p['nodes']: n['type'] = 'fp16'
+json.dump(p, open('$WORK/mlp-fp16.json', 'w'))" || fail "fp16 plan"
+"$EDGECO" run --plan "$WORK/mlp-fp16.json" --input x="$WORK/mlp_x.npy" --output-dir "$WORK/mlp-fp16" > /dev/null \
+  || fail "run the fp16 plan"
+"$EDGECO" run "$WORK/mlp.onnx" --input x="$WORK/mlp_x.npy" --output-dir "$WORK/mlp-fp32" > /dev/null || fail "run the mlp"
+$PY - "$WORK" <<'PYEOF' || fail "fp16 plan outputs"
+import sys, numpy as np, onnx
+from onnx import numpy_helper
+work = sys.argv[1]
+w = {t.name: numpy_helper.to_array(t) for t in onnx.load(f"{work}/mlp.onnx").graph.initializer}
+h = lambda a: a.astype(np.float16).astype(np.float32)
+x = np.load(f"{work}/mlp_x.npy")
+r = h(np.maximum(h(h(h(x) @ h(w["w1"])) + h(w["b1"])), 0))
+expected = h(r @ h(w["w2"]))
+got, fp32 = np.load(f"{work}/mlp-fp16/y.npy"), np.load(f"{work}/mlp-fp32/y.npy")
+assert np.array_equal(got, h(got)), "outputs are not half-precision values"
+# Float sums may add in another order: one half-precision step at most.
+assert np.all(np.abs(got - expected) <= np.abs(expected) * 2**-10 + 1e-6), np.abs(got - expected).max()
+diff = np.abs(got - fp32)
+assert 0 < diff.max() <= 0.02 * (np.abs(fp32).max() + 1), diff.max()
+PYEOF
+
+# The shipped int8 student on a plan with GPU fp16 nodes: its int8 nodes run in their float form in
+# fp16, so the outputs move (a little) and eval reports the accuracy as deployed.
+STUDENT="$(dirname "$0")/../../models/fmnist/student.int8.onnx"
+"$EDGECO" compile "$STUDENT" --platform jetson-nano-ethos-u55 --strategy all-gpu --out "$WORK/student-gpu.json" > /dev/null \
+  || fail "compile the student for the gpu"
+"$EDGECO" run --plan "$WORK/student-gpu.json" --output-dir "$WORK/student-gpu-out" --json > "$WORK/student-run.json" \
+  || fail "run the student's gpu plan"
+"$EDGECO" run "$STUDENT" --output-dir "$WORK/student-out" > /dev/null || fail "run the student"
+"$EDGECO" eval "$STUDENT" --plan "$WORK/student-gpu.json" --limit 300 --json > "$WORK/student-gpu-eval.json" \
+  || fail "eval --plan"
+"$EDGECO" eval "$STUDENT" --limit 300 --json > "$WORK/student-eval.json" || fail "eval the student"
+$PY - "$WORK" <<'PYEOF' || fail "the student as deployed"
+import json, sys
+work = sys.argv[1]
+run = json.load(open(f"{work}/student-run.json"))
+deployed, host = (json.load(open(f"{work}/{n}.json")) for n in ("student-gpu-eval", "student-eval"))
+assert run["plan"]["nodes_by_type"].get("fp16", 0) > 40, run["plan"]["nodes_by_type"]
+assert deployed["deployed"]["rewritten_nodes"] > 40, deployed["deployed"]
+# The same 300 images: fp16 on dequantized weights changes a few decisions at most.
+assert abs(deployed["top1"] - host["top1"]) <= 0.02, (deployed["top1"], host["top1"])
+import numpy as np
+gpu, cpu = np.load(f"{work}/student-gpu-out/logits.npy"), np.load(f"{work}/student-out/logits.npy")
+diff = np.abs(gpu - cpu).max()
+assert 0 < diff <= 0.1 * np.abs(cpu).max(), (diff, cpu, gpu)
 PYEOF
 printf '{"platform": "x", "objective": "energy", "strategy": "exact", "nodes": [{"name": 1}]}' > "$WORK/bad.json"
 expect_error "malformed plan" "nodes[0].name" -- "$EDGECO" run --plan "$WORK/bad.json" "$WORK/q.onnx"

@@ -4,6 +4,7 @@
 #include "../test_util.h"
 #include "edgeco/compiler.h"
 #include "edgeco/hw.h"
+#include "edgeco/zoo.h"
 
 namespace edgeco {
 namespace {
@@ -256,6 +257,52 @@ TEST(PlanJson, RoundTripsAndNamesTheBadField) {
       error_of(R"({"platform": "x", "objective": "energy", "strategy": "exact", "nodes": []})")
           .find("totals.latency_ms"),
       std::string::npos);
+}
+
+}  // namespace
+}  // namespace edgeco
+
+namespace edgeco {
+namespace {
+
+// One pricing path: `edgeco profile` and `edgeco compile` charge the same node on the same
+// device and operating point the same latency and energy, over every zoo network and every
+// preset (float models; the QDQ block for the int8 NPU).
+TEST(PricingPath, ProfileAndCompileAgreeOnEveryNodeOverTheZoo) {
+  std::vector<std::pair<std::string, Graph>> models;
+  for (const std::string& arch : zoo_architectures()) {
+    ZooOptions z;
+    z.in_channels = arch == "har_cnn" ? 9 : 3;
+    z.resolution = arch == "har_cnn" ? 128 : 32;
+    z.classes = 10;
+    z.small_input = arch != "har_cnn";
+    models.emplace_back(arch, build_model(arch, z));
+  }
+  models.emplace_back("qdq_block", testing::qdq_block());
+  CompileOptions options;
+  options.dvfs = false;  // profile prices each device at its highest operating point
+  options.tile = false;  // ... untiled
+  size_t checked = 0;
+  for (const std::string& preset : hw::preset_names()) {
+    const hw::Platform platform = hw::find_platform(preset);
+    for (const auto& [name, model] : models) {
+      const Plan plan = compile(model, platform, options, reference_evaluator());
+      const ModelProfile prof = profile(model, platform, options, reference_evaluator());
+      ASSERT_EQ(prof.nodes.size(), plan.nodes.size()) << name << " on " << preset;
+      for (size_t i = 0; i < plan.nodes.size(); ++i) {
+        const PlanNode& n = plan.nodes[i];
+        const NodeProfile& p = prof.nodes[i];
+        ASSERT_EQ(p.demand.node, n.name) << name << " on " << preset;
+        ASSERT_TRUE(p.devices.count(n.device)) << n.name << " on " << n.device;
+        const NodePrice& price = p.devices.at(n.device);
+        EXPECT_EQ(std::string(hw::to_string(price.type)), n.type) << n.name;
+        EXPECT_DOUBLE_EQ(price.device.latency_ms, n.latency_ms) << name << " " << n.name;
+        EXPECT_DOUBLE_EQ(price.energy_mj, n.energy_mj) << name << " " << n.name;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 500u);
 }
 
 }  // namespace

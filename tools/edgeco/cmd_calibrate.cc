@@ -204,10 +204,7 @@ void validate_command(const ValidateRequest& r) {
     o.dvfs = false;
     o.tile = false;          // the host's kernels do not cascade layers
     o.channels_last = true;  // ... and run NHWC, with Transposes at the regions' edges
-    const Plan plan = compile(graphs[m], platform, o,
-                              [](const Node& n, int64_t opset, std::span<const Tensor* const> in) {
-                                return run_node(n, opset, in);
-                              });
+    const Plan plan = compile(graphs[m], platform, o, reference_evaluator());
     const double measured = measured_ms[m];
     const double error = plan.latency_ms / measured - 1;
     worst = std::max(worst, std::abs(error));

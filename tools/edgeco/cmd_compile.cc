@@ -20,12 +20,6 @@ struct CompileRequest {
   bool no_dvfs = false, no_fuse = false, no_tile = false, compare = false, json = false;
 };
 
-ConstantEvaluator host_evaluator() {
-  return [](const Node& node, int64_t opset, std::span<const Tensor* const> inputs) {
-    return run_node(node, opset, inputs);
-  };
-}
-
 Plan compile_with(const CompileRequest& r, const Graph& model, const hw::Platform& platform,
                   Strategy strategy, bool fuse, bool tile) {
   CompileOptions o;
@@ -36,7 +30,7 @@ Plan compile_with(const CompileRequest& r, const Graph& model, const hw::Platfor
   o.tile = tile;
   o.dvfs = !r.no_dvfs;
   o.time_limit_s = r.time_limit_s;
-  Plan plan = compile(model, platform, o, host_evaluator());
+  Plan plan = compile(model, platform, o, reference_evaluator());
   plan.model = r.model;
   return plan;
 }

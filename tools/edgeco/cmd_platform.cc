@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "edgeco/compiler.h"
 #include "edgeco/hw.h"
 #include "edgeco/onnx.h"
 #include "edgeco/runtime.h"
@@ -74,90 +75,61 @@ void show(const std::string& name, bool json) {
   }
 }
 
-// The numeric type a node computes in, from the graph edgeco runs.
-NumType node_type(const NodeSummary& n) {
-  if (n.op_type.starts_with("Q")) return NumType::int8;
-  for (const auto& t : n.output_types)
-    if (t.dtype == DType::u8 || t.dtype == DType::i8) return NumType::int8;
-  return NumType::fp32;
-}
-
 void profile(const std::string& model_path, const std::string& platform, bool json) {
   const Platform p = find_platform(platform);
-  const ModelSummary s = analyze(load_onnx(model_path), true);
+  const ModelProfile prof = edgeco::profile(load_onnx(model_path), p, {}, reference_evaluator());
   nlohmann::json nodes = nlohmann::json::array();
-  std::map<std::string, std::pair<double, double>> conv_totals;  // device -> (ms, mJ) over convs
+  // Convolutions every device can run: their energy and mean power per device, alone and with
+  // the board around it (static power and the idle devices' leakage) as a power meter sees it.
+  std::map<std::string, std::tuple<double, double, double>> conv_totals;  // ms, device mJ, board mJ
   std::map<std::string, int> conv_capable;
   int convs = 0;
-  std::map<std::string, std::pair<double, double>> best_totals;
-  for (const NodeSummary& n : s.nodes) {
-    if (n.kernel == "folded") continue;
-    NodeWork w;
-    w.op_type = n.op_type;
-    w.op_class = op_class(n.op_type, n.groups > 1);
-    w.type = node_type(n);
-    w.bytes_read = n.bytes_read;
-    w.bytes_written = n.bytes_written;
-    int64_t elements = 0;
-    for (const auto& t : n.output_types)
-      if (t.fully_known()) elements += checked_numel(t.dims);
-    w.macs = n.macs > 0 ? n.macs : elements;
-    w.weight_bytes = n.params * (w.type == NumType::int8 ? 1 : 4);
-    nlohmann::json per = nlohmann::json::object();
-    std::string best;
-    double best_energy = 0;
-    const bool conv = w.op_class == OpClass::dense_conv || w.op_class == OpClass::depthwise_conv;
+  for (const NodeProfile& n : prof.nodes) {
+    const NodeWork& w = n.demand.work;
+    const bool conv = w.op_class == OpClass::dense_conv || w.op_class == OpClass::depthwise_conv ||
+                      w.op_class == OpClass::winograd_conv;
     if (conv) ++convs;
-    for (const Device& d : p.devices) {
-      const auto t = d.run_type(w);
-      if (!t) continue;
-      NodeWork at = w;
-      at.type = *t;
-      const Cost c = node_cost(d, d.opps.back(), at);
-      per[d.name] = {{"type", to_string(*t)},
-                     {"latency_ms", c.latency_ms},
-                     {"energy_mj", c.energy_mj},
-                     {"bound", c.memory_bound ? "memory" : "compute"}};
-      if (best.empty() || c.energy_mj < best_energy) best = d.name, best_energy = c.energy_mj;
-      if (conv) {
-        conv_totals[d.name].first += c.latency_ms;
-        conv_totals[d.name].second += c.energy_mj;
-        ++conv_capable[d.name];
-      }
+    nlohmann::json per = nlohmann::json::object();
+    for (const auto& [device, price] : n.devices) {
+      per[device] = {{"type", to_string(price.type)},
+                     {"latency_ms", price.device.latency_ms},
+                     {"energy_mj", price.energy_mj},
+                     {"device_energy_mj", price.device.energy_mj},
+                     {"bound", price.device.memory_bound ? "memory" : "compute"}};
+      if (!conv) continue;
+      auto& [ms, device_mj, board_mj] = conv_totals[device];
+      ms += price.device.latency_ms;
+      device_mj += price.device.energy_mj;
+      board_mj += price.energy_mj;
+      ++conv_capable[device];
     }
-    if (!best.empty()) {
-      best_totals[best].first += per[best]["latency_ms"].get<double>();
-      best_totals[best].second += best_energy;
-    }
-    nodes.push_back({{"name", n.name},
-                     {"op", n.op_type},
+    nodes.push_back({{"name", n.demand.node},
+                     {"op", n.demand.op_type},
                      {"class", to_string(w.op_class)},
                      {"type", to_string(w.type)},
                      {"macs", w.macs},
-                     {"bytes_read", n.bytes_read},
-                     {"bytes_written", n.bytes_written},
+                     {"bytes_read", w.bytes_read},
+                     {"bytes_written", w.bytes_written},
                      {"devices", per},
-                     {"best", best}});
+                     {"best", n.best}});
   }
-  // Convolutions every device can run: their energy and mean power per device, alone and with
-  // the board around it (static power and the idle devices' leakage) as a power meter sees it.
   nlohmann::json conv = nlohmann::json::object();
   for (const auto& [device, t] : conv_totals) {
+    const auto& [ms, device_mj, board_mj] = t;
     if (conv_capable[device] != convs) continue;
-    double idle_w = p.static_watts;
-    for (const Device& d : p.devices)
-      if (d.name != device) idle_w += d.leakage_watts(d.opps.front(), p.thermal.ambient_c);
-    const double board_mj = t.second + idle_w * t.first;
-    conv[device] = {{"latency_ms", t.first},
-                    {"energy_mj", t.second},
-                    {"mean_power_w", t.first > 0 ? t.second / t.first : 0.0},
+    conv[device] = {{"latency_ms", ms},
+                    {"energy_mj", device_mj},
+                    {"mean_power_w", ms > 0 ? device_mj / ms : 0.0},
                     {"board_energy_mj", board_mj},
-                    {"board_power_w", t.first > 0 ? board_mj / t.first : 0.0}};
+                    {"board_power_w", ms > 0 ? board_mj / ms : 0.0}};
   }
   if (json) {
     std::cout << nlohmann::json{{"model", model_path},
                                 {"platform", p.name},
                                 {"operating_point", "each device's highest"},
+                                {"energy",
+                                 "energy_mj: the board's over the node, as compile "
+                                 "charges it; device_energy_mj: the device's own"},
                                 {"what", "modelled from " + p.file.string() + ", not measured"},
                                 {"nodes", nodes},
                                 {"convolutions", conv}}
@@ -165,8 +137,10 @@ void profile(const std::string& model_path, const std::string& platform, bool js
               << "\n";
     return;
   }
-  std::printf("%s on %s (modelled, each device at its highest operating point)\n",
-              model_path.c_str(), p.name.c_str());
+  std::printf(
+      "%s on %s (modelled, each device at its highest operating point; mJ: the board's, as "
+      "compile charges it)\n",
+      model_path.c_str(), p.name.c_str());
   std::printf("%-28s %-12s %-5s %10s", "node", "class", "type", "MACs");
   for (const Device& d : p.devices) std::printf(" %9s ms %8s mJ", d.name.c_str(), d.name.c_str());
   std::printf("  best\n");

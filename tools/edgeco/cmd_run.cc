@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "edgeco/compiler.h"
 #include "edgeco/data.h"
+#include "edgeco/deploy.h"
 #include "edgeco/onnx.h"
 #include "edgeco/runtime.h"
 #include "inputs.h"
@@ -31,58 +32,48 @@ struct RunOptions {
   std::string plan;  // a plan from `edgeco compile`
 };
 
-// The plan's modelled figures per device, and the host's measured time on the nodes each device
-// was given. Throws when the plan names nodes the model does not have (another model, or another
-// edgeco's passes).
-nlohmann::json plan_report(const Plan& plan, const Graph& model, const std::string& model_path,
+// The plan's modelled figures per device beside the host's measured time on the nodes computing
+// for that device (in its numeric type), and what the deployment changed.
+nlohmann::json plan_report(const Plan& plan, const DeployedModel& deployed,
                            const Session& session) {
-  Graph compiled = model;
-  // The compiler's passes as `edgeco compile` ran them (the host evaluator sees through shapes).
-  optimize(
-      compiled,
-      [](const Node& node, int64_t opset, std::span<const Tensor* const> inputs) {
-        return run_node(node, opset, inputs);
-      },
-      false, plan.fused);
-  std::set<std::string> names;
-  for (const Node& n : compiled.nodes) names.insert(n.name);
-  std::map<std::string, std::string> device_of;
-  for (const PlanNode& n : plan.nodes) {
-    if (!names.count(n.name))
-      throw Error(ErrorKind::invalid_argument,
-                  "node '" + n.name +
-                      "' is not in the compiled model: the plan was made for "
-                      "another model (" +
-                      plan.model + ")",
-                  model_path);
-    device_of[n.name] = n.device;
-  }
   nlohmann::json devices = nlohmann::json::object();
   for (const PlanNode& n : plan.nodes) {
     auto& d = devices[n.device];
-    if (d.is_null()) d = {{"nodes", 0}, {"modelled_latency_ms", 0.0}, {"modelled_energy_mj", 0.0}};
-    d["nodes"] = d.value("nodes", 0) + 1;
-    d["modelled_latency_ms"] = d.value("modelled_latency_ms", 0.0) + n.latency_ms + n.transfer_ms;
-    d["modelled_energy_mj"] = d.value("modelled_energy_mj", 0.0) + n.energy_mj + n.transfer_mj;
+    if (d.is_null())
+      d = {{"nodes", 0},
+           {"modelled_latency_ms", 0.0},
+           {"modelled_energy_mj", 0.0},
+           {"measured_host_ms", 0.0},
+           {"types", nlohmann::json::object()}};
+    d["nodes"] = d["nodes"].get<int>() + 1;
+    d["modelled_latency_ms"] =
+        d["modelled_latency_ms"].get<double>() + n.latency_ms + n.transfer_ms;
+    d["modelled_energy_mj"] = d["modelled_energy_mj"].get<double>() + n.energy_mj + n.transfer_mj;
+    d["types"][n.type] = d["types"].value(n.type, 0) + 1;
   }
-  for (auto& [name, d] : devices.items()) d["measured_host_ms"] = 0.0;
-  double unplanned_ms = 0;
+  double host_ms = 0;
   for (const auto& t : session.last_timings()) {
-    const auto it = device_of.find(t.node);
-    if (it == device_of.end()) {
-      unplanned_ms += t.ms;  // layout transposes the host inserts for its own kernels
+    const auto it = deployed.device_of.find(t.node);
+    if (it == deployed.device_of.end() || !devices.contains(it->second)) {
+      host_ms += t.ms;
       continue;
     }
     auto& d = devices[it->second];
     d["measured_host_ms"] = d["measured_host_ms"].get<double>() + t.ms;
   }
+  nlohmann::json transfers = nlohmann::json::array();
+  for (const PlannedTransfer& t : deployed.transfers)
+    transfers.push_back({{"value", t.value}, {"from", t.from}, {"to", t.to}, {"bytes", t.bytes}});
   return {{"platform", plan.platform},
           {"objective", plan.objective},
           {"strategy", plan.strategy},
           {"modelled_latency_ms", plan.latency_ms},
           {"modelled_energy_mj", plan.energy_mj},
           {"devices", devices},
-          {"host_only_ms", unplanned_ms}};
+          {"nodes_by_type", deployed.nodes_by_type},
+          {"rewritten_nodes", deployed.rewritten},
+          {"transfers", transfers},
+          {"host_only_ms", host_ms}};
 }
 
 // Output names may hold '/', ':' and the like; file names keep [A-Za-z0-9._-].
@@ -96,22 +87,26 @@ std::string file_name_for(const std::string& name) {
 void run(RunOptions o) {
   std::optional<Plan> plan;
   if (!o.plan.empty()) {
-    std::ifstream f(o.plan, std::ios::binary);
-    if (!f) throw Error(ErrorKind::io, "cannot read the plan", o.plan);
-    std::stringstream text;
-    text << f.rdbuf();
-    plan = parse_plan(text.str(), o.plan);
+    plan = read_plan(o.plan);
     if (o.model.empty()) o.model = plan->model;
   }
   if (o.model.empty())
     throw Error(ErrorKind::invalid_argument, "no MODEL given and no plan naming one");
   Graph graph = load_onnx(o.model);
-  const Graph as_loaded = plan ? graph : Graph{};
+  std::optional<DeployedModel> deployed;
+  SessionOptions session_options{.threads = o.threads,
+                                 .optimize = !o.reference,
+                                 .fast_kernels = !o.reference,
+                                 .winograd = !o.no_winograd};
+  if (plan) {
+    // The plan's passes have run: the session runs the deployed graph as it is.
+    deployed = deploy(std::move(graph), *plan);
+    graph = deployed->graph;
+    session_options.optimize = false;
+  }
   PreparedInputs prepared = prepare_inputs(graph, o.inputs, o.seed);
   const TensorMap& inputs = prepared.tensors;
   const std::vector<std::string>& random_names = prepared.random_names;
-  SessionOptions session_options{o.threads, !o.reference, !o.reference};
-  session_options.winograd = !o.no_winograd;
   Session session(std::move(graph), session_options);
   const auto start = std::chrono::steady_clock::now();
   const TensorMap outputs = session.run(inputs);
@@ -150,7 +145,7 @@ void run(RunOptions o) {
   for (size_t i = 0; i < std::min<size_t>(5, slowest.size()); ++i)
     j["slowest_nodes"].push_back(
         {{"node", slowest[i].node}, {"op", slowest[i].op_type}, {"ms", slowest[i].ms}});
-  if (plan) j["plan"] = plan_report(*plan, as_loaded, o.model, session);
+  if (plan) j["plan"] = plan_report(*plan, *deployed, session);
   if (o.json) {
     std::cout << j.dump(2) << "\n";
     return;
@@ -190,13 +185,21 @@ void run(RunOptions o) {
   std::printf("plan %s: %s on %s (%s, %s); modelled %.4f ms, %.4f mJ\n", o.plan.c_str(),
               plan->model.c_str(), plan->platform.c_str(), plan->objective.c_str(),
               plan->strategy.c_str(), plan->latency_ms, plan->energy_mj);
-  std::printf("  %-6s %6s %14s %14s %16s\n", "device", "nodes", "modelled ms", "modelled mJ",
-              "host ms (meas.)");
-  for (const auto& [device, d] : r["devices"].items())
-    std::printf("  %-6s %6d %14.4f %14.4f %16.3f\n", device.c_str(), d["nodes"].get<int>(),
-                d["modelled_latency_ms"].get<double>(), d["modelled_energy_mj"].get<double>(),
-                d["measured_host_ms"].get<double>());
-  std::printf("  every node ran on this host for real; device latency and energy are modelled\n");
+  std::printf("  %-6s %6s %-16s %14s %14s %16s\n", "device", "nodes", "computed in", "modelled ms",
+              "modelled mJ", "host ms (meas.)");
+  for (const auto& [device, d] : r["devices"].items()) {
+    std::string types;
+    for (const auto& [type, count] : d["types"].items())
+      types += (types.empty() ? "" : ",") + type + "x" + std::to_string(count.get<int>());
+    std::printf("  %-6s %6d %-16s %14.4f %14.4f %16.3f\n", device.c_str(), d["nodes"].get<int>(),
+                types.c_str(), d["modelled_latency_ms"].get<double>(),
+                d["modelled_energy_mj"].get<double>(), d["measured_host_ms"].get<double>());
+  }
+  std::printf(
+      "  every node computed on this host in its device's numeric type (%d rewritten: fp16 "
+      "rounding, or an int8 node's float form); %zu tensors cross devices; device latency and "
+      "energy are modelled\n",
+      deployed->rewritten, deployed->transfers.size());
 }
 
 }  // namespace
@@ -207,8 +210,10 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("MODEL", o->model, "ONNX model file (with --plan: the plan's model if omitted)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--plan", o->plan,
-                  "a plan from `edgeco compile`: also print its modelled latency and energy per "
-                  "device beside the host's measured time on that device's nodes")
+                  "a plan from `edgeco compile`: run the model as deployed, each node computing "
+                  "in its device's numeric type (fp16 rounding on an fp16 GPU, int8 on an NPU, an "
+                  "int8 node's float form on a float device), and print the plan's modelled "
+                  "latency and energy per device beside the host's measured time")
       ->check(CLI::ExistingFile);
   cmd->add_option("--input", o->inputs,
                   "NAME=FILE: an input as .npy or ONNX TensorProto .pb (repeatable); inputs not "
@@ -222,8 +227,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--reference", o->reference,
                 "run the graph as written, without the optimizing passes");
   cmd->add_flag("--no-winograd", o->no_winograd,
-                "direct 3x3 convolutions only: Winograd's transformed weights take 1.8-4x the "
-                "memory (ResNet-18: peak RSS 158 vs 104 MB, 14.7 vs 18.9 ms at 1 thread)");
+                "direct 3x3 convolutions only: slower, and Winograd's transformed weights take "
+                "more memory (bench/RESULTS.md has the figures)");
   cmd->callback([o] { run(*o); });
 }
 
