@@ -6,7 +6,7 @@ BUILD=$1
 SECONDS_EACH=${2:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=$ROOT/$BUILD/corpus
-mkdir -p "$CORPUS/onnx" "$CORPUS/npy" "$CORPUS/idx" "$CORPUS/platform"
+mkdir -p "$CORPUS/onnx" "$CORPUS/npy" "$CORPUS/idx" "$CORPUS/platform" "$CORPUS/plan"
 # Seeds: a few small models and tensors from the ONNX suite, and .npy files of several types.
 for t in test_conv_with_strides_padding test_maxpool_2d_pads test_gemm_all_attributes test_resize_upsample_scales_linear \
          test_qlinearconv test_slice_neg_steps test_split_equal_parts_1d test_batchnorm_example; do
@@ -23,8 +23,15 @@ zcat /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz > "$CORPUS/idx/
 printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00\x00\x02abcdefghijkl' > "$CORPUS/idx/images.idx3"
 # Platform seeds: the presets.
 cp "$ROOT"/platforms/*.yaml "$CORPUS/platform/"
+# Plan seeds: plans for the fuzz target's two-node model (mm, relu) in each numeric type.
+for type in fp32 fp16 int8; do
+  printf '{"platform": "p", "objective": "energy", "strategy": "exact", "fused": true, "nodes": [
+  {"name": "mm", "op": "MatMul", "device": "gpu", "type": "%s", "opp_mhz": 921.6, "macs": 12, "bytes_read": 64, "bytes_written": 12, "latency_ms": 0.02, "energy_mj": 0.1},
+  {"name": "relu", "op": "Relu", "device": "cpu", "type": "fp32", "opp_mhz": 1479, "macs": 3, "bytes_read": 12, "bytes_written": 12, "latency_ms": 0.01, "energy_mj": 0.05, "transfer_ms": 0.001}],
+  "totals": {"latency_ms": 0.03, "energy_mj": 0.15}}' "$type" > "$CORPUS/plan/$type.json"
+done
 status=0
-for target in onnx_loader npy_reader idx_reader platform_yaml; do
+for target in onnx_loader npy_reader idx_reader platform_yaml plan; do
   dir=$CORPUS/${target%%_*}
   echo "fuzzing $target for ${SECONDS_EACH}s"
   if ! "$ROOT/$BUILD/fuzz_$target" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=25 \
