@@ -2,11 +2,12 @@
 BUILD        ?= build
 BUILD_ASAN   ?= build-asan
 BUILD_FUZZ   ?= build-fuzz
+BUILD_TSAN   ?= build-tsan
 JOBS         ?= $(shell nproc)
 FUZZ_SECONDS ?= 30
 CMAKE_FLAGS  ?=
 
-.PHONY: all deps build demo test test-sanitize fuzz format clean models
+.PHONY: all deps build demo test test-sanitize test-tsan fuzz format clean models
 
 all: build
 
@@ -35,6 +36,15 @@ test-sanitize: deps
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -j $(JOBS) -LE slow
 
+# The runtime and kernel tests under ThreadSanitizer: the row-band executor's spin barrier, the
+# OpenMP regions (clang's libomp reports its synchronisation to TSan through libarcher) and the
+# kernels' threads. oneDNN is not instrumented: its own accesses are not checked, ours around it are.
+test-tsan: deps
+	@CXX=clang++ cmake -S . -B $(BUILD_TSAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGECO_TSAN=ON >/dev/null
+	@cmake --build $(BUILD_TSAN) -j $(JOBS) --target runtime_test kernels_test compiler_test
+	@OMP_TOOL_LIBRARIES=$$(scripts/find-archer.sh) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --test-dir $(BUILD_TSAN) --output-on-failure -j $(JOBS) -R '^(runtime_test|kernels_test|compiler_test)$$'
+
 # libFuzzer targets for the ONNX loader, the .npy, IDX, platform YAML and plan readers, each run for FUZZ_SECONDS.
 fuzz: deps
 	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGECO_FUZZ=ON -DEDGECO_TESTS=OFF >/dev/null
@@ -45,4 +55,4 @@ format:
 	@clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN)

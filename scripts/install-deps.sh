@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config
   protobuf-compiler libprotobuf-dev libonnx-dev libonnx-testdata
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
-  clang libclang-rt-14-dev clang-format libomp5-14
+  clang libclang-rt-14-dev clang-format clang-tidy libomp5-14 libomp-14-dev
   libdnnl-dev zlib1g-dev libtorch-dev libyaml-cpp-dev libglpk-dev
   dataset-fashion-mnist
   python3-numpy python3-onnx python3-torch python3-torchvision

@@ -477,6 +477,7 @@ Plan compile(Graph graph, const hw::Platform& platform, const CompileOptions& op
   for (size_t i = 0; i < works.size(); ++i)
     chosen.push_back(options_of[i][size_t(placement.choice[i])]);
   std::vector<int> device_of;
+  device_of.reserve(chosen.size());
   for (const Option& o : chosen) device_of.push_back(o.choice.device);
   Cascades cascades;
   cascades.onchip_bytes.assign(works.size(), 0);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "edgeco/hw.h"
@@ -309,15 +310,80 @@ Platform load_platform(const std::filesystem::path& path) {
   return parse_platform(text.str(), path);
 }
 
-Platform parse_platform(std::string_view text, const std::filesystem::path& path) {
-  YAML::Node root;
+namespace {
+
+YAML::Node load_yaml(std::string_view text, const std::filesystem::path& path) {
   try {
-    root = YAML::Load(std::string(text));
+    return YAML::Load(std::string(text));
   } catch (const YAML::ParserException& e) {
     throw Error(ErrorKind::invalid_argument, "not valid YAML: " + e.msg,
                 path.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
                     std::to_string(e.mark.column + 1));
   }
+}
+
+// `over` laid over `base`: mappings merge key by key, anything else replaces; in `devices`, a
+// device of the same name merges with the base's, a new one is appended.
+YAML::Node overlay(const YAML::Node& base, const YAML::Node& over, bool top) {
+  // The overriding file's nodes are used as they are, so errors in them keep their line.
+  if (!base.IsMap() || !over.IsMap()) return over;
+  YAML::Node out = YAML::Clone(base);
+  for (const auto& kv : over) {
+    const std::string key = kv.first.as<std::string>();
+    if (top && key == "extends") continue;
+    const YAML::Node mine = out[key];
+    if (top && key == "devices" && mine && mine.IsSequence() && kv.second.IsSequence()) {
+      YAML::Node devices(YAML::NodeType::Sequence);
+      std::vector<bool> replaced(kv.second.size(), false);
+      for (const auto& b : mine) {
+        std::optional<size_t> match;
+        for (size_t i = 0; i < kv.second.size() && !match; ++i) {
+          const YAML::Node d = kv.second[i];
+          if (d.IsMap() && d["name"] && b.IsMap() && b["name"] &&
+              d["name"].as<std::string>() == b["name"].as<std::string>())
+            match = i;
+        }
+        if (match) replaced[*match] = true;
+        devices.push_back(match ? overlay(b, kv.second[*match], false) : YAML::Node(b));
+      }
+      for (size_t i = 0; i < kv.second.size(); ++i)
+        if (!replaced[i]) devices.push_back(kv.second[i]);
+      out[key] = devices;
+    } else {
+      out[key] = mine ? overlay(mine, kv.second, false) : kv.second;
+    }
+  }
+  return out;
+}
+
+// A platform file with `extends: NAME` is laid over NAME (a file beside it, then a preset):
+// presets that share a board say so once.
+YAML::Node resolve_extends(YAML::Node root, const std::filesystem::path& path, int depth) {
+  if (!root.IsMap() || !root["extends"]) return root;
+  const Reader r(path);
+  if (depth >= 8) r.fail(root["extends"], "extends", "more than 8 files deep (a cycle?)");
+  if (!root["extends"].IsScalar()) r.fail(root["extends"], "extends", "expected a name");
+  const std::string name = root["extends"].as<std::string>();
+  std::filesystem::path base = path.parent_path() / (name + ".yaml");
+  if (!std::filesystem::exists(base)) base = platform_dir() / (name + ".yaml");
+  if (!std::filesystem::exists(base)) base = name;
+  std::ifstream in;
+  if (std::filesystem::is_regular_file(base)) in.open(base, std::ios::binary);
+  if (!in) r.fail(root["extends"], "extends", "cannot read '" + name + "'");
+  std::ostringstream text;
+  text << in.rdbuf();
+  const YAML::Node parent = resolve_extends(load_yaml(text.str(), base), base, depth + 1);
+  try {
+    return overlay(parent, root, true);
+  } catch (const YAML::Exception& e) {
+    r.fail(root, "extends", "cannot lay this file over '" + name + "': " + e.msg);
+  }
+}
+
+}  // namespace
+
+Platform parse_platform(std::string_view text, const std::filesystem::path& path) {
+  const YAML::Node root = resolve_extends(load_yaml(text, path), path, 0);
   const Reader r(path);
   if (!root.IsMap()) r.fail(root, "platform", "expected a mapping at the top");
   Platform p;

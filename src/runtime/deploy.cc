@@ -149,7 +149,7 @@ class Lowering {
     if (q.has_input(i + 2)) in.push_back(q.inputs[i + 2]);
     Node dq = make(q.name + "/dequantize" + std::to_string(i), "DequantizeLinear", in);
     dq.attributes["axis"] = Attribute{axis};
-    const std::string out = dq.outputs[0];
+    std::string out = dq.outputs[0];
     emit_float(std::move(dq), half);
     return out;
   }

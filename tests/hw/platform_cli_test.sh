@@ -25,7 +25,7 @@ assert abs(cpu['max_dynamic_w'] - 1.744 * 1.09**2 * 1479e-3) < 1e-9, cpu
 printf 'name: x\nstatic_watts: [1, 2\n' > "$WORK/broken.yaml"
 expect_error "broken YAML" "broken.yaml:" -- "$EDGECO" platform show "$WORK/broken.yaml"
 sed 's/capacitance_nf: 0.083/capacitance_nf: fast/' "$(dirname "$0")/../../platforms/jetson-nano-ethos-u55.yaml" > "$WORK/field.yaml"
-expect_error "bad field" "field.yaml:75:21: devices[2](npu).capacitance_nf: expected a number" -- \
+expect_error "bad field" "field.yaml:20:21: devices[2](npu).capacitance_nf: expected a number" -- \
   "$EDGECO" platform show "$WORK/field.yaml"
 expect_error "unknown preset" "neither a preset" -- "$EDGECO" platform show no-such-board
 

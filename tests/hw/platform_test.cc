@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "../test_util.h"
 #include "edgeco/hw.h"
 
@@ -270,6 +273,51 @@ TEST(Platform, PresetsLoadWithTheDevicesTheyDescribe) {
   EXPECT_FALSE(paper.device("gpu").supports(NumType::int8, "Conv"));
   EXPECT_TRUE(paper.device("gpu").supports(NumType::fp16, "Conv"));
   EXPECT_THROW(find_platform("no-such-board"), Error);
+}
+
+TEST(Platform, AFileThatExtendsAnotherOverridesKeysAndMergesDevicesByName) {
+  // The paper's platform is jetson-nano plus an NPU: the shared board, CPU and GPU come from it.
+  const Platform nano = find_platform("jetson-nano");
+  const Platform paper = find_platform("jetson-nano-ethos-u55");
+  EXPECT_EQ(paper.static_watts, nano.static_watts);
+  EXPECT_EQ(paper.thermal.throttle_c, nano.thermal.throttle_c);
+  EXPECT_EQ(paper.battery.capacity_mah, nano.battery.capacity_mah);
+  EXPECT_NE(paper.interconnect_gbps, nano.interconnect_gbps);
+  for (const char* name : {"cpu", "gpu"}) {
+    EXPECT_EQ(paper.device(name).macs_per_cycle, nano.device(name).macs_per_cycle) << name;
+    EXPECT_EQ(paper.device(name).capacitance_nf, nano.device(name).capacitance_nf) << name;
+  }
+  // A file beside the base: one key of a device changed, one device added, thermal merged.
+  const auto dir = std::filesystem::temp_directory_path() / "edgeco-extends-test";
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "base.yaml") << kSimple;
+  std::ofstream(dir / "child.yaml")
+      << "extends: base\nname: child\nthermal: {throttle_c: 70}\n"
+         "devices:\n  - {name: cpu, overhead_us: 9}\n"
+         "  - {name: gpu0, kind: gpu, opps_mhz_mv: [[500, 900]], capacitance_nf: 1,\n"
+         "     leakage: {watts: 0.1, ref_volts: 0.9}, macs_per_cycle: {fp16: {dense_conv: 64}},\n"
+         "     memory: {onchip_kib: 64, onchip_gbps: 50, dram_gbps: 10, onchip_pj_per_byte: 1,\n"
+         "              dram_pj_per_byte: 10}}\n";
+  const Platform base = load_platform(dir / "base.yaml");
+  const Platform child = load_platform(dir / "child.yaml");
+  EXPECT_EQ(child.name, "child");
+  EXPECT_EQ(child.thermal.throttle_c, 70);
+  EXPECT_EQ(child.thermal.shutdown_c, base.thermal.shutdown_c);
+  ASSERT_EQ(child.devices.size(), base.devices.size() + 1);
+  EXPECT_EQ(child.device("cpu").overhead_us, 9);
+  EXPECT_EQ(child.device("cpu").opps.size(), base.device("cpu").opps.size());
+  EXPECT_EQ(child.device("gpu0").kind, DeviceKind::gpu);
+  // A file that extends itself is refused, not followed forever; a missing base is named.
+  std::ofstream(dir / "loop.yaml") << "extends: loop\n";
+  EXPECT_NE(std::string(testing::capture_error([&] { load_platform(dir / "loop.yaml"); }).what())
+                .find("more than 8 files deep"),
+            std::string::npos);
+  EXPECT_NE(std::string(testing::capture_error([&] {
+                          parse_platform("extends: nowhere-board\n", dir / "x.yaml");
+                        }).what())
+                .find("cannot read 'nowhere-board'"),
+            std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
