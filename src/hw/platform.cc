@@ -369,7 +369,7 @@ YAML::Node resolve_extends(YAML::Node root, const std::filesystem::path& path, i
   if (!std::filesystem::exists(base)) base = name;
   std::ifstream in;
   if (std::filesystem::is_regular_file(base)) in.open(base, std::ios::binary);
-  if (!in) r.fail(root["extends"], "extends", "cannot read '" + name + "'");
+  if (!in.is_open() || !in) r.fail(root["extends"], "extends", "cannot read '" + name + "'");
   std::ostringstream text;
   text << in.rdbuf();
   const YAML::Node parent = resolve_extends(load_yaml(text.str(), base), base, depth + 1);
