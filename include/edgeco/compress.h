@@ -16,8 +16,6 @@
 
 namespace edgeco {
 
-using TensorMap = std::map<std::string, Tensor>;
-
 // Runs the model on one calibration sample and calls `observe(name, value)` for every value it
 // computes. compress sits left of the runtime and never runs a graph itself: the caller provides
 // this, e.g. from Session::run(inputs, observer).
@@ -128,14 +126,11 @@ namespace edgeco {
 // Mixed precision: each Conv/Gemm/MatMul with constant weights runs int8 (QDQ, as quantize_qdq
 // writes it), fp16 (weights stored as float16 and its input rounded to float16 through Cast
 // nodes; arithmetic in float on hosts without fp16 units) or fp32.
-enum class Precision { int8, fp16, fp32 };
-std::string_view to_string(Precision p);
-int precision_bits(Precision p);
 
 // The cost of running a layer of `macs` multiply-accumulates at a precision; the search minimises
 // its sum. The default is MACs x bits; the hardware model's energy per layer plugs in here.
-using PrecisionCost = std::function<double(const std::string& node, int64_t macs, Precision)>;
-double macs_times_bits(const std::string& node, int64_t macs, Precision p);
+using PrecisionCost = std::function<double(const std::string& node, int64_t macs, NumType)>;
+double macs_times_bits(const std::string& node, int64_t macs, NumType p);
 
 // Top-1 accuracy (a fraction) of a candidate graph on held-out data; the caller runs it.
 using AccuracyFunction = std::function<double(const Graph&)>;
@@ -153,7 +148,7 @@ struct LayerPrecision {
   int64_t macs = 0;
   // Accuracy lost with only this layer at that precision (fp16 is measured only where int8 loses).
   double int8_drop = 0, fp16_drop = 0;
-  Precision precision = Precision::fp32;
+  NumType precision = NumType::fp32;
 };
 
 struct MixedPrecisionReport {
@@ -164,7 +159,7 @@ struct MixedPrecisionReport {
 };
 
 // The model with the given precision per layer (layers not named stay fp32).
-Graph apply_precisions(const Graph& model, const std::map<std::string, Precision>& precisions,
+Graph apply_precisions(const Graph& model, const std::map<std::string, NumType>& precisions,
                        std::span<const TensorMap> calibration, const CalibrationRunner& run,
                        const QuantizeOptions& options = {});
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -49,6 +50,13 @@ class Error : public std::runtime_error {
 };
 
 enum class DType : uint8_t { f32, f16, f64, i8, u8, i16, u16, i32, u32, i64, u64, boolean };
+
+// The numeric type a node computes in: what a device runs it in (the hardware model's throughput
+// tables), what a deployment rounds to, and a layer's precision in mixed-precision quantization.
+enum class NumType { int8, fp16, fp32 };
+std::string_view to_string(NumType t);
+// 8, 16 or 32.
+int bits(NumType t);
 
 std::string_view to_string(DType dtype);
 size_t dtype_size(DType dtype);
@@ -218,6 +226,9 @@ class Tensor {
   int64_t numel_ = 0;
   std::shared_ptr<std::byte[]> storage_;
 };
+
+// Named tensors: a model's inputs or outputs, calibration samples.
+using TensorMap = std::map<std::string, Tensor>;
 
 // Calls body(begin, end) over contiguous chunks of [0, count) on up to `threads` threads of one
 // shared OpenMP pool (the one oneDNN uses, so it stays warm). Fewer threads are used when each

@@ -34,9 +34,9 @@ std::string_view to_string(OpClass c);
 // The class of an ONNX (or edgeco) operator; a Conv is depthwise when group == input channels.
 OpClass op_class(std::string_view op_type, bool depthwise);
 
-// Numeric types the throughput tables are keyed by.
-enum class NumType { int8, fp16, fp32 };
-std::string_view to_string(NumType t);
+// Numeric types the throughput tables are keyed by: edgeco's one numeric-type enum (core.h).
+using edgeco::NumType;
+using edgeco::to_string;
 
 struct NodeWork;
 

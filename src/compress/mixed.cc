@@ -29,7 +29,7 @@ void run_at_fp16(Graph& g, const std::string& node) {
 }
 
 double total_cost(const std::vector<LayerPrecision>& layers, const PrecisionCost& cost,
-                  std::optional<Precision> all = std::nullopt) {
+                  std::optional<NumType> all = std::nullopt) {
   double sum = 0;
   for (const LayerPrecision& l : layers) sum += cost(l.node, l.macs, all.value_or(l.precision));
   return sum;
@@ -37,37 +37,21 @@ double total_cost(const std::vector<LayerPrecision>& layers, const PrecisionCost
 
 }  // namespace
 
-std::string_view to_string(Precision p) {
-  switch (p) {
-    case Precision::int8:
-      return "int8";
-    case Precision::fp16:
-      return "fp16";
-    case Precision::fp32:
-      return "fp32";
-  }
-  return "?";
+double macs_times_bits(const std::string&, int64_t macs, NumType p) {
+  return double(macs) * bits(p);
 }
 
-int precision_bits(Precision p) {
-  return p == Precision::int8 ? 8 : p == Precision::fp16 ? 16 : 32;
-}
-
-double macs_times_bits(const std::string&, int64_t macs, Precision p) {
-  return double(macs) * precision_bits(p);
-}
-
-Graph apply_precisions(const Graph& model, const std::map<std::string, Precision>& precisions,
+Graph apply_precisions(const Graph& model, const std::map<std::string, NumType>& precisions,
                        std::span<const TensorMap> calibration, const CalibrationRunner& run,
                        const QuantizeOptions& options) {
   QuantizeOptions o = options;
   o.only.emplace();
   for (const auto& [node, p] : precisions)
-    if (p == Precision::int8) o.only->insert(node);
+    if (p == NumType::int8) o.only->insert(node);
   o.progress = nullptr;
   Graph g = o.only->empty() ? model : quantize_qdq(model, calibration, run, o);
   for (const auto& [node, p] : precisions)
-    if (p == Precision::fp16) run_at_fp16(g, node);
+    if (p == NumType::fp16) run_at_fp16(g, node);
   return g;
 }
 
@@ -93,7 +77,7 @@ Graph mixed_precision(const Graph& model, std::span<const TensorMap> calibration
   }
   const size_t total = 2 * rep.layers.size() + 2;
   size_t done = 0;
-  auto measure = [&](const std::map<std::string, Precision>& p, const std::string& what) {
+  auto measure = [&](const std::map<std::string, NumType>& p, const std::string& what) {
     const double a = accuracy(apply_precisions(model, p, calibration, run, options.quantize));
     ++rep.evaluations;
     if (options.progress) options.progress(what, std::min(++done, total), total);
@@ -103,14 +87,14 @@ Graph mixed_precision(const Graph& model, std::span<const TensorMap> calibration
   rep.fp32_accuracy = accuracy(model);
   ++rep.evaluations;
   for (LayerPrecision& l : rep.layers) {
-    l.int8_drop = rep.fp32_accuracy - measure({{l.node, Precision::int8}}, l.node + " int8");
+    l.int8_drop = rep.fp32_accuracy - measure({{l.node, NumType::int8}}, l.node + " int8");
     // fp16 rounds 8x finer than int8: where int8 costs nothing, fp16 is not measured.
     l.fp16_drop = l.int8_drop <= 0
                       ? 0.0
-                      : rep.fp32_accuracy - measure({{l.node, Precision::fp16}}, l.node + " fp16");
+                      : rep.fp32_accuracy - measure({{l.node, NumType::fp16}}, l.node + " fp16");
   }
-  std::map<std::string, Precision> choice;
-  for (LayerPrecision& l : rep.layers) choice[l.node] = l.precision = Precision::int8;
+  std::map<std::string, NumType> choice;
+  for (LayerPrecision& l : rep.layers) choice[l.node] = l.precision = NumType::int8;
   rep.int8_accuracy = rep.accuracy = measure(choice, "all int8");
   const double target = rep.fp32_accuracy - options.budget;
   while (rep.accuracy < target) {
@@ -118,16 +102,16 @@ Graph mixed_precision(const Graph& model, std::span<const TensorMap> calibration
     LayerPrecision* best = nullptr;
     double best_value = -std::numeric_limits<double>::infinity();
     for (LayerPrecision& l : rep.layers) {
-      if (l.precision == Precision::fp32) continue;
-      const Precision next = l.precision == Precision::int8 ? Precision::fp16 : Precision::fp32;
-      const double gain = l.precision == Precision::int8 ? l.int8_drop - l.fp16_drop : l.fp16_drop;
+      if (l.precision == NumType::fp32) continue;
+      const NumType next = l.precision == NumType::int8 ? NumType::fp16 : NumType::fp32;
+      const double gain = l.precision == NumType::int8 ? l.int8_drop - l.fp16_drop : l.fp16_drop;
       const double extra =
           options.cost(l.node, l.macs, next) - options.cost(l.node, l.macs, l.precision);
       const double value = gain / std::max(extra, 1e-9);
       if (value > best_value) best_value = value, best = &l;
     }
     if (!best) break;  // everything fp32 already
-    best->precision = best->precision == Precision::int8 ? Precision::fp16 : Precision::fp32;
+    best->precision = best->precision == NumType::int8 ? NumType::fp16 : NumType::fp32;
     choice[best->node] = best->precision;
     rep.accuracy = measure(choice, best->node + " -> " + std::string(to_string(best->precision)));
   }
@@ -135,17 +119,17 @@ Graph mixed_precision(const Graph& model, std::span<const TensorMap> calibration
   // promotion back a step, largest saving first, keeping those the budget allows.
   std::vector<LayerPrecision*> promoted;
   for (LayerPrecision& l : rep.layers)
-    if (l.precision != Precision::int8) promoted.push_back(&l);
+    if (l.precision != NumType::int8) promoted.push_back(&l);
   auto saving = [&](const LayerPrecision* l) {
-    const Precision down = l->precision == Precision::fp32 ? Precision::fp16 : Precision::int8;
+    const NumType down = l->precision == NumType::fp32 ? NumType::fp16 : NumType::int8;
     return options.cost(l->node, l->macs, l->precision) - options.cost(l->node, l->macs, down);
   };
   std::stable_sort(promoted.begin(), promoted.end(),
                    [&](auto* a, auto* b) { return saving(a) > saving(b); });
   for (LayerPrecision* l : promoted) {
     if (rep.accuracy < target) break;
-    const Precision was = l->precision;
-    const Precision down = was == Precision::fp32 ? Precision::fp16 : Precision::int8;
+    const NumType was = l->precision;
+    const NumType down = was == NumType::fp32 ? NumType::fp16 : NumType::int8;
     choice[l->node] = down;
     const double a = measure(choice, l->node + " back to " + std::string(to_string(down)));
     if (a >= target) {
@@ -155,8 +139,8 @@ Graph mixed_precision(const Graph& model, std::span<const TensorMap> calibration
       choice[l->node] = was;
     }
   }
-  rep.fp32_cost = total_cost(rep.layers, options.cost, Precision::fp32);
-  rep.int8_cost = total_cost(rep.layers, options.cost, Precision::int8);
+  rep.fp32_cost = total_cost(rep.layers, options.cost, NumType::fp32);
+  rep.int8_cost = total_cost(rep.layers, options.cost, NumType::int8);
   rep.cost = total_cost(rep.layers, options.cost);
   if (options.progress) options.progress("done", total, total);
   return apply_precisions(model, choice, calibration, run, options.quantize);

@@ -457,4 +457,18 @@ Tensor Tensor::cast(DType to) const {
   return out;
 }
 
+std::string_view to_string(NumType t) {
+  switch (t) {
+    case NumType::int8:
+      return "int8";
+    case NumType::fp16:
+      return "fp16";
+    case NumType::fp32:
+      return "fp32";
+  }
+  return "?";
+}
+
+int bits(NumType t) { return t == NumType::int8 ? 8 : t == NumType::fp16 ? 16 : 32; }
+
 }  // namespace edgeco

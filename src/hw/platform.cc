@@ -216,18 +216,6 @@ std::string_view to_string(OpClass c) {
   return "?";
 }
 
-std::string_view to_string(NumType t) {
-  switch (t) {
-    case NumType::int8:
-      return "int8";
-    case NumType::fp16:
-      return "fp16";
-    case NumType::fp32:
-      return "fp32";
-  }
-  return "?";
-}
-
 OpClass op_class(std::string_view op, bool depthwise) {
   if (op == "Conv" || op == "FusedConv" || op == "QFusedConv" || op == "QLinearConv" ||
       op == "ConvInteger" || op == "ConvTranspose")

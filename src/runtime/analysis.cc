@@ -17,7 +17,7 @@ ModelSummary analyze(Graph graph, bool optimized) {
   std::map<std::string, std::string> kernels;
   if (optimized) {
     // The Session decides passes and kernels; analyse the graph it prepared.
-    SessionOptions options{1, true, true};
+    SessionOptions options{.threads = 1, .optimize = true, .fast_kernels = true};
     options.keep_constants = true;  // its parameters are counted below
     const Session session(graph, options);
     graph = session.graph();

@@ -245,7 +245,7 @@ double l3_kib() {
 }  // namespace
 
 size_t RoundTimer::add(const Graph& graph, TensorMap inputs, bool winograd) {
-  SessionOptions options{threads_, true, true};
+  SessionOptions options{.threads = threads_, .optimize = true, .fast_kernels = true};
   options.winograd = winograd;
   jobs_.push_back(Job{std::make_unique<Session>(graph, options), std::move(inputs), {}, {}});
   return jobs_.size() - 1;
@@ -335,7 +335,7 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
       Graph g = b.graph;
       if (type == hw::NumType::int8) {
         if (b.op_class == hw::OpClass::pooling || b.op_class == hw::OpClass::elementwise) continue;
-        Session calibration(g, SessionOptions{1, false, true});
+        Session calibration(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
         const std::vector<TensorMap> samples = random_calibration(g, 2, 0);
         QuantizeOptions q;
         q.evaluate = [](const Node& n, int64_t opset, std::span<const Tensor* const> in) {

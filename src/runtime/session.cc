@@ -11,6 +11,32 @@
 
 namespace edgeco {
 
+// A node left after constant folding, with what run() needs resolved once at prepare.
+struct Session::Step {
+  const Node* node = nullptr;
+  std::vector<int> inputs;                        // slot of each input, -1 where omitted
+  std::vector<int> outputs;                       // slot of each output, -1 where omitted
+  std::vector<int> release;                       // slots no later step reads: freed after this one
+  std::unique_ptr<kernels::PreparedKernel> fast;  // null: the reference kernel runs it
+  // A fast kernel's output shapes depend only on input dims and attributes: kept per input dims.
+  std::vector<Dims> cached_dims;
+  std::vector<TensorType> cached_types;
+  // Types of constant inputs the fast kernel owns (the session freed them), by input index.
+  std::vector<std::optional<TensorType>> released_types;
+  // Per output, for the static memory plan: whether it may live in the arena (a fast kernel's
+  // activation, not a graph output), the last step that reads it or an alias of it, and its
+  // planned offset (-1: none yet) and type.
+  std::vector<bool> arena_eligible;
+  std::vector<size_t> last_use;
+  std::vector<int64_t> arena_offset;
+  std::vector<TensorType> arena_type;
+  // Whether the fast kernel runs by row bands for the cached input dims and arena plan (asked
+  // once per both), and its arguments then: pointers to its input slots, its outputs' views.
+  enum class Bands : uint8_t { unknown, yes, no } bands = Bands::unknown;
+  std::vector<const Tensor*> band_inputs;
+  std::vector<Tensor> band_outputs;
+};
+
 namespace {
 
 // Output types of the node for these actual inputs; an absent input with a `known_types` entry

@@ -54,7 +54,7 @@ Graph block(const std::string& activation, bool residual) {
 }
 
 std::vector<double> run(const Graph& g, bool optimize, std::vector<std::string>* log = nullptr) {
-  Session s(g, SessionOptions{1, optimize});
+  Session s(g, SessionOptions{.threads = 1, .optimize = optimize});
   if (log) *log = s.pass_log();
   return s.run({{"x", random_tensor({2, 4, 6, 6}, 9)}}).at("y").to_doubles();
 }
@@ -138,7 +138,7 @@ void expect_gated_fusion(const std::string& gate, std::map<std::string, Attribut
   ASSERT_EQ(optimized.nodes.size(), 1u);
   EXPECT_EQ(optimized.nodes[0].attr_string("activation"), expected_activation);
   const Tensor x = random_tensor({1, 4, 6, 6}, 22, -4, 4);
-  Session a(g), b(optimized), fast(optimized, SessionOptions{1, false, true});
+  Session a(g), b(optimized), fast(optimized, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
   const auto expected = a.run({{"x", x}}).at("y").to_doubles();
   expect_same_outputs(b.run({{"x", x}}).at("y").to_doubles(), expected);
   expect_same_outputs(fast.run({{"x", x}}).at("y").to_doubles(), expected);
@@ -179,7 +179,7 @@ void expect_same_outputs_as_original(const Graph& original, const Graph& rewritt
   Session reference(original);
   const TensorMap expected = reference.run(feed);
   for (const bool fast : {false, true}) {
-    Session session(rewritten, SessionOptions{1, false, fast});
+    Session session(rewritten, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = fast});
     const TensorMap got = session.run(feed);
     for (const auto& out : original.outputs) {
       ASSERT_EQ(got.at(out).dims(), expected.at(out).dims()) << out << (fast ? " fast" : "");
@@ -319,7 +319,7 @@ TEST(Passes, ChannelConcatReadBySqueezeConvAndPoolIsNeverWritten) {
   const Tensor x = random_tensor({2, 4, 6, 6}, 48);
   const TensorMap expected = Session(g).run({{"x", x}});
   for (const bool fast : {false, true}) {
-    Session s(g, SessionOptions{1, true, fast});
+    Session s(g, SessionOptions{.threads = 1, .optimize = true, .fast_kernels = fast});
     // Both Concats (the original and the one the pool moved behind) are gone; the squeeze and
     // the pooled 3x3 Conv are each a sum of two convolutions, the pool runs on each part.
     EXPECT_EQ(count_ops(s.graph(), "Concat"), 0) << "fast " << fast;
@@ -402,7 +402,7 @@ TEST(Passes, WinogradConvolutionMatchesTheReferenceKernels) {
   Session reference(g);
   const TensorMap expected2 = reference.run({{"x", x2}}), expected3 = reference.run({{"x", x3}});
   for (const int threads : {1, 2}) {
-    Session s(g, SessionOptions{threads, true, true});
+    Session s(g, SessionOptions{.threads = threads, .optimize = true, .fast_kernels = true});
     EXPECT_EQ(algorithm_of(s.graph()), "winograd");
     expect_same_outputs(s.run({{"x", x2}}).at("y").to_doubles(), expected2.at("y").to_doubles());
     expect_same_outputs(s.run({{"x", x3}}).at("y").to_doubles(), expected3.at("y").to_doubles());
@@ -451,7 +451,7 @@ TEST(QuantizedFusion, IntegerExecutionStaysWithinOneStepOfTheQdqGraph) {
   const TensorMap feed{{"x", random_tensor({1, 4, 6, 6}, 5, -2.5f, 2.5f)}};
   const auto expected = Session(g).run(feed).at("y").to_doubles();
   for (const bool fast : {false, true}) {
-    Session s(g, SessionOptions{1, true, fast});
+    Session s(g, SessionOptions{.threads = 1, .optimize = true, .fast_kernels = fast});
     const auto actual = s.run(feed).at("y").to_doubles();
     ASSERT_EQ(actual.size(), expected.size());
     size_t same = 0;
@@ -492,7 +492,7 @@ TEST(QuantizedFusion, QdqGemmBecomesQMatMulWithBStoredKByN) {
   const TensorMap feed{{"x", random_tensor({2, 5}, 45, -2, 2)}};
   const auto expected = Session(g).run(feed).at("y").to_doubles();
   for (const bool fast : {false, true}) {
-    const auto actual = Session(g, SessionOptions{1, true, fast}).run(feed).at("y").to_doubles();
+    const auto actual = Session(g, SessionOptions{.threads = 1, .optimize = true, .fast_kernels = fast}).run(feed).at("y").to_doubles();
     ASSERT_EQ(actual.size(), expected.size());
     for (size_t i = 0; i < actual.size(); ++i)
       EXPECT_NEAR(actual[i], expected[i], 1e-5 * std::max(1.0, std::abs(expected[i])));
@@ -520,7 +520,7 @@ TEST(QuantizedFusion, QLinearConvWithConstantsRunsOnTheInt8Kernels) {
   g.outputs = {"y"};
   const TensorMap feed{{"x", testing::random_integers<uint8_t>({1, 8, 9, 9}, 0, 255, 54)}};
   const auto expected = Session(g).run(feed).at("y").to_int64s();
-  Session fast(g, SessionOptions{1, true, true});
+  Session fast(g, SessionOptions{.threads = 1, .optimize = true, .fast_kernels = true});
   const auto actual = fast.run(feed).at("y").to_int64s();
   bool on_onednn = false;
   for (const auto& t : fast.last_timings())
@@ -562,7 +562,7 @@ TEST(QuantizedFusion, ElementwiseBetweenDqAndQBecomesABitExactLookupTable) {
   const TensorMap feed{{"x", random_tensor({2, 3, 5, 7}, 61, -4, 4)}};
   const auto expected = Session(g).run(feed).at("y").to_doubles();
   for (const bool fast : {false, true}) {
-    Session s(g, SessionOptions{1, true, fast});
+    Session s(g, SessionOptions{.threads = 1, .optimize = true, .fast_kernels = fast});
     std::vector<std::string> ops;
     for (const Node& n : s.graph().nodes) ops.push_back(n.op_type);
     EXPECT_EQ(ops, (std::vector<std::string>{"QuantizeLinear", "QLookup", "QLookup"}));
@@ -613,7 +613,7 @@ TEST(QuantizedFusion, ConcatAndMaxPoolRunOnCodesBitExactly) {
                        {"c", random_tensor({1, 3, 7, 7}, 73, 0, 2)}};
   TensorMap expected = Session(g).run(feed);
   for (const bool fast : {false, true}) {
-    Session s(g, SessionOptions{1, true, fast});
+    Session s(g, SessionOptions{.threads = 1, .optimize = true, .fast_kernels = fast});
     std::map<std::string, int> ops;
     for (const Node& n : s.graph().nodes) ++ops[n.op_type];
     EXPECT_EQ(ops["QLookup"], 2);  // a's codes to the output's; c's to z's (b's are already)
@@ -681,7 +681,7 @@ TEST(QuantizedFusion, GlobalPoolHeadAveragesCodesWithinOneStep) {
   const TensorMap feed{{"x", random_tensor({1, 8, 7, 7}, 82, -2, 2)}};
   const auto expected = Session(g).run(feed).at("y").to_doubles();
   for (const bool fast : {false, true}) {
-    Session s(g, SessionOptions{2, true, fast});
+    Session s(g, SessionOptions{.threads = 2, .optimize = true, .fast_kernels = fast});
     std::vector<std::string> ops;
     for (const Node& n : s.graph().nodes) ops.push_back(n.op_type);
     EXPECT_NE(std::find(ops.begin(), ops.end(), "QGlobalAveragePool"), ops.end());

@@ -38,16 +38,16 @@ Graph three_layers() {
 }
 
 // The precision a candidate graph gives `node`, read from what feeds its weight.
-Precision precision_of(const Graph& g, const std::string& node) {
+NumType precision_of(const Graph& g, const std::string& node) {
   for (const Node& n : g.nodes)
     if (n.name == node) {
-      if (n.inputs[1].ends_with("_fp16_as_f32")) return Precision::fp16;
+      if (n.inputs[1].ends_with("_fp16_as_f32")) return NumType::fp16;
       for (const Node& p : g.nodes)
-        if (p.outputs[0] == n.inputs[1] && p.op_type == "DequantizeLinear") return Precision::int8;
-      return Precision::fp32;
+        if (p.outputs[0] == n.inputs[1] && p.op_type == "DequantizeLinear") return NumType::int8;
+      return NumType::fp32;
     }
   ADD_FAILURE() << "no node " << node;
-  return Precision::fp32;
+  return NumType::fp32;
 }
 
 struct Fixture {
@@ -64,10 +64,10 @@ struct Fixture {
 double landscape(const Graph& g) {
   double acc = 0.9;
   const auto a = precision_of(g, "a");
-  if (a == Precision::int8) acc -= 0.05;
-  if (a == Precision::fp16) acc -= 0.01;
-  if (precision_of(g, "b") == Precision::int8) acc -= 0.001;
-  if (precision_of(g, "c") == Precision::int8) acc -= 0.002;
+  if (a == NumType::int8) acc -= 0.05;
+  if (a == NumType::fp16) acc -= 0.01;
+  if (precision_of(g, "b") == NumType::int8) acc -= 0.001;
+  if (precision_of(g, "c") == NumType::int8) acc -= 0.002;
   return acc;
 }
 
@@ -77,9 +77,9 @@ TEST(MixedPrecision, PromotesOnlyTheSensitiveLayerAsFarAsTheBudgetNeeds) {
   o.budget = 0.0135;  // a at fp16 (-1) with b, c at int8 (-0.3) fits; all int8 (-5.3) does not
   MixedPrecisionReport r;
   const Graph g = mixed_precision(f.model, f.samples, f.run, landscape, o, &r);
-  EXPECT_EQ(precision_of(g, "a"), Precision::fp16);
-  EXPECT_EQ(precision_of(g, "b"), Precision::int8);
-  EXPECT_EQ(precision_of(g, "c"), Precision::int8);
+  EXPECT_EQ(precision_of(g, "a"), NumType::fp16);
+  EXPECT_EQ(precision_of(g, "b"), NumType::int8);
+  EXPECT_EQ(precision_of(g, "c"), NumType::int8);
   ASSERT_EQ(r.layers.size(), 3u);
   EXPECT_NEAR(r.layers[0].int8_drop, 0.05, 1e-12);
   EXPECT_NEAR(r.layers[0].fp16_drop, 0.01, 1e-12);
@@ -94,8 +94,8 @@ TEST(MixedPrecision, PromotesOnlyTheSensitiveLayerAsFarAsTheBudgetNeeds) {
   // after a's first step); the pass that takes promotions back returns c to int8.
   o.budget = 0.005;
   const Graph strict = mixed_precision(f.model, f.samples, f.run, landscape, o, &r);
-  EXPECT_EQ(precision_of(strict, "a"), Precision::fp32);
-  EXPECT_EQ(precision_of(strict, "c"), Precision::int8);
+  EXPECT_EQ(precision_of(strict, "a"), NumType::fp32);
+  EXPECT_EQ(precision_of(strict, "c"), NumType::int8);
   EXPECT_NEAR(r.accuracy, 0.897, 1e-12);
 }
 
@@ -104,23 +104,23 @@ TEST(MixedPrecision, CostIsPluggable) {
   MixedPrecisionOptions o;
   o.budget = 0.0015;  // after a -> fp32: c (-0.2) or b (-0.1) must be promoted too
   // A cost that makes promoting c free and b dear: c goes, though b loses less.
-  o.cost = [](const std::string& node, int64_t, Precision p) {
+  o.cost = [](const std::string& node, int64_t, NumType p) {
     if (node == "c") return 1.0;
-    return double(precision_bits(p)) * (node == "b" ? 1000 : 1);
+    return double(bits(p)) * (node == "b" ? 1000 : 1);
   };
   MixedPrecisionReport r;
   const Graph g = mixed_precision(f.model, f.samples, f.run, landscape, o, &r);
-  EXPECT_EQ(precision_of(g, "b"), Precision::int8);
-  EXPECT_NE(precision_of(g, "c"), Precision::int8);
+  EXPECT_EQ(precision_of(g, "b"), NumType::int8);
+  EXPECT_NE(precision_of(g, "c"), NumType::int8);
   EXPECT_GE(r.accuracy, 0.9 - 0.0015);
 }
 
 TEST(MixedPrecision, Fp16LayersComputeWithinHalfPrecision) {
   Fixture f;
   const Graph g =
-      apply_precisions(f.model, {{"a", Precision::fp16}, {"c", Precision::int8}}, f.samples, f.run);
+      apply_precisions(f.model, {{"a", NumType::fp16}, {"c", NumType::int8}}, f.samples, f.run);
   EXPECT_EQ(g.value("a.w_fp16").initializer->dtype(), DType::f16);
-  EXPECT_EQ(precision_of(g, "b"), Precision::fp32);
+  EXPECT_EQ(precision_of(g, "b"), NumType::fp32);
   const TensorMap in{{"x", random_floats({1, 2, 6, 6}, -1, 1, 9)}};
   Session exact(f.model), mixed(g);
   const auto want = exact.run(in).at("y").to_doubles();

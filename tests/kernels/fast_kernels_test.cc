@@ -57,8 +57,8 @@ void expect_fast_matches_reference(const FastCase& c) {
   g.nodes.push_back(n);
   g.outputs = {"y"};
   const TensorMap feed{{"in0", random_tensor(c.inputs[0], 7)}};
-  Session reference(g, SessionOptions{1, false, false});
-  Session fast(g, SessionOptions{2, false, true});
+  Session reference(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = false});
+  Session fast(g, SessionOptions{.threads = 2, .optimize = false, .fast_kernels = true});
   const auto expected = reference.run(feed).at("y").to_doubles();
   const auto actual = fast.run(feed).at("y").to_doubles();
   ASSERT_EQ(fast.last_timings().size(), 1u);
@@ -205,7 +205,7 @@ TEST(FastKernel, DynamicBatchRebuildsForEachShape) {
   g.value("w").initializer = random_tensor({6, 4, 3, 3}, 1);
   g.nodes = {Node{"conv", "Conv", "", {"x", "w"}, {"y"}}};
   g.outputs = {"y"};
-  Session reference(g), fast(g, SessionOptions{1, false, true});
+  Session reference(g), fast(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
   for (int64_t batch : {1, 3, 2}) {
     const TensorMap feed{{"x", random_tensor({batch, 4, 5, 5}, uint32_t(batch))}};
     const auto e = reference.run(feed).at("y").to_doubles();
@@ -233,8 +233,8 @@ void expect_copy_matches_reference(Node node, Dims x_dims,
   g.nodes.push_back(node);
   g.outputs = {"y"};
   const TensorMap feed{{"x", random_tensor(x_dims, 3)}};
-  Session reference(g, SessionOptions{1, false, false});
-  Session fast(g, SessionOptions{1, false, true});
+  Session reference(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = false});
+  Session fast(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
   const Tensor expected = reference.run(feed).at("y");
   const Tensor actual = fast.run(feed).at("y");
   EXPECT_EQ(fast.last_timings()[0].kernel, kernel) << node.op_type;

@@ -46,7 +46,7 @@ Graph one_node(const std::string& op, const std::string& domain, const Tensor& x
 }
 
 Tensor run(const Graph& g, const Tensor& x, bool fast, std::string* kernel = nullptr) {
-  Session s(g, SessionOptions{2, false, fast});
+  Session s(g, SessionOptions{.threads = 2, .optimize = false, .fast_kernels = fast});
   Tensor y = s.run({{"x", x}}).at("y");
   if (kernel) *kernel = s.last_timings().at(0).kernel;
   return y;
@@ -319,7 +319,7 @@ TEST(FastInt8, QFusedConvWithDynamicBatchRebuildsForEachShape) {
        random_floats({24}, -1, 1, 4)},
       {{"channels_last", i64(1)}, {"pads", ints({1, 1, 1, 1})}});
   g.value("x").type = TensorType{DType::u8, {-1, 7, 7, 16}};
-  Session reference(g), fast(g, SessionOptions{1, false, true});
+  Session reference(g), fast(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
   for (int64_t batch : {1, 3, 64, 2}) {
     const Tensor x = random_integers<uint8_t>({batch, 7, 7, 16}, 0, 255, uint32_t(batch));
     const auto e = reference.run({{"x", x}}).at("y").to_int64s();

@@ -234,8 +234,8 @@ TEST(RefKernel, IntegerDivisionByZeroIsAnError) {
 TEST(RefKernel, ConvRunsTheSameWithTwoThreads) {
   Graph g = single_node_graph({"Conv", {arange({2, 4, 6, 6}), arange({8, 4, 3, 3})}});
   const TensorMap in{{"x0", arange({2, 4, 6, 6})}, {"x1", arange({8, 4, 3, 3})}};
-  Session one(g, SessionOptions{1});
-  Session two(g, SessionOptions{2});
+  Session one(g, SessionOptions{.threads = 1});
+  Session two(g, SessionOptions{.threads = 2});
   EXPECT_EQ(one.run(in).at("y0").to_doubles(), two.run(in).at("y0").to_doubles());
 }
 

@@ -103,20 +103,20 @@ Graph static_conv_relu() {
 TEST(SessionMemory, PackedWeightsAreTheOnlyCopyWithStaticShapes) {
   const Tensor x = testing::random_floats({2, 2, 4, 4}, -1, 1, 3);
   const auto expected = Session(static_conv_relu()).run({{"x", x}}).at("y").to_doubles();
-  Session fast(static_conv_relu(), SessionOptions{1, true, true});
+  Session fast(static_conv_relu(), SessionOptions{.threads = 1, .optimize = true, .fast_kernels = true});
   EXPECT_FALSE(fast.graph().find_value("w")->initializer);  // the oneDNN kernel holds it packed
   for (int run = 0; run < 2; ++run) {
     const auto got = fast.run({{"x", x}}).at("y").to_doubles();
     ASSERT_EQ(got.size(), expected.size());
     for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], expected[i], 1e-5) << i;
   }
-  SessionOptions keep{1, true, true};
+  SessionOptions keep{.threads = 1, .optimize = true, .fast_kernels = true};
   keep.keep_constants = true;
   EXPECT_TRUE(Session(static_conv_relu(), keep).graph().find_value("w")->initializer);
   // With a symbolic batch the kernel repacks float weights from its packed copy when a new batch
   // size needs another layout (fast_kernels_test: DynamicBatchRebuildsForEachShape).
   EXPECT_FALSE(
-      Session(conv_relu(), SessionOptions{1, true, true}).graph().find_value("w")->initializer);
+      Session(conv_relu(), SessionOptions{.threads = 1, .optimize = true, .fast_kernels = true}).graph().find_value("w")->initializer);
 }
 
 TEST(SessionMemory, LargestTwoLiveActivationsOfAChain) {
@@ -154,7 +154,7 @@ Graph static_input_graph() {
 // kernels (the arena is reused between runs). Returns the fast session's arena bytes.
 size_t expect_arena_runs_match_reference(const Graph& g, Dims input_dims) {
   Session reference(g);
-  Session fast(g, SessionOptions{1, false, true});
+  Session fast(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
   for (uint32_t run = 0; run < 3; ++run) {
     const TensorMap feed{{"x", testing::random_floats(input_dims, -1, 1, 10 + run)}};
     const auto expected = reference.run(feed).at("y").to_doubles();
@@ -198,7 +198,7 @@ TEST(SessionArena, AnOutputThatViewsTheArenaIsCopiedOut) {
   g.value("shape").initializer = Tensor::from_values<int64_t>({2}, {4, 64});
   g.nodes.push_back(Node{"r", "Reshape", "", {"a", "shape"}, {"y"}});
   g.outputs = {"y"};
-  Session fast(g, SessionOptions{1, false, true});
+  Session fast(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
   const Tensor first = fast.run({{"x", testing::random_floats({1, 4, 8, 8}, -1, 1, 1)}}).at("y");
   const auto kept = first.to_doubles();
   fast.run({{"x", testing::random_floats({1, 4, 8, 8}, -1, 1, 2)}});
@@ -214,7 +214,7 @@ TEST(SessionArena, ASymbolicBatchIsPlannedForEachBatchSize) {
   add_conv(g, "y", "c1", 2);
   g.outputs = {"y"};
   Session reference(g);
-  Session fast(g, SessionOptions{1, false, true});
+  Session fast(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
   EXPECT_EQ(fast.arena_bytes(), 0u);  // planned after the first run with each batch size
   for (int64_t batch : {1, 3, 3, 2}) {
     const TensorMap feed{{"x", testing::random_floats({batch, 4, 8, 8}, -1, 1, uint32_t(batch))}};
@@ -294,9 +294,9 @@ Graph quantized_block_chain() {
 
 TEST(SessionRowBands, ChainsRunByBandsGiveTheBitsOfWholeNodes) {
   const Graph g = quantized_block_chain();
-  SessionOptions whole_options{2, true, true};
+  SessionOptions whole_options{.threads = 2, .optimize = true, .fast_kernels = true};
   whole_options.row_bands = false;
-  Session banded(g, SessionOptions{2, true, true});
+  Session banded(g, SessionOptions{.threads = 2, .optimize = true, .fast_kernels = true});
   Session whole(g, whole_options);
   for (uint32_t run = 0; run < 3; ++run) {
     const TensorMap feed{{"x", testing::random_floats({1, 3, 26, 11}, -1, 1, 20 + run)}};
@@ -321,8 +321,8 @@ TEST(SessionRowBands, ChainsRunByBandsGiveTheBitsOfWholeNodes) {
 
 TEST(SessionRowBands, OneThreadOrAnObserverRunsWholeNodes) {
   const Graph g = quantized_block_chain();
-  Session one(g, SessionOptions{1, true, true});
-  Session two(g, SessionOptions{2, true, true});
+  Session one(g, SessionOptions{.threads = 1, .optimize = true, .fast_kernels = true});
+  Session two(g, SessionOptions{.threads = 2, .optimize = true, .fast_kernels = true});
   const TensorMap feed{{"x", testing::random_floats({1, 3, 26, 11}, -1, 1, 5)}};
   for (int run = 0; run < 2; ++run) {
     const auto want = one.run(feed).at("c2").to_doubles();

@@ -62,7 +62,8 @@ void bench(const BenchOptions& o) {
   for (const auto& [name, value] : graph.values)
     if (value.initializer) weight_bytes += value.initializer->nbytes();
   const PreparedInputs inputs = prepare_inputs(graph, o.inputs, 0);
-  SessionOptions session_options{o.threads, !o.reference, !o.reference};
+  SessionOptions session_options{
+      .threads = o.threads, .optimize = !o.reference, .fast_kernels = !o.reference};
   session_options.winograd = !o.no_winograd;
   session_options.row_bands = !o.no_row_bands;
   Session session(std::move(graph), session_options);

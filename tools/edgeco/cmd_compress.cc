@@ -37,7 +37,7 @@ struct Variant {
 
 double median_latency_ms(const Graph& model, int threads, int runs) {
   const PreparedInputs inputs = prepare_inputs(model, {}, 0);
-  Session session(model, SessionOptions{threads, true, true});
+  Session session(model, SessionOptions{.threads = threads, .optimize = true, .fast_kernels = true});
   for (int i = 0; i < 3; ++i) session.run(inputs.tensors);
   std::vector<double> ms;
   for (int i = 0; i < runs; ++i) {
@@ -53,7 +53,7 @@ Variant measure(const CompressCommand& o, const Dataset& test, std::string name,
                 const std::string& file, std::string how) {
   const Graph g = load_onnx(file);
   Variant v{std::move(name), file, std::move(how)};
-  Session session(g, SessionOptions{o.threads, true, true});
+  Session session(g, SessionOptions{.threads = o.threads, .optimize = true, .fast_kernels = true});
   EvalOptions eval;
   eval.limit = o.eval_limit;
   const EvalResult r = evaluate(session, test, eval);
@@ -179,7 +179,7 @@ void compress(const CompressCommand& o) {
     step("quantizing (" + o.quantize + ")");
     const Graph model = folded_for_quantization(load_onnx(current));
     const std::vector<TensorMap> samples = calibration_inputs(model, "fashion-mnist", 32, 0);
-    Session session(model, SessionOptions{o.threads, false, true});
+    Session session(model, SessionOptions{.threads = o.threads, .optimize = false, .fast_kernels = true});
     const CalibrationRunner runner = [&](const TensorMap& s, const ValueCallback& observe) {
       session.run(s, observe);
     };

@@ -81,7 +81,7 @@ Graph prune_model(const Graph& model, const PruneOptions& options, const std::st
   if (options.criterion != PruneCriterion::hrank)
     return prune_channels(model, options, {}, {}, report);
   const std::vector<TensorMap> inputs = calibration_inputs(model, calibration, samples, seed);
-  Session session(model, SessionOptions{threads, false, true});
+  Session session(model, SessionOptions{.threads = threads, .optimize = false, .fast_kernels = true});
   const CalibrationRunner runner = [&](const TensorMap& sample, const ValueCallback& observe) {
     session.run(sample, observe);
   };

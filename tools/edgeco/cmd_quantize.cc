@@ -67,7 +67,7 @@ MixedResult quantize_mixed(const Graph& model, std::span<const TensorMap> sample
       progress_bar("mixed precision", double(done) / double(total), what, done == total);
     };
   const AccuracyFunction accuracy = [&](const Graph& g) {
-    Session s(g, SessionOptions{request.threads, true, true});
+    Session s(g, SessionOptions{.threads = request.threads, .optimize = true, .fast_kernels = true});
     return evaluate(s, val).top1;
   };
   MixedResult result{{}, {}, val.name};
@@ -110,18 +110,18 @@ void mixed(const QuantizeCommand& o, const Graph& model, const std::vector<Tenso
               << "\n";
     return;
   }
-  std::map<Precision, int> counts;
+  std::map<NumType, int> counts;
   for (const LayerPrecision& l : r.layers) ++counts[l.precision];
   std::printf(
       "wrote %s: %d int8, %d fp16, %d fp32 layers; top-1 on %s: fp32 %.2f%%, all int8 "
       "%.2f%%, chosen %.2f%% (budget %.2f points)\n",
-      o.out.c_str(), counts[Precision::int8], counts[Precision::fp16], counts[Precision::fp32],
+      o.out.c_str(), counts[NumType::int8], counts[NumType::fp16], counts[NumType::fp32],
       result.validation.c_str(), 100 * r.fp32_accuracy, 100 * r.int8_accuracy, 100 * r.accuracy,
       100 * o.budget);
   std::printf("  cost (MACs x bits) %.3g = %.1f%% of fp32, all int8 %.1f%%; %d evaluations\n",
               r.cost, 100 * r.cost / r.fp32_cost, 100 * r.int8_cost / r.fp32_cost, r.evaluations);
   for (const LayerPrecision& l : r.layers)
-    if (l.precision != Precision::int8)
+    if (l.precision != NumType::int8)
       std::printf("  %s: %s (alone at int8 it lost %.2f points, at fp16 %.2f)\n", l.node.c_str(),
                   std::string(to_string(l.precision)).c_str(), 100 * l.int8_drop,
                   100 * l.fp16_drop);
@@ -139,7 +139,7 @@ void quantize(const QuantizeCommand& o) {
     return run_node(n, opset, in);
   };
   // Calibration runs the graph as written (value names intact) on the fast kernels.
-  Session session(model, SessionOptions{o.threads, false, true});
+  Session session(model, SessionOptions{.threads = o.threads, .optimize = false, .fast_kernels = true});
   const CalibrationRunner runner = [&](const TensorMap& sample, const ValueCallback& observe) {
     session.run(sample, observe);
   };
