@@ -51,7 +51,8 @@ struct HostCalibration {
   std::vector<NetworkRuns> networks;
 };
 HostCalibration calibrate_host(const HostCalibrationOptions& options = {});
-// The calibration as a platform file (every constant's source beside it).
-std::string host_platform_yaml(const HostCalibration& calibration);
+// The calibration as the `host` platform, every constant's source in its notes (hw::to_yaml
+// writes them beside the values).
+hw::Platform host_platform(const HostCalibration& calibration);
 
 }  // namespace edgeco

@@ -105,6 +105,10 @@ struct Platform {
   Battery battery;
   std::vector<std::string> sources;
   std::filesystem::path file;
+  // Comments to_yaml writes (the parser does not read comments back): the file's header, and a
+  // constant's source by its field path ("static_watts", "devices[0].memory.dram_gbps").
+  std::string header;
+  std::map<std::string, std::string> notes;
 
   const Device& device(std::string_view name) const;
 };
@@ -113,6 +117,9 @@ struct Platform {
 Platform load_platform(const std::filesystem::path& path);
 // The same from YAML text; `path` names it in errors.
 Platform parse_platform(std::string_view text, const std::filesystem::path& path);
+// The platform as a file parse_platform reads back to the same values, every constant on its own
+// line with its note (Platform::notes) beside it.
+std::string to_yaml(const Platform& platform);
 // A preset's name ("jetson-nano-ethos-u55") or a path to a YAML file.
 Platform find_platform(std::string_view name_or_path);
 // The presets shipped in platforms/ (EDGECO_PLATFORMS overrides the folder).

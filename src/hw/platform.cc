@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -403,6 +405,131 @@ Platform parse_platform(std::string_view text, const std::filesystem::path& path
     p.devices.push_back(std::move(d));
   }
   return p;
+}
+
+namespace {
+
+// Numbers as the shortest text that reads back to the same double.
+std::string number(double v) {
+  char text[32];
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, v);
+    if (std::strtod(text, nullptr) == v) break;
+  }
+  return text;
+}
+
+std::string quoted(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string quoted_list(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + quoted(items[i]);
+  return out + "]";
+}
+
+class YamlWriter {
+ public:
+  explicit YamlWriter(const Platform& p) : notes_(p.notes) {}
+  // `key: value`, with the note of `path` beside it.
+  void line(int indent, const std::string& key, const std::string& value, const std::string& path) {
+    out_ << std::string(size_t(indent), ' ') << key << ":" << (value.empty() ? "" : " " + value);
+    if (auto it = notes_.find(path); it != notes_.end()) out_ << "   # " << it->second;
+    out_ << "\n";
+  }
+  std::ostringstream& out() { return out_; }
+
+ private:
+  const std::map<std::string, std::string>& notes_;
+  std::ostringstream out_;
+};
+
+}  // namespace
+
+std::string to_yaml(const Platform& p) {
+  YamlWriter w(p);
+  std::istringstream header(p.header);
+  for (std::string l; std::getline(header, l);)
+    w.out() << "#" << (l.empty() ? "" : " " + l) << "\n";
+  w.line(0, "name", quoted(p.name), "name");
+  w.line(0, "description", quoted(p.description), "description");
+  w.line(0, "sources", quoted_list(p.sources), "sources");
+  w.line(0, "static_watts", number(p.static_watts), "static_watts");
+  w.line(0, "interconnect", "", "interconnect");
+  w.line(2, "gbps", number(p.interconnect_gbps), "interconnect.gbps");
+  w.line(2, "pj_per_byte", number(p.interconnect_pj_per_byte), "interconnect.pj_per_byte");
+  w.line(0, "thermal", "", "thermal");
+  w.line(2, "ambient_c", number(p.thermal.ambient_c), "thermal.ambient_c");
+  w.line(2, "resistance_c_per_w", number(p.thermal.resistance_c_per_w),
+         "thermal.resistance_c_per_w");
+  w.line(2, "capacitance_j_per_c", number(p.thermal.capacitance_j_per_c),
+         "thermal.capacitance_j_per_c");
+  w.line(2, "throttle_c", number(p.thermal.throttle_c), "thermal.throttle_c");
+  w.line(2, "shutdown_c", number(p.thermal.shutdown_c), "thermal.shutdown_c");
+  w.line(0, "battery", "", "battery");
+  w.line(2, "capacity_mah", number(p.battery.capacity_mah), "battery.capacity_mah");
+  w.line(2, "internal_ohm", number(p.battery.internal_ohm), "battery.internal_ohm");
+  std::string curve = "[";
+  for (size_t i = 0; i < p.battery.voltage_curve.size(); ++i)
+    curve += std::string(i ? ", " : "") + "[" + number(p.battery.voltage_curve[i].first) + ", " +
+             number(p.battery.voltage_curve[i].second) + "]";
+  w.line(2, "voltage_curve", curve + "]", "battery.voltage_curve");
+  w.line(0, "devices", "", "devices");
+  for (size_t i = 0; i < p.devices.size(); ++i) {
+    const Device& d = p.devices[i];
+    const std::string at = "devices[" + std::to_string(i) + "].";
+    w.out() << "  - name: " << quoted(d.name) << "\n";
+    w.line(4, "kind", std::string(to_string(d.kind)), at + "kind");
+    std::string opps = "[";
+    for (size_t k = 0; k < d.opps.size(); ++k)
+      opps += std::string(k ? ", " : "") + "[" + number(d.opps[k].mhz) + ", " +
+              number(d.opps[k].volts * 1000) + "]";
+    w.line(4, "opps_mhz_mv", opps + "]", at + "opps_mhz_mv");
+    w.line(4, "capacitance_nf", number(d.capacitance_nf), at + "capacitance_nf");
+    w.line(4, "activity", number(d.activity), at + "activity");
+    w.line(4, "leakage",
+           "{watts: " + number(d.leakage_w) + ", ref_volts: " + number(d.leakage_ref_volts) +
+               ", doubling_c: " + number(d.leakage_doubling_c) + "}",
+           at + "leakage");
+    w.line(4, "macs_per_cycle", "", at + "macs_per_cycle");
+    for (const auto& [type, classes] : d.macs_per_cycle) {
+      std::string rates = "{";
+      bool first = true;
+      for (const auto& [cls, rate] : classes) {
+        rates += std::string(first ? "" : ", ") + std::string(to_string(cls)) + ": " + number(rate);
+        first = false;
+      }
+      w.line(6, std::string(to_string(type)), rates + "}",
+             at + "macs_per_cycle." + std::string(to_string(type)));
+    }
+    w.line(4, "memory", "", at + "memory");
+    w.line(6, "onchip_kib", number(d.onchip_bytes / 1024), at + "memory.onchip_kib");
+    w.line(6, "onchip_gbps", number(d.onchip_gbps), at + "memory.onchip_gbps");
+    w.line(6, "dram_gbps", number(d.dram_gbps), at + "memory.dram_gbps");
+    w.line(6, "onchip_pj_per_byte", number(d.onchip_pj_per_byte), at + "memory.onchip_pj_per_byte");
+    w.line(6, "dram_pj_per_byte", number(d.dram_pj_per_byte), at + "memory.dram_pj_per_byte");
+    if (d.llc_bytes > 0) {
+      w.line(6, "llc_kib", number(d.llc_bytes / 1024), at + "memory.llc_kib");
+      w.line(6, "llc_gbps", number(d.llc_gbps), at + "memory.llc_gbps");
+      w.line(6, "llc_pj_per_byte", number(d.llc_pj_per_byte), at + "memory.llc_pj_per_byte");
+    }
+    w.line(4, "overhead_us", number(d.overhead_us), at + "overhead_us");
+    w.line(4, "transcendental_per_cycle", number(d.transcendental_per_cycle),
+           at + "transcendental_per_cycle");
+    w.line(4, "memory_overlap", number(d.memory_overlap), at + "memory_overlap");
+    w.line(
+        4, "ops",
+        d.ops.empty() ? "all" : quoted_list(std::vector<std::string>(d.ops.begin(), d.ops.end())),
+        at + "ops");
+    if (!d.sources.empty()) w.line(4, "sources", quoted_list(d.sources), at + "sources");
+  }
+  return w.out().str();
 }
 
 std::filesystem::path platform_dir() {

@@ -335,7 +335,8 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
       Graph g = b.graph;
       if (type == hw::NumType::int8) {
         if (b.op_class == hw::OpClass::pooling || b.op_class == hw::OpClass::elementwise) continue;
-        Session calibration(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
+        Session calibration(g,
+                            SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
         const std::vector<TensorMap> samples = random_calibration(g, 2, 0);
         QuantizeOptions q;
         q.evaluate = [](const Node& n, int64_t opset, std::span<const Tensor* const> in) {
@@ -390,48 +391,53 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options) {
   return cal;
 }
 
-std::string host_platform_yaml(const HostCalibration& c) {
-  std::ostringstream y;
+hw::Platform host_platform(const HostCalibration& c) {
   char date[32];
   const std::time_t now = std::time(nullptr);
   std::strftime(date, sizeof date, "%Y-%m-%d", std::gmtime(&now));
-  y << "# The machine edgeco runs on, calibrated by `edgeco calibrate` on " << date << ".\n"
-    << "#   [CAL] measured: micro-benchmarks of layers on edgeco's runtime, " << c.threads
-    << " thread(s),\n"
-    << "#         unstrided convolutions in chains of " << c.chain
-    << " layers with their own weights;\n"
-    << "#         each rate is the median over the layer shapes of its class (see `edgeco "
-       "calibrate\n"
-    << "#         --json` for every point)\n"
-    << "#   [PROC] /proc/cpuinfo or cpufreq (frequency), sysfs cache size\n"
-    << "#   [HOR] Horowitz, ISSCC 2014 (energy per byte)\n"
-    << "#   [VAL] the model's form, chosen by `edgeco validate` on torchvision CNNs: on one\n"
-    << "#         thread a dense layer's memory time adds to its compute time (the roofline's\n"
-    << "#         max of the two underestimated every network by 10-35%); on two, half of the\n"
-    << "#         shorter side hides under the longer (memory_overlap 0.5; adding overestimated\n"
-    << "#         by up to 22%, the max underestimated by up to 22%); depthwise, element-wise,\n"
-    << "#         pooling and batch-1 matmul rates, timed as streaming passes, already hold\n"
-    << "#         their memory time\n"
-    << "# Power is not measurable on this machine (no RAPL/powercap): the power figures are\n"
-    << "# unverified guesses, so the host's energy is not validated; its latency is.\n"
-    << "name: host\n"
-    << "description: this machine, calibrated " << date << " (" << c.threads << " thread(s))\n"
-    << "sources: [\"[CAL]\", \"[PROC]\", \"[HOR]\", \"[VAL]\"]\n"
-    << "static_watts: 0            # unverified\n"
-    << "interconnect: {gbps: " << c.dram_gbps << ", pj_per_byte: 64}   # one device: unused\n"
-    << "thermal: {ambient_c: 25, resistance_c_per_w: 0.5, capacitance_j_per_c: 100, throttle_c: "
-       "95, shutdown_c: 105}   # unverified\n"
-    << "battery: {capacity_mah: 0, internal_ohm: 0, voltage_curve: [[0, 12], [1, 12]]}   # mains\n"
-    << "devices:\n"
-    << "  - name: cpu\n"
-    << "    kind: cpu\n"
-    << "    opps_mhz_mv: [[" << c.mhz << ", 1000]]   # [PROC]; voltage unverified\n"
-    << "    capacitance_nf: 1.0        # unverified\n"
-    << "    leakage: {watts: 1.0, ref_volts: 1.0}   # unverified\n"
-    << "    macs_per_cycle:            # [CAL]\n";
+  hw::Platform p;
+  p.header =
+      "The machine edgeco runs on, calibrated by `edgeco calibrate` on " + std::string(date) +
+      ".\n"
+      "  [CAL] measured: micro-benchmarks of layers on edgeco's runtime, " +
+      std::to_string(c.threads) +
+      " thread(s),\n"
+      "        unstrided convolutions in chains of " +
+      std::to_string(c.chain) +
+      " layers with their own weights;\n"
+      "        each rate is the median over the layer shapes of its class (see `edgeco "
+      "calibrate\n"
+      "        --json` for every point)\n"
+      "  [PROC] /proc/cpuinfo or cpufreq (frequency), sysfs cache size\n"
+      "  [HOR] Horowitz, ISSCC 2014 (energy per byte)\n"
+      "  [VAL] the model's form, chosen by `edgeco validate` on torchvision CNNs: on one thread\n"
+      "        a dense layer's memory time adds to its compute time; on two, half of the\n"
+      "        shorter side hides under the longer (memory_overlap 0.5); depthwise,\n"
+      "        element-wise, pooling and batch-1 matmul rates, timed as streaming passes,\n"
+      "        already hold their memory time (bench/RESULTS.md has the comparisons)\n"
+      "Power is not measurable on this machine (no RAPL/powercap): the power figures are\n"
+      "unverified guesses, so the host's energy is not validated; its latency is.";
+  p.name = "host";
+  p.description = "this machine, calibrated " + std::string(date) + " (" +
+                  std::to_string(c.threads) + " thread(s))";
+  p.sources = {"[CAL]", "[PROC]", "[HOR]", "[VAL]"};
+  p.static_watts = 0;
+  p.interconnect_gbps = c.dram_gbps;
+  p.interconnect_pj_per_byte = 64;
+  p.thermal = {25, 0.5, 100, 95, 105};
+  p.battery = {0, 0, {{0, 12}, {1, 12}}};
+  p.notes = {{"static_watts", "unverified"},
+             {"interconnect", "one device: unused"},
+             {"thermal", "unverified"},
+             {"battery", "mains"}};
+  hw::Device cpu;
+  cpu.name = "cpu";
+  cpu.kind = hw::DeviceKind::cpu;
+  cpu.opps = {{c.mhz, 1.0}};
+  cpu.capacitance_nf = 1.0;
+  cpu.leakage_w = 1.0;
+  cpu.leakage_ref_volts = 1.0;
   for (hw::NumType type : {hw::NumType::fp32, hw::NumType::int8}) {
-    y << "      " << hw::to_string(type) << ": {";
-    bool first = true;
     for (hw::OpClass cls :
          {hw::OpClass::dense_conv, hw::OpClass::winograd_conv, hw::OpClass::depthwise_conv,
           hw::OpClass::matmul, hw::OpClass::elementwise, hw::OpClass::pooling}) {
@@ -439,33 +445,46 @@ std::string host_platform_yaml(const HostCalibration& c) {
       if (it == c.macs_per_cycle.end() && cls == hw::OpClass::winograd_conv) continue;
       if (it == c.macs_per_cycle.end() && type == hw::NumType::int8)
         it = c.macs_per_cycle.find({hw::NumType::fp32, cls});
-      if (it == c.macs_per_cycle.end()) continue;
-      y << (first ? "" : ", ") << hw::to_string(cls) << ": " << it->second;
-      first = false;
+      if (it != c.macs_per_cycle.end()) cpu.macs_per_cycle[type][cls] = it->second;
     }
     // Operators without a benchmark: the element-wise rate (they are data movement, mostly).
     const auto ew = c.macs_per_cycle.find({hw::NumType::fp32, hw::OpClass::elementwise});
-    y << ", other: " << (ew != c.macs_per_cycle.end() ? ew->second : 1.0) << "}\n";
+    cpu.macs_per_cycle[type][hw::OpClass::other] = ew != c.macs_per_cycle.end() ? ew->second : 1.0;
   }
-  y << "    memory:\n"
-    << "      onchip_kib: " << c.onchip_kib << "   # [PROC] L2 per core x " << c.threads
-    << " thread(s)\n"
-    << "      onchip_gbps: " << c.onchip_gbps
-    << "   # [CAL] a 1x1 depthwise conv, 2 x 256 KiB per thread\n"
-    << "      dram_gbps: " << c.dram_gbps << "   # [CAL] a 1x1 depthwise conv, 2 x 16 MiB\n"
-    << "      onchip_pj_per_byte: 4    # derived from [HOR]\n"
-    << "      dram_pj_per_byte: 64     # [HOR]\n";
-  if (c.llc_kib > 0)
-    y << "      llc_kib: " << c.llc_kib
-      << "   # [PROC] L3, at most the DRAM pass's tensor (a VM may report every socket's)\n"
-      << "      llc_gbps: " << c.llc_gbps << "   # [CAL] a 1x1 depthwise conv, 2 x 4 MiB\n"
-      << "      llc_pj_per_byte: 16      # derived from [HOR] (between SRAM and DRAM)\n";
-  y << "    overhead_us: " << c.overhead_us << "   # [CAL] a one-element node\n"
-    << "    memory_overlap: " << (c.threads > 1 ? "0.5" : "false") << "   # [VAL]\n"
-    << "    transcendental_per_cycle: " << c.transcendental_per_cycle
-    << "   # [CAL] depthwise 3x3 layers with SiLU vs with ReLU\n"
-    << "    ops: all\n";
-  return y.str();
+  cpu.onchip_bytes = c.onchip_kib * 1024;
+  cpu.onchip_gbps = c.onchip_gbps;
+  cpu.dram_gbps = c.dram_gbps;
+  cpu.onchip_pj_per_byte = 4;
+  cpu.dram_pj_per_byte = 64;
+  if (c.llc_kib > 0) {
+    cpu.llc_bytes = c.llc_kib * 1024;
+    cpu.llc_gbps = c.llc_gbps;
+    cpu.llc_pj_per_byte = 16;
+  }
+  cpu.overhead_us = c.overhead_us;
+  cpu.memory_overlap = c.threads > 1 ? 0.5 : 0.0;
+  cpu.transcendental_per_cycle = c.transcendental_per_cycle;
+  p.devices.push_back(cpu);
+  const std::string d = "devices[0].";
+  const std::map<std::string, std::string> device_notes = {
+      {"opps_mhz_mv", "[PROC]; voltage unverified"},
+      {"capacitance_nf", "unverified"},
+      {"leakage", "unverified"},
+      {"macs_per_cycle", "[CAL]"},
+      {"memory.onchip_kib", "[PROC] L2 per core x " + std::to_string(c.threads) + " thread(s)"},
+      {"memory.onchip_gbps", "[CAL] a 1x1 depthwise conv, 2 x 256 KiB per thread"},
+      {"memory.dram_gbps", "[CAL] a 1x1 depthwise conv, 2 x 16 MiB"},
+      {"memory.onchip_pj_per_byte", "derived from [HOR]"},
+      {"memory.dram_pj_per_byte", "[HOR]"},
+      {"memory.llc_kib",
+       "[PROC] L3, at most the DRAM pass's tensor (a VM may report every socket's)"},
+      {"memory.llc_gbps", "[CAL] a 1x1 depthwise conv, 2 x 4 MiB"},
+      {"memory.llc_pj_per_byte", "derived from [HOR] (between SRAM and DRAM)"},
+      {"overhead_us", "[CAL] a one-element node"},
+      {"memory_overlap", "[VAL]"},
+      {"transcendental_per_cycle", "[CAL] depthwise 3x3 layers with SiLU vs with ReLU"}};
+  for (const auto& [field, note] : device_notes) p.notes[d + field] = note;
+  return p;
 }
 
 }  // namespace edgeco

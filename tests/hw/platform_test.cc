@@ -275,6 +275,76 @@ TEST(Platform, PresetsLoadWithTheDevicesTheyDescribe) {
   EXPECT_THROW(find_platform("no-such-board"), Error);
 }
 
+// Every value parse_platform reads, compared field by field.
+void expect_same_platform(const Platform& a, const Platform& b) {
+  EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.description, b.description);
+  EXPECT_EQ(a.sources, b.sources);
+  EXPECT_EQ(a.static_watts, b.static_watts);
+  EXPECT_EQ(a.interconnect_gbps, b.interconnect_gbps);
+  EXPECT_EQ(a.interconnect_pj_per_byte, b.interconnect_pj_per_byte);
+  EXPECT_EQ(a.thermal.ambient_c, b.thermal.ambient_c);
+  EXPECT_EQ(a.thermal.resistance_c_per_w, b.thermal.resistance_c_per_w);
+  EXPECT_EQ(a.thermal.capacitance_j_per_c, b.thermal.capacitance_j_per_c);
+  EXPECT_EQ(a.thermal.throttle_c, b.thermal.throttle_c);
+  EXPECT_EQ(a.thermal.shutdown_c, b.thermal.shutdown_c);
+  EXPECT_EQ(a.battery.capacity_mah, b.battery.capacity_mah);
+  EXPECT_EQ(a.battery.internal_ohm, b.battery.internal_ohm);
+  EXPECT_EQ(a.battery.voltage_curve, b.battery.voltage_curve);
+  ASSERT_EQ(a.devices.size(), b.devices.size());
+  for (size_t i = 0; i < a.devices.size(); ++i) {
+    const Device &x = a.devices[i], &y = b.devices[i];
+    SCOPED_TRACE(x.name);
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.kind, y.kind);
+    ASSERT_EQ(x.opps.size(), y.opps.size());
+    for (size_t k = 0; k < x.opps.size(); ++k) {
+      EXPECT_EQ(x.opps[k].mhz, y.opps[k].mhz);
+      EXPECT_DOUBLE_EQ(x.opps[k].volts, y.opps[k].volts);  // stored in mV
+    }
+    EXPECT_EQ(x.capacitance_nf, y.capacitance_nf);
+    EXPECT_EQ(x.activity, y.activity);
+    EXPECT_EQ(x.leakage_w, y.leakage_w);
+    EXPECT_EQ(x.leakage_ref_volts, y.leakage_ref_volts);
+    EXPECT_EQ(x.leakage_doubling_c, y.leakage_doubling_c);
+    EXPECT_EQ(x.macs_per_cycle, y.macs_per_cycle);
+    EXPECT_EQ(x.onchip_bytes, y.onchip_bytes);
+    EXPECT_EQ(x.onchip_gbps, y.onchip_gbps);
+    EXPECT_EQ(x.dram_gbps, y.dram_gbps);
+    EXPECT_EQ(x.onchip_pj_per_byte, y.onchip_pj_per_byte);
+    EXPECT_EQ(x.dram_pj_per_byte, y.dram_pj_per_byte);
+    EXPECT_EQ(x.llc_bytes, y.llc_bytes);
+    EXPECT_EQ(x.llc_gbps, y.llc_gbps);
+    EXPECT_EQ(x.llc_pj_per_byte, y.llc_pj_per_byte);
+    EXPECT_EQ(x.overhead_us, y.overhead_us);
+    EXPECT_EQ(x.transcendental_per_cycle, y.transcendental_per_cycle);
+    EXPECT_EQ(x.memory_overlap, y.memory_overlap);
+    EXPECT_EQ(x.ops, y.ops);
+    EXPECT_EQ(x.sources, y.sources);
+  }
+}
+
+TEST(Platform, WrittenYamlReadsBackToTheSameValuesForEveryPreset) {
+  for (const auto& name : preset_names()) {
+    SCOPED_TRACE(name);
+    const Platform p = find_platform(name);
+    expect_same_platform(parse_platform(to_yaml(p), "written.yaml"), p);
+  }
+  // Awkward numbers and text survive too; notes and the header are written as comments.
+  Platform p = simple();
+  p.description = "quotes \" and # hashes: kept";
+  p.devices[0].capacitance_nf = 0.1 + 0.2;
+  p.devices[0].opps[0].volts = 0.8123456789;
+  p.header = "first line\nsecond line";
+  p.notes["static_watts"] = "unverified: a guess";
+  p.notes["devices[1].memory.dram_gbps"] = "[VELA]";
+  const std::string text = to_yaml(p);
+  expect_same_platform(parse_platform(text, "written.yaml"), p);
+  EXPECT_EQ(text.rfind("# first line\n# second line\n", 0), 0u) << text;
+  EXPECT_NE(text.find("static_watts: 0.5   # unverified: a guess\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("dram_gbps: 0.5   # [VELA]\n"), std::string::npos) << text;
+}
+
 TEST(Platform, AFileThatExtendsAnotherOverridesKeysAndMergesDevicesByName) {
   // The paper's platform is jetson-nano plus an NPU: the shared board, CPU and GPU come from it.
   const Platform nano = find_platform("jetson-nano");

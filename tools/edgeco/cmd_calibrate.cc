@@ -48,7 +48,7 @@ void calibrate_command(const CalibrateRequest& r) {
   const HostCalibration c = calibrate_host(options);
   const std::filesystem::path out =
       r.out.empty() ? hw::host_platform_path() : std::filesystem::path(r.out);
-  const std::string yaml = host_platform_yaml(c);
+  const std::string yaml = hw::to_yaml(host_platform(c));
   hw::parse_platform(yaml, out);  // what later commands will read must parse
   if (out.has_parent_path()) std::filesystem::create_directories(out.parent_path());
   {
@@ -183,7 +183,8 @@ void validate_command(const ValidateRequest& r) {
                      std::to_string(done) + "/" + std::to_string(total), done == total);
       };
     const HostCalibration c = calibrate_host(options);
-    calibrated = hw::parse_platform(host_platform_yaml(c), "(calibrated in this run)");
+    calibrated = host_platform(c);
+    calibrated->file = "(calibrated in this run)";
     for (size_t m = 0; m < graphs.size(); ++m)
       measured(m, c.networks[m].run_ms, c.networks[m].node_timings);
   } else {
