@@ -203,6 +203,10 @@ struct Plan {
 // simulator all describe nodes with describe_nodes and price them with price_node, so two
 // commands never disagree on what the same node costs on the same device and operating point.
 
+// The class the cost model prices a node as, from its operator's registry entry (a conv with
+// group > 1 is a depthwise one).
+hw::OpClass cost_class(const Node& node);
+
 // The type a node of a typed graph computes in as written: int8 for the integer operators
 // (QLinearConv, edgeco.QFusedConv, ...) and nodes with an 8-bit output, else fp32.
 hw::NumType native_type(const Graph& graph, const Node& node);

@@ -31,8 +31,7 @@ enum class OpClass {
   winograd_conv
 };
 std::string_view to_string(OpClass c);
-// The class of an ONNX (or edgeco) operator; a Conv is depthwise when group == input channels.
-OpClass op_class(std::string_view op_type, bool depthwise);
+// A node's class comes from its operator's registry entry (compiler: cost_class).
 
 // Numeric types the throughput tables are keyed by: edgeco's one numeric-type enum (core.h).
 using edgeco::NumType;

@@ -142,6 +142,10 @@ struct AttrSpec {
   bool required = false;
 };
 
+// What the cost model prices an operator as: the compiler maps it onto a device's throughput
+// table (a conv whose group equals its input channels is a depthwise one there).
+enum class CostClass { other, conv, matmul, pooling, elementwise };
+
 struct OpSchema {
   std::string name;
   std::string domain;  // "" for ai.onnx
@@ -151,6 +155,12 @@ struct OpSchema {
   std::function<void(InferContext&)> infer;
   // Multiply-accumulates of one run, from the inferred context; null for ops without MACs.
   std::function<int64_t(const InferContext&)> macs;
+  CostClass cost_class = CostClass::other;
+  // Computes on 8-bit codes in integer arithmetic (QLinearConv, edgeco.QFusedConv, ...): its
+  // numeric type is int8 whatever its outputs' types.
+  bool integer = false;
+  // An activation built on exp (Sigmoid, Tanh): a CPU pays per element beyond the MACs.
+  bool exp_based = false;
 };
 
 class OpRegistry {
@@ -160,6 +170,9 @@ class OpRegistry {
 
   void add(OpSchema schema);
   const OpSchema* find(std::string_view domain, std::string_view op_type) const;
+  // For the registration code: a registered schema, to set its traits (throws internal if the op
+  // is not registered, so a misspelt name fails the first use of the registry).
+  OpSchema& at(std::string_view domain, std::string_view op_type);
   std::vector<std::string> op_names() const;
 
  private:

@@ -109,8 +109,30 @@ bool is_8bit(DType t) {
 
 }  // namespace
 
+const OpSchema* schema_of(const Node& node) {
+  return OpRegistry::builtin().find(node.domain, node.op_type);
+}
+
+hw::OpClass cost_class(const Node& node) {
+  const OpSchema* schema = schema_of(node);
+  switch (schema ? schema->cost_class : CostClass::other) {
+    case CostClass::conv:
+      return node.has_attr("group") && node.attr_int("group") > 1 ? hw::OpClass::depthwise_conv
+                                                                  : hw::OpClass::dense_conv;
+    case CostClass::matmul:
+      return hw::OpClass::matmul;
+    case CostClass::pooling:
+      return hw::OpClass::pooling;
+    case CostClass::elementwise:
+      return hw::OpClass::elementwise;
+    case CostClass::other:
+      break;
+  }
+  return hw::OpClass::other;
+}
+
 hw::NumType native_type(const Graph& graph, const Node& node) {
-  if (node.op_type.starts_with("Q")) return NumType::int8;
+  if (const OpSchema* schema = schema_of(node); schema && schema->integer) return NumType::int8;
   for (const auto& out : node.outputs) {
     const Value* v = out.empty() ? nullptr : graph.find_value(out);
     if (v && v->type && is_8bit(v->type->dtype)) return NumType::int8;
@@ -156,17 +178,19 @@ std::vector<NodeDemand> describe_nodes(const Graph& g, const InferenceResult& in
         w.input_bytes.push_back(bytes);
       }
     }
-    const bool depthwise = node.has_attr("group") && node.attr_int("group") > 1;
     w.work.op_type = node.op_type;
-    w.work.op_class = hw::op_class(node.op_type, depthwise);
+    w.work.op_class = cost_class(node);
     w.work.type = int8 ? NumType::int8 : NumType::fp32;
     if (w.work.op_class == hw::OpClass::dense_conv && !int8 && is_winograd(node))
       w.work.op_class = hw::OpClass::winograd_conv;
-    // Exp-based activations cost the host far more per element than the MACs around them.
+    // Exp-based activations cost the host far more per element than the MACs around them: the
+    // operator's own (its registry entry) or one a fused conv applies (Swish is x * sigmoid(x)).
     const std::string activation = node.attr_string("activation", "");
-    for (std::string_view exp_based : {"Sigmoid", "Swish", "Tanh"})
-      if (node.op_type == exp_based || activation == exp_based)
-        w.work.transcendental_elements = out_elements;
+    const OpSchema* schema = schema_of(node);
+    const OpSchema* fused =
+        activation.empty() ? nullptr : OpRegistry::builtin().find("", activation);
+    if ((schema && schema->exp_based) || (fused && fused->exp_based) || activation == "Swish")
+      w.work.transcendental_elements = out_elements;
     auto macs = inferred.node_macs.find(node.name);
     w.work.macs =
         macs != inferred.node_macs.end() && macs->second > 0 ? macs->second : out_elements;
@@ -255,9 +279,12 @@ struct Option {
 // (the next stripe arrives while this one is used) for convolutions and pooling windows, two for
 // element-wise nodes; 0 for nodes that need their whole input (global pooling, MatMul, Reshape).
 int64_t stripe_rows(const Graph& g, const Node& n) {
-  const std::string& op = n.op_type;
-  if (op == "Conv" || op == "FusedConv" || op == "QFusedConv" || op == "MaxPool" ||
-      op == "AveragePool") {
+  const hw::OpClass cls = cost_class(n);
+  // A transposed convolution writes more rows than it reads: not streamed here.
+  const bool window = (cls == hw::OpClass::dense_conv || cls == hw::OpClass::depthwise_conv ||
+                       cls == hw::OpClass::pooling) &&
+                      n.op_type != "ConvTranspose";
+  if (window) {
     std::vector<int64_t> kernel = n.attr_ints("kernel_shape", std::vector<int64_t>{});
     for (const auto& in : n.inputs)
       if (kernel.empty() && !in.empty()) {
@@ -268,7 +295,7 @@ int64_t stripe_rows(const Graph& g, const Node& n) {
     if (kernel.empty() || strides.empty()) return 0;
     return kernel[0] + strides[0];
   }
-  return hw::op_class(op, false) == hw::OpClass::elementwise ? 2 : 0;
+  return cls == hw::OpClass::elementwise ? 2 : 0;
 }
 
 // Cascading, as Vela does for Ethos-U: consecutive nodes on one device with on-chip memory run

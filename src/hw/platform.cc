@@ -218,43 +218,6 @@ std::string_view to_string(OpClass c) {
   return "?";
 }
 
-OpClass op_class(std::string_view op, bool depthwise) {
-  if (op == "Conv" || op == "FusedConv" || op == "QFusedConv" || op == "QLinearConv" ||
-      op == "ConvInteger" || op == "ConvTranspose")
-    return depthwise ? OpClass::depthwise_conv : OpClass::dense_conv;
-  if (op == "Gemm" || op == "MatMul" || op == "QMatMul" || op == "QLinearMatMul" ||
-      op == "MatMulInteger")
-    return OpClass::matmul;
-  if (op == "MaxPool" || op == "AveragePool" || op == "GlobalAveragePool" ||
-      op == "GlobalMaxPool" || op == "ReduceMean" || op == "QGlobalAveragePool")
-    return OpClass::pooling;
-  static const std::set<std::string_view> elementwise{"Add",
-                                                      "Sub",
-                                                      "Mul",
-                                                      "Div",
-                                                      "Relu",
-                                                      "Clip",
-                                                      "Sigmoid",
-                                                      "HardSigmoid",
-                                                      "HardSwish",
-                                                      "Tanh",
-                                                      "QuantizeLinear",
-                                                      "DequantizeLinear",
-                                                      "QAdd",
-                                                      "QLookup",
-                                                      "BatchNormalization",
-                                                      "LeakyRelu",
-                                                      "Softmax",
-                                                      "Concat",
-                                                      "Transpose",
-                                                      "Flatten",
-                                                      "Reshape",
-                                                      "Identity",
-                                                      "Cast"};
-  if (elementwise.count(op)) return OpClass::elementwise;
-  return OpClass::other;
-}
-
 bool Device::supports(NumType t, std::string_view op_type) const {
   const auto it = macs_per_cycle.find(t);
   if (it == macs_per_cycle.end()) return false;

@@ -157,6 +157,12 @@ void register_elementwise_ops(OpRegistry& r) {
     t.dtype = *to;
     ctx.set_output(0, t);
   }));
+
+  // Cost-model traits: one pass over the elements.
+  for (const char* op : {"Add", "Sub", "Mul", "Div", "Relu", "Clip", "Sigmoid", "HardSigmoid",
+                         "HardSwish", "Tanh", "LeakyRelu", "Softmax", "Identity", "Cast"})
+    r.at("", op).cost_class = CostClass::elementwise;
+  for (const char* op : {"Sigmoid", "Tanh"}) r.at("", op).exp_based = true;
 }
 
 }  // namespace edgeco::ops

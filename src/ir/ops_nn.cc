@@ -475,6 +475,18 @@ void register_nn_ops(OpRegistry& r) {
                 {"exclude_outside", AttrType::i},
                 {"extrapolation_value", AttrType::f}},
                infer_resize));
+
+  // Cost-model traits.
+  for (const char* op : {"Conv", "ConvInteger", "ConvTranspose"})
+    r.at("", op).cost_class = CostClass::conv;
+  r.at("edgeco", "FusedConv").cost_class = CostClass::conv;
+  for (const char* op : {"Gemm", "MatMul", "MatMulInteger"})
+    r.at("", op).cost_class = CostClass::matmul;
+  for (const char* op :
+       {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ReduceMean"})
+    r.at("", op).cost_class = CostClass::pooling;
+  r.at("", "BatchNormalization").cost_class = CostClass::elementwise;
+  for (const char* op : {"ConvInteger", "MatMulInteger"}) r.at("", op).integer = true;
 }
 
 }  // namespace edgeco::ops

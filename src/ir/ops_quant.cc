@@ -236,6 +236,17 @@ void register_quant_ops(OpRegistry& r) {
     return n;
   };
   r.add(qmatmul);
+
+  // Cost-model traits, and the operators that compute in integer arithmetic.
+  r.at("edgeco", "QFusedConv").cost_class = r.at("", "QLinearConv").cost_class = CostClass::conv;
+  r.at("edgeco", "QMatMul").cost_class = r.at("", "QLinearMatMul").cost_class = CostClass::matmul;
+  r.at("edgeco", "QGlobalAveragePool").cost_class = CostClass::pooling;
+  for (const char* op : {"QuantizeLinear", "DequantizeLinear"})
+    r.at("", op).cost_class = CostClass::elementwise;
+  for (const char* op : {"QAdd", "QLookup"}) r.at("edgeco", op).cost_class = CostClass::elementwise;
+  for (const char* op : {"QLinearConv", "QLinearMatMul"}) r.at("", op).integer = true;
+  for (const char* op : {"QFusedConv", "QMatMul", "QAdd", "QLookup", "QGlobalAveragePool"})
+    r.at("edgeco", op).integer = true;
 }
 
 }  // namespace edgeco::ops

@@ -467,6 +467,10 @@ void register_shape_ops(OpRegistry& r) {
       if (d < 0) ctx.fail("shape " + dims_to_string(*shape) + " has a negative entry");
     ctx.set_output(0, TensorType{dtype, *shape});
   }));
+
+  // Cost-model traits: data movement, priced as one pass over the elements.
+  for (const char* op : {"Concat", "Transpose", "Flatten", "Reshape"})
+    r.at("", op).cost_class = CostClass::elementwise;
 }
 
 }  // namespace ops

@@ -28,6 +28,13 @@ const OpSchema* OpRegistry::find(std::string_view domain, std::string_view op_ty
   return it == schemas_.end() ? nullptr : &it->second;
 }
 
+OpSchema& OpRegistry::at(std::string_view domain, std::string_view op_type) {
+  auto it = schemas_.find(std::string(domain) + "::" + std::string(op_type));
+  if (it == schemas_.end())
+    throw Error(ErrorKind::internal, "no schema to set traits on", std::string(op_type));
+  return it->second;
+}
+
 std::vector<std::string> OpRegistry::op_names() const {
   std::vector<std::string> names;
   for (const auto& [k, s] : schemas_)

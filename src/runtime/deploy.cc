@@ -46,7 +46,8 @@ class Lowering {
     if (op == "QAdd") return qadd(node, half);
     if (op == "QGlobalAveragePool" && node.attr_int("channels_last", 0) == 0)
       return qglobal_average_pool(node, half);
-    if (op.starts_with("Q") && op != "QuantizeLinear" && op != "QLookup")
+    const OpSchema* schema = OpRegistry::builtin().find(node.domain, op);
+    if (schema && schema->integer && op != "QLookup")
       throw Error(ErrorKind::unsupported,
                   "edgeco has no float form of " + op + " to run on a " +
                       std::string(hw::to_string(type)) + " device",

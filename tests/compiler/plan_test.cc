@@ -307,3 +307,36 @@ TEST(PricingPath, ProfileAndCompileAgreeOnEveryNodeOverTheZoo) {
 
 }  // namespace
 }  // namespace edgeco
+
+namespace edgeco {
+namespace {
+
+// Operator facts come from the registry: the cost class, depthwise by group, int8 by the
+// integer trait or an 8-bit output.
+TEST(PricingPath, NodeClassesAndTypesComeFromTheRegistry) {
+  auto node = [](std::string op, std::string domain = "", int64_t group = 1) {
+    Node n{"n", std::move(op), std::move(domain), {"x"}, {"y"}};
+    if (group > 1) n.attributes["group"] = Attribute{group};
+    return n;
+  };
+  EXPECT_EQ(cost_class(node("Conv")), hw::OpClass::dense_conv);
+  EXPECT_EQ(cost_class(node("QFusedConv", "edgeco", 32)), hw::OpClass::depthwise_conv);
+  EXPECT_EQ(cost_class(node("FusedConv", "edgeco")), hw::OpClass::dense_conv);
+  EXPECT_EQ(cost_class(node("Gemm")), hw::OpClass::matmul);
+  EXPECT_EQ(cost_class(node("QMatMul", "edgeco")), hw::OpClass::matmul);
+  EXPECT_EQ(cost_class(node("Relu")), hw::OpClass::elementwise);
+  EXPECT_EQ(cost_class(node("Reshape")), hw::OpClass::elementwise);
+  EXPECT_EQ(cost_class(node("GlobalAveragePool")), hw::OpClass::pooling);
+  EXPECT_EQ(cost_class(node("NonMaxSuppression")), hw::OpClass::other);
+  EXPECT_EQ(cost_class(node("NoSuchOp")), hw::OpClass::other);
+  Graph g;
+  g.value("y").type = TensorType{DType::f32, {1}};
+  EXPECT_EQ(native_type(g, node("QMatMul", "edgeco")), hw::NumType::int8);  // float output
+  EXPECT_EQ(native_type(g, node("Relu")), hw::NumType::fp32);
+  EXPECT_EQ(native_type(g, node("DequantizeLinear")), hw::NumType::fp32);
+  g.value("y").type = TensorType{DType::u8, {1}};
+  EXPECT_EQ(native_type(g, node("MaxPool")), hw::NumType::int8);  // on 8-bit codes
+}
+
+}  // namespace
+}  // namespace edgeco

@@ -189,15 +189,6 @@ TEST(CostModel, TransfersCostOnlyBetweenDevices) {
   EXPECT_NEAR(moved.energy_mj, 0.128, 1e-12);  // 1e6 x 128 pJ
 }
 
-TEST(CostModel, OperatorClasses) {
-  EXPECT_EQ(op_class("Conv", false), OpClass::dense_conv);
-  EXPECT_EQ(op_class("QFusedConv", true), OpClass::depthwise_conv);
-  EXPECT_EQ(op_class("Gemm", false), OpClass::matmul);
-  EXPECT_EQ(op_class("Relu", false), OpClass::elementwise);
-  EXPECT_EQ(op_class("GlobalAveragePool", false), OpClass::pooling);
-  EXPECT_EQ(op_class("NonMaxSuppression", false), OpClass::other);
-}
-
 TEST(CostModel, WinogradConvolutionsTakeTheirOwnRateOrElseTheDenseOne) {
   // Dense at 100 MACs/cycle; no Winograd rate: the same 10 ms of compute.
   NodeWork w{"FusedConv", OpClass::winograd_conv, NumType::fp32, 1'000'000'000, 100, 100, 0};
