@@ -45,10 +45,10 @@ test-tsan: deps
 	@OMP_TOOL_LIBRARIES=$$(scripts/find-archer.sh) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --test-dir $(BUILD_TSAN) --output-on-failure -j $(JOBS) -R '^(runtime_test|kernels_test|compiler_test)$$'
 
-# libFuzzer targets for the ONNX loader, the .npy, IDX, platform YAML and plan readers, each run for FUZZ_SECONDS.
+# libFuzzer targets for the ONNX loader, the .npy, IDX, CIFAR-100/UCI HAR, platform YAML and plan readers, each run for FUZZ_SECONDS.
 fuzz: deps
 	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGECO_FUZZ=ON -DEDGECO_TESTS=OFF >/dev/null
-	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_onnx_loader fuzz_npy_reader fuzz_idx_reader fuzz_platform_yaml fuzz_plan
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_onnx_loader fuzz_npy_reader fuzz_idx_reader fuzz_platform_yaml fuzz_plan fuzz_dataset_reader
 	@scripts/run-fuzzers.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 format:

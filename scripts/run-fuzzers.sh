@@ -6,7 +6,7 @@ BUILD=$1
 SECONDS_EACH=${2:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=$ROOT/$BUILD/corpus
-mkdir -p "$CORPUS/onnx" "$CORPUS/npy" "$CORPUS/idx" "$CORPUS/platform" "$CORPUS/plan"
+mkdir -p "$CORPUS/onnx" "$CORPUS/npy" "$CORPUS/idx" "$CORPUS/platform" "$CORPUS/plan" "$CORPUS/dataset"
 # Seeds: a few small models and tensors from the ONNX suite, and .npy files of several types.
 for t in test_conv_with_strides_padding test_maxpool_2d_pads test_gemm_all_attributes test_resize_upsample_scales_linear \
          test_qlinearconv test_slice_neg_steps test_split_equal_parts_1d test_batchnorm_example; do
@@ -30,8 +30,19 @@ for type in fp32 fp16 int8; do
   {"name": "relu", "op": "Relu", "device": "cpu", "type": "fp32", "opp_mhz": 1479, "macs": 3, "bytes_read": 12, "bytes_written": 12, "latency_ms": 0.01, "energy_mj": 0.05, "transfer_ms": 0.001}],
   "totals": {"latency_ms": 0.03, "energy_mj": 0.15}}' "$type" > "$CORPUS/plan/$type.json"
 done
+# Data-set seeds: two CIFAR-100 records (first byte even), and a two-window UCI HAR split (odd; the
+# label file and nine signal files separated by form feeds).
+/usr/bin/python3 - "$CORPUS/dataset" <<'PY'
+import sys
+out = sys.argv[1]
+records = bytes([3, 42]) + bytes(range(256)) * 12 + bytes([19, 99]) + bytes(3072)
+open(f"{out}/cifar.seed", "wb").write(b"\x00" + records)
+window = " ".join(f"{0.01 * k:.4f}" for k in range(128))
+har = "1\n6\n" + "".join("\f" + window + "\n" + window + "\n" for _ in range(9))
+open(f"{out}/har.seed", "wb").write(b"\x01" + har.encode())
+PY
 status=0
-for target in onnx_loader npy_reader idx_reader platform_yaml plan; do
+for target in onnx_loader npy_reader idx_reader platform_yaml plan dataset_reader; do
   dir=$CORPUS/${target%%_*}
   echo "fuzzing $target for ${SECONDS_EACH}s"
   if ! "$ROOT/$BUILD/fuzz_$target" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=25 \

@@ -67,10 +67,17 @@ std::vector<TensorMap> npy_calibration(const Graph& model, const std::filesystem
 std::vector<TensorMap> fashion_mnist_calibration(
     const Graph& model, size_t samples, uint32_t seed = 0,
     const std::filesystem::path& dir = kFashionMnistDir);
-// The inputs a command-line `--calibration SOURCE` names: "random", "fashion-mnist" or a folder of
-// .npy files (all of them; `samples` and `seed` apply to the first two).
+// `samples` samples of a data set (seeded choice), one per sample, as the model's single float
+// input takes them: images resized and their channels repeated to a 4-D [1, C, H, W] input
+// (fit_images), other samples (UCI HAR's [9, 128] windows) as they are when the shapes agree.
+std::vector<TensorMap> dataset_calibration(const Graph& model, const Dataset& data, size_t samples,
+                                           uint32_t seed = 0);
+// The inputs a command-line `--calibration SOURCE` names: "random", a data set's name
+// ("fashion-mnist", "cifar100", "uci-har": its training split, from `path` as load_dataset takes
+// it) or a folder of .npy files (all of them; `samples` and `seed` apply to the others).
 std::vector<TensorMap> calibration_inputs(const Graph& model, const std::string& source,
-                                          size_t samples, uint32_t seed);
+                                          size_t samples, uint32_t seed,
+                                          const std::filesystem::path& path = {});
 
 }  // namespace edgeco
 

@@ -1,6 +1,7 @@
 // Data set and array file readers.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <span>
@@ -48,13 +49,25 @@ Tensor load_fashion_mnist_images(const std::filesystem::path& dir, std::string_v
 // CIFAR-100 binary (train.bin / test.bin): samples [N, 3, 32, 32], the 100 fine labels or the 20
 // coarse ones.
 Dataset load_cifar100(const std::filesystem::path& file, bool fine_labels = true);
+// The same from the file's bytes; `where` names it in errors.
+Dataset parse_cifar100(std::span<const std::byte> bytes, std::string_view where,
+                       bool fine_labels = true);
 // UCI HAR (the data set's folder, holding train/ and test/): the nine inertial signals of each
 // 128-sample window, samples [N, 9, 128], labels 0..5 (the files' 1..6).
 Dataset load_uci_har(const std::filesystem::path& dir, std::string_view split);
+// The nine raw signals of the data set's "Inertial Signals" folder, in the order parse_uci_har
+// takes their files' texts.
+inline constexpr std::array<const char*, 9> kUciHarSignals = {
+    "body_acc_x",  "body_acc_y",  "body_acc_z",  "body_gyro_x", "body_gyro_y",
+    "body_gyro_z", "total_acc_x", "total_acc_y", "total_acc_z"};
+// The same from the texts of y_<split>.txt and the nine signal files; errors name the files as
+// they would be under `dir`.
+Dataset parse_uci_har(std::string_view labels, std::span<const std::string_view> signals,
+                      const std::filesystem::path& dir, std::string_view split);
 
 // A data set by name: "fashion-mnist" (from `path`, or Debian's copy when empty), "cifar100"
-// (`path`: train.bin or test.bin) or "uci-har" (`path`: the data set's folder); `split` train or
-// test where the format has splits.
+// (`path`: the folder holding train.bin and test.bin, or one of the files) or "uci-har" (`path`:
+// the data set's folder); `split` train or test.
 Dataset load_dataset(std::string_view name, const std::filesystem::path& path,
                      std::string_view split);
 

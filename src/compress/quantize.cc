@@ -486,13 +486,53 @@ Graph quantize_qdq(const Graph& model, std::span<const TensorMap> calibration,
   return g;
 }
 
+std::vector<TensorMap> dataset_calibration(const Graph& model, const Dataset& data, size_t samples,
+                                           uint32_t seed) {
+  if (model.inputs.size() != 1)
+    throw Error(ErrorKind::unsupported,
+                "calibration on " + data.name + " needs a model with one input");
+  const TensorType& type = *model.value(model.inputs[0]).type;
+  const std::string where = "input '" + model.inputs[0] + "'";
+  if (type.dtype != DType::f32 || !type.rank_known)
+    throw Error(ErrorKind::unsupported,
+                "calibration on " + data.name + " needs a float32 input, the model takes " +
+                    type.to_string(),
+                where);
+  const Dims sample(data.samples.dims().begin() + 1, data.samples.dims().end());
+  const Dims wanted(type.dims.begin() + 1, type.dims.end());
+  const bool images = type.dims.size() == 4 && sample.size() == 3;
+  bool same = sample.size() == wanted.size();
+  for (size_t i = 0; same && i < sample.size(); ++i) same = wanted[i] < 0 || wanted[i] == sample[i];
+  if (!images && !same)
+    throw Error(ErrorKind::invalid_argument,
+                data.name + " samples are " + dims_to_string(sample) + ", the model takes " +
+                    type.to_string(),
+                where);
+  for (int64_t d : wanted)
+    if (images && d <= 0)
+      throw Error(ErrorKind::unsupported, "the input's C, H and W must be fixed", where);
+  const auto order = shuffled_indices(data.size(), seed);
+  std::vector<TensorMap> out;
+  for (size_t i = 0; i < samples && i < order.size(); ++i) {
+    Tensor one = gather_batch(data, std::vector<int64_t>{order[i]}).samples;
+    if (images) one = fit_images(one, wanted[0], wanted[1], wanted[2]);
+    out.push_back({{model.inputs[0], std::move(one)}});
+  }
+  return out;
+}
+
 std::vector<TensorMap> calibration_inputs(const Graph& model, const std::string& source,
-                                          size_t samples, uint32_t seed) {
+                                          size_t samples, uint32_t seed,
+                                          const std::filesystem::path& path) {
   if (source == "random") return random_calibration(model, samples, seed);
-  if (source == "fashion-mnist") return fashion_mnist_calibration(model, samples, seed);
+  if (source == "fashion-mnist" && path.empty())
+    return fashion_mnist_calibration(model, samples, seed);
+  if (source == "fashion-mnist" || source == "cifar100" || source == "uci-har")
+    return dataset_calibration(model, load_dataset(source, path, "train"), samples, seed);
   if (std::filesystem::is_directory(source)) return npy_calibration(model, source);
   throw Error(ErrorKind::invalid_argument,
-              "expected 'random', 'fashion-mnist' or a folder of .npy inputs",
+              "expected 'random', a data set (fashion-mnist, cifar100, uci-har) or a folder of "
+              ".npy inputs",
               "--calibration " + source);
 }
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <sstream>
 
 #include "edgeco/data.h"
 
@@ -60,13 +61,24 @@ std::vector<float> parse_floats(std::string_view line, size_t expected, const st
   return values;
 }
 
-std::vector<std::string> read_lines(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(ErrorKind::io, "cannot open file", path.string());
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);)
-    if (line.find_first_not_of(" \t\r") != std::string::npos) lines.push_back(line);
+// The non-blank lines of a text.
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    const size_t end = std::min(text.find('\n'), text.size());
+    const std::string_view line = text.substr(0, end);
+    if (line.find_first_not_of(" \t\r") != std::string_view::npos) lines.push_back(line);
+    text.remove_prefix(std::min(end + 1, text.size()));
+  }
   return lines;
+}
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::io, "cannot open file", path.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace
@@ -186,18 +198,17 @@ Dataset load_fashion_mnist(const std::filesystem::path& dir, std::string_view sp
   return d;
 }
 
-Dataset load_cifar100(const std::filesystem::path& file, bool fine_labels) {
+Dataset parse_cifar100(std::span<const std::byte> bytes, std::string_view where, bool fine_labels) {
   // Each record: coarse label, fine label, then 3072 bytes: 1024 red, 1024 green, 1024 blue.
   constexpr size_t kRecord = 2 + 3 * 32 * 32;
-  const std::string bytes = read_maybe_gzip(file);
   if (bytes.empty() || bytes.size() % kRecord != 0)
     throw Error(ErrorKind::invalid_argument,
                 std::to_string(bytes.size()) + " bytes is not a whole number of " +
                     std::to_string(kRecord) + "-byte CIFAR-100 records",
-                file.string());
+                std::string(where));
   const int64_t n = int64_t(bytes.size() / kRecord);
   Dataset d;
-  d.name = "cifar-100/" + file.stem().string();
+  d.name = "cifar-100/" + std::filesystem::path(where).stem().string();
   d.samples = Tensor(DType::f32, {n, 3, 32, 32});
   d.labels = Tensor(DType::i64, {n});
   auto px = d.samples.data<float>();
@@ -209,11 +220,60 @@ Dataset load_cifar100(const std::filesystem::path& file, bool fine_labels) {
     if (lab[size_t(i)] >= classes)
       throw Error(ErrorKind::invalid_argument,
                   "label " + std::to_string(lab[size_t(i)]) + " out of range",
-                  at_offset(file.string(), size_t(i) * kRecord + (fine_labels ? 1 : 0)));
+                  at_offset(where, size_t(i) * kRecord + (fine_labels ? 1 : 0)));
     for (size_t k = 0; k < 3 * 32 * 32; ++k)
       px[size_t(i) * 3 * 32 * 32 + k] = float(rec[2 + k]) / 255.0f;
   }
   for (int64_t c = 0; c < classes; ++c) d.classes.push_back(std::to_string(c));
+  return d;
+}
+
+Dataset load_cifar100(const std::filesystem::path& file, bool fine_labels) {
+  const std::string bytes = read_maybe_gzip(file);
+  return parse_cifar100(std::as_bytes(std::span(bytes.data(), bytes.size())), file.string(),
+                        fine_labels);
+}
+
+Dataset parse_uci_har(std::string_view labels, std::span<const std::string_view> signals,
+                      const std::filesystem::path& dir, std::string_view split) {
+  const std::string s(split);
+  const auto base = dir / s;
+  if (signals.size() != kUciHarSignals.size())
+    throw Error(ErrorKind::invalid_argument,
+                std::to_string(signals.size()) + " signal files, UCI HAR has 9", base.string());
+  const auto label_lines = split_lines(labels);
+  const int64_t n = int64_t(label_lines.size());
+  const std::string labels_where = (base / ("y_" + s + ".txt")).string();
+  if (n == 0) throw Error(ErrorKind::invalid_argument, "no labels", labels_where);
+  Dataset d;
+  d.name = "uci-har/" + s;
+  d.samples = Tensor(DType::f32, {n, 9, 128});
+  d.labels = Tensor(DType::i64, {n});
+  d.classes = {"walking", "walking upstairs", "walking downstairs",
+               "sitting", "standing",         "laying"};
+  auto lab = d.labels.data<int64_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    const std::string at = labels_where + " line " + std::to_string(i + 1);
+    const auto v = parse_floats(label_lines[size_t(i)], 1, at)[0];
+    if (v < 1 || v > 6 || v != std::floor(v))
+      throw Error(ErrorKind::invalid_argument, "label must be 1 to 6", at);
+    lab[size_t(i)] = int64_t(v) - 1;
+  }
+  auto px = d.samples.data<float>();
+  for (size_t c = 0; c < 9; ++c) {
+    const std::string at =
+        (base / "Inertial Signals" / (std::string(kUciHarSignals[c]) + "_" + s + ".txt")).string();
+    const auto lines = split_lines(signals[c]);
+    if (int64_t(lines.size()) != n)
+      throw Error(ErrorKind::invalid_argument,
+                  std::to_string(lines.size()) + " windows but " + std::to_string(n) + " labels",
+                  at);
+    for (int64_t i = 0; i < n; ++i) {
+      const auto values =
+          parse_floats(lines[size_t(i)], 128, at + " line " + std::to_string(i + 1));
+      std::copy(values.begin(), values.end(), px.begin() + (i * 9 + int64_t(c)) * 128);
+    }
+  }
   return d;
 }
 
@@ -223,43 +283,13 @@ Dataset load_uci_har(const std::filesystem::path& dir, std::string_view split) {
                 "split must be 'train' or 'test', got '" + std::string(split) + "'");
   const std::string s(split);
   const auto base = dir / s;
-  // The nine raw signals of the data set's "Inertial Signals" folder, 128 samples per window.
-  static const char* kSignals[] = {"body_acc_x",  "body_acc_y",  "body_acc_z",
-                                   "body_gyro_x", "body_gyro_y", "body_gyro_z",
-                                   "total_acc_x", "total_acc_y", "total_acc_z"};
-  const auto labels_path = base / ("y_" + s + ".txt");
-  const auto label_lines = read_lines(labels_path);
-  const int64_t n = int64_t(label_lines.size());
-  if (n == 0) throw Error(ErrorKind::invalid_argument, "no labels", labels_path.string());
-  Dataset d;
-  d.name = "uci-har/" + s;
-  d.samples = Tensor(DType::f32, {n, 9, 128});
-  d.labels = Tensor(DType::i64, {n});
-  d.classes = {"walking", "walking upstairs", "walking downstairs",
-               "sitting", "standing",         "laying"};
-  auto lab = d.labels.data<int64_t>();
-  for (int64_t i = 0; i < n; ++i) {
-    const std::string where = labels_path.string() + " line " + std::to_string(i + 1);
-    const auto v = parse_floats(label_lines[size_t(i)], 1, where)[0];
-    if (v < 1 || v > 6 || v != std::floor(v))
-      throw Error(ErrorKind::invalid_argument, "label must be 1 to 6", where);
-    lab[size_t(i)] = int64_t(v) - 1;
-  }
-  auto px = d.samples.data<float>();
-  for (size_t c = 0; c < 9; ++c) {
-    const auto path = base / "Inertial Signals" / (std::string(kSignals[c]) + "_" + s + ".txt");
-    const auto lines = read_lines(path);
-    if (int64_t(lines.size()) != n)
-      throw Error(ErrorKind::invalid_argument,
-                  std::to_string(lines.size()) + " windows but " + std::to_string(n) + " labels",
-                  path.string());
-    for (int64_t i = 0; i < n; ++i) {
-      const auto values =
-          parse_floats(lines[size_t(i)], 128, path.string() + " line " + std::to_string(i + 1));
-      std::copy(values.begin(), values.end(), px.begin() + (i * 9 + int64_t(c)) * 128);
-    }
-  }
-  return d;
+  const std::string labels = read_text(base / ("y_" + s + ".txt"));
+  std::vector<std::string> texts;
+  for (const char* signal : kUciHarSignals)
+    texts.push_back(
+        read_text(base / "Inertial Signals" / (std::string(signal) + "_" + s + ".txt")));
+  const std::vector<std::string_view> views(texts.begin(), texts.end());
+  return parse_uci_har(labels, views, dir, split);
 }
 
 Dataset load_dataset(std::string_view name, const std::filesystem::path& path,
@@ -276,7 +306,9 @@ Dataset load_dataset(std::string_view name, const std::filesystem::path& path,
                                                    : "the data set's folder") +
                     ")",
                 std::string(name));
-  if (name == "cifar100") return load_cifar100(path);
+  if (name == "cifar100")
+    return load_cifar100(std::filesystem::is_directory(path) ? path / (std::string(split) + ".bin")
+                                                             : path);
   return load_uci_har(path, split);
 }
 

@@ -1,7 +1,6 @@
 // Placement solvers against brute force on small random DAGs, and their behaviour at the edges.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <random>
 
 #include "edgeco/compiler.h"
@@ -183,7 +182,9 @@ TEST(Placement, MalformedProblemsAreRejected) {
   EXPECT_THROW(place(p, {}), Error);
 }
 
-TEST(Placement, AThousandNodeGraphPlacesQuickly) {
+// Its time against the 2 s bar is a benchmark's business (bench/placement_bar.py): here, that a
+// graph this long is placed by the DP, optimally for energy.
+TEST(Placement, AThousandNodeGraphIsPlacedByTheDp) {
   std::mt19937 rng(1);
   PlacementProblem p = random_problem(rng, 1000, 3);
   // Keep skip connections local (as in real CNNs) so the frontier stays narrow.
@@ -193,16 +194,12 @@ TEST(Placement, AThousandNodeGraphPlacesQuickly) {
   for (Objective o : {Objective::energy, Objective::edp}) {
     PlacementSettings s;
     s.objective = o;
-    const auto start = std::chrono::steady_clock::now();
     const Placement got = place(p, s);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     // Energy is one scalar pass; EDP on random costs may outgrow the Pareto budget and keep the
     // Lagrangian incumbent.
     if (o == Objective::energy) EXPECT_TRUE(got.optimal);
     EXPECT_TRUE(got.method == "dp" || got.method == "dp-lagrangian") << got.method;
-    RecordProperty("seconds_" + std::string(to_string(o)), std::to_string(seconds));
-    std::printf("1000-node placement (%s): %.3f s\n", std::string(to_string(o)).c_str(), seconds);
+    EXPECT_EQ(got.choice.size(), 1000u);
   }
 }
 

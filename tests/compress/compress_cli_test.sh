@@ -27,6 +27,42 @@ expect_error "prune a truncated model" "not a valid ONNX model" -- "$EDGECO" pru
 out=$("$EDGECO" prune "$WORK/r8.onnx" --ratio 1.5 --out "$WORK/x.onnx" 2>&1) && fail "ratio 1.5 accepted"
 case "$out" in *"--ratio"*) echo "ok: ratio out of range" ;; *) fail "ratio out of range: $out" ;; esac
 
+# compress on another data set calibrates on that data set, not on Fashion-MNIST: a CIFAR-100
+# folder whose pixels stop at byte 127 gives an input scale of about 127/255/255 (Fashion-MNIST's
+# would be 1/255), and pruning by HRank reads its images too.
+$PY - "$WORK/cifar" <<'PYEOF' || fail "synthetic CIFAR-100"
+import os, sys, numpy as np
+d = sys.argv[1]
+os.makedirs(d)
+rng = np.random.default_rng(5)
+for split in ("train", "test"):
+    records = np.zeros((40, 2 + 3072), np.uint8)
+    records[:, 0] = rng.integers(0, 20, 40)
+    records[:, 1] = rng.integers(0, 100, 40)
+    records[:, 2:] = rng.integers(0, 128, (40, 3072))
+    records.tofile(f"{d}/{split}.bin")
+PYEOF
+"$EDGECO" zoo resnet8 --in-channels 3 --resolution 32 --classes 100 --out "$WORK/c100.onnx" > /dev/null \
+  || fail "cifar model"
+"$EDGECO" compress "$WORK/c100.onnx" --dataset cifar100 --path "$WORK/cifar" --prune 0.25 --criterion hrank \
+  --quantize int8 --finetune-epochs 1 --train-limit 16 --eval-limit 20 --latency-runs 1 --threads 1 \
+  --out "$WORK/cc" --json > "$WORK/cc.json" 2> "$WORK/cc.err" \
+  || [ ! -x "$(dirname "$EDGECO")/edgeco-train" ] || { cat "$WORK/cc.err"; fail "compress on CIFAR-100"; }
+"$EDGECO" quantize "$WORK/c100.onnx" --calibration cifar100 --out "$WORK/x.onnx" > /dev/null 2>&1 \
+  && fail "cifar100 calibration without its files accepted"
+if [ -f "$WORK/cc/int8.onnx" ]; then
+  $PY - "$WORK/cc/int8.onnx" <<'PYEOF' || fail "compress calibrated on CIFAR-100"
+import sys, onnx
+from onnx import numpy_helper
+m = onnx.load(sys.argv[1])
+inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+q = next(n for n in m.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == m.graph.input[0].name)
+scale = float(inits[q.input[1]])
+assert abs(scale - 127 / 255 / 255) < 0.02 * 127 / 255 / 255, scale
+PYEOF
+  echo "ok: compress calibrates on its data set"
+fi
+
 if [ -x "$(dirname "$EDGECO")/edgeco-train" ]; then
   # The whole pipeline: prune, fine-tune (a few steps), quantize; one table row per variant.
   "$EDGECO" compress "$WORK/r8.onnx" --prune 0.4 --quantize int8 --finetune-epochs 1 \

@@ -20,7 +20,7 @@ namespace edgeco::cli {
 namespace {
 
 struct CompressCommand {
-  std::string model, dataset = "fashion-mnist", out, quantize, teacher, criterion = "l1";
+  std::string model, dataset = "fashion-mnist", path, out, quantize, teacher, criterion = "l1";
   double prune = 0;
   int finetune_epochs = 2, threads = 2, latency_runs = 50;
   double finetune_lr = 0.01;
@@ -37,7 +37,8 @@ struct Variant {
 
 double median_latency_ms(const Graph& model, int threads, int runs) {
   const PreparedInputs inputs = prepare_inputs(model, {}, 0);
-  Session session(model, SessionOptions{.threads = threads, .optimize = true, .fast_kernels = true});
+  Session session(model,
+                  SessionOptions{.threads = threads, .optimize = true, .fast_kernels = true});
   for (int i = 0; i < 3; ++i) session.run(inputs.tensors);
   std::vector<double> ms;
   for (int i = 0; i < runs; ++i) {
@@ -87,6 +88,7 @@ std::vector<std::string> training_arguments(const CompressCommand& o, const std:
                              "--out",
                              out};
   if (o.train_limit > 0) a.insert(a.end(), {"--limit", std::to_string(o.train_limit)});
+  if (!o.path.empty()) a.insert(a.end(), {"--path", o.path});
   if (!o.teacher.empty()) a.insert(a.end(), {"--teacher", o.teacher});
   return a;
 }
@@ -137,7 +139,7 @@ void write_tables(const CompressCommand& o, const std::vector<Variant>& variants
 void compress(const CompressCommand& o) {
   const std::filesystem::path dir(o.out);
   std::filesystem::create_directories(dir);
-  const Dataset test = load_dataset(o.dataset, "", "test");
+  const Dataset test = load_dataset(o.dataset, o.path, "test");
   const bool progress = !o.json && isatty(STDERR_FILENO);
   auto step = [&](const std::string& what) {
     if (progress) std::fprintf(stderr, "compress: %s\n", what.c_str());
@@ -163,7 +165,9 @@ void compress(const CompressCommand& o) {
     options.ratio = o.prune;
     options.criterion = o.criterion == "hrank" ? PruneCriterion::hrank : PruneCriterion::l1;
     const std::string pruned = (dir / "pruned.onnx").string();
-    save_onnx(prune_model(load_onnx(current), options, "fashion-mnist", 32, 0, o.threads), pruned);
+    save_onnx(
+        prune_model(load_onnx(current), options, o.dataset, 32, 0, o.threads, nullptr, o.path),
+        pruned);
     variants.push_back(
         measure(o, test, "pruned", pruned,
                 o.criterion + " " + std::to_string(int(100 * o.prune)) + "%, no fine-tuning"));
@@ -178,8 +182,10 @@ void compress(const CompressCommand& o) {
   if (!o.quantize.empty()) {
     step("quantizing (" + o.quantize + ")");
     const Graph model = folded_for_quantization(load_onnx(current));
-    const std::vector<TensorMap> samples = calibration_inputs(model, "fashion-mnist", 32, 0);
-    Session session(model, SessionOptions{.threads = o.threads, .optimize = false, .fast_kernels = true});
+    // Calibrated on the data set's training split, the one the model is evaluated on.
+    const std::vector<TensorMap> samples = calibration_inputs(model, o.dataset, 32, 0, o.path);
+    Session session(model,
+                    SessionOptions{.threads = o.threads, .optimize = false, .fast_kernels = true});
     const CalibrationRunner runner = [&](const TensorMap& s, const ValueCallback& observe) {
       session.run(s, observe);
     };
@@ -192,10 +198,10 @@ void compress(const CompressCommand& o) {
       save_onnx(quantize_qdq(model, samples, runner, q), out);
     } else {
       // The budget is measured on the training split's last 2,000 images, not the test split.
-      save_onnx(
-          quantize_mixed(model, samples, runner, q, {o.dataset, 0.005, 2000, o.threads, progress})
-              .model,
-          out);
+      save_onnx(quantize_mixed(model, samples, runner, q,
+                               {o.dataset, o.path, 0.005, 2000, o.threads, progress})
+                    .model,
+                out);
     }
     variants.push_back(measure(o, test, o.quantize, out,
                                o.quantize == "int8" ? "PTQ int8 (QDQ), min/max over 32 images"
@@ -219,6 +225,9 @@ void add_compress_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--dataset", o->dataset, "fashion-mnist (default), cifar100 or uci-har")
       ->check(CLI::IsMember({"fashion-mnist", "cifar100", "uci-har"}));
+  cmd->add_option("--path", o->path,
+                  "the data set's files: Fashion-MNIST's folder (Debian's by default), the folder "
+                  "holding CIFAR-100's train.bin and test.bin, or UCI HAR's folder");
   cmd->add_option("--out,-o", o->out, "output folder")->required();
   cmd->add_option("--prune", o->prune, "share of filters to remove, then fine-tune")
       ->check(CLI::Range(0.0, 0.95));

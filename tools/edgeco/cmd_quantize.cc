@@ -36,8 +36,9 @@ CalibrationMethod method_of(const std::string& name) {
 
 // The last `count` images of the data set's training split: held out from nothing the test split
 // reports, so choosing precisions on them does not tune to the test set.
-Dataset validation_split(const std::string& name, int64_t count) {
-  const Dataset train = load_dataset(name, "", "train");
+Dataset validation_split(const std::string& name, const std::filesystem::path& path,
+                         int64_t count) {
+  const Dataset train = load_dataset(name, path, "train");
   count = std::min(count, train.size());
   std::vector<int64_t> last(static_cast<size_t>(count));
   std::iota(last.begin(), last.end(), train.size() - count);
@@ -57,7 +58,7 @@ Graph folded_for_quantization(Graph model) {
 MixedResult quantize_mixed(const Graph& model, std::span<const TensorMap> samples,
                            const CalibrationRunner& runner, const QuantizeOptions& quantize,
                            const MixedRequest& request) {
-  const Dataset val = validation_split(request.dataset, request.val_samples);
+  const Dataset val = validation_split(request.dataset, request.path, request.val_samples);
   MixedPrecisionOptions options;
   options.budget = request.budget;
   options.quantize = quantize;
@@ -67,7 +68,8 @@ MixedResult quantize_mixed(const Graph& model, std::span<const TensorMap> sample
       progress_bar("mixed precision", double(done) / double(total), what, done == total);
     };
   const AccuracyFunction accuracy = [&](const Graph& g) {
-    Session s(g, SessionOptions{.threads = request.threads, .optimize = true, .fast_kernels = true});
+    Session s(g,
+              SessionOptions{.threads = request.threads, .optimize = true, .fast_kernels = true});
     return evaluate(s, val).top1;
   };
   MixedResult result{{}, {}, val.name};
@@ -81,7 +83,7 @@ void mixed(const QuantizeCommand& o, const Graph& model, const std::vector<Tenso
            const CalibrationRunner& runner, const QuantizeOptions& quantize) {
   const MixedResult result = quantize_mixed(
       model, samples, runner, quantize,
-      {o.dataset, o.budget, o.val_samples, o.threads, !o.json && isatty(STDERR_FILENO)});
+      {o.dataset, {}, o.budget, o.val_samples, o.threads, !o.json && isatty(STDERR_FILENO)});
   const MixedPrecisionReport& r = result.report;
   const Graph& q = result.model;
   save_onnx(q, o.out);
@@ -139,7 +141,8 @@ void quantize(const QuantizeCommand& o) {
     return run_node(n, opset, in);
   };
   // Calibration runs the graph as written (value names intact) on the fast kernels.
-  Session session(model, SessionOptions{.threads = o.threads, .optimize = false, .fast_kernels = true});
+  Session session(model,
+                  SessionOptions{.threads = o.threads, .optimize = false, .fast_kernels = true});
   const CalibrationRunner runner = [&](const TensorMap& sample, const ValueCallback& observe) {
     session.run(sample, observe);
   };

@@ -51,6 +51,7 @@ Graph folded_for_quantization(Graph model);
 // `val_samples` images (shared by quantize and compress).
 struct MixedRequest {
   std::string dataset;
+  std::filesystem::path path;  // the data set's files (load_dataset); empty: its default
   double budget = 0.005;
   int64_t val_samples = 2000;
   int threads = 1;
@@ -71,7 +72,8 @@ double percentile(std::vector<double> values, double p);
 // Structured pruning as the CLI runs it: HRank's feature maps come from `calibration` inputs run
 // on the fast kernels.
 Graph prune_model(const Graph& model, const PruneOptions& options, const std::string& calibration,
-                  size_t samples, uint32_t seed, int threads, PruneReport* report = nullptr);
+                  size_t samples, uint32_t seed, int threads, PruneReport* report = nullptr,
+                  const std::filesystem::path& data_path = {});
 
 // "1.23 M" style numbers for tables.
 std::string human(double value);

@@ -59,7 +59,8 @@ void run(Command& c, bool distill) {
     };
   const TrainReport report = train(model, data, c.train);
   save_onnx(model, c.out);
-  Session session(model, SessionOptions{.threads = c.train.threads, .optimize = true, .fast_kernels = true});
+  Session session(
+      model, SessionOptions{.threads = c.train.threads, .optimize = true, .fast_kernels = true});
   EvalOptions eval;
   eval.limit = c.eval_limit;
   const EvalResult r = evaluate(session, test, eval);
