@@ -5,6 +5,7 @@
 #include <chrono>
 #include <set>
 
+#include "core/omp_limit.h"
 #include "edgeco/compiler.h"
 #include "edgeco/runtime.h"
 #include "kernels/kernel.h"
@@ -340,6 +341,8 @@ TensorMap Session::run(const TensorMap& inputs) {
 }
 
 TensorMap Session::run(const TensorMap& inputs, const ValueObserver& observe) {
+  // The session's thread count for the whole run, the caller's given back at its end.
+  const OmpThreadLimit thread_limit(options_.threads);
   for (const auto& [name, tensor] : inputs)
     if (std::find(graph_.inputs.begin(), graph_.inputs.end(), name) == graph_.inputs.end())
       throw Error(ErrorKind::invalid_argument, "the model has no input named '" + name + "'",

@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cstdlib>
 
@@ -103,7 +104,8 @@ Graph static_conv_relu() {
 TEST(SessionMemory, PackedWeightsAreTheOnlyCopyWithStaticShapes) {
   const Tensor x = testing::random_floats({2, 2, 4, 4}, -1, 1, 3);
   const auto expected = Session(static_conv_relu()).run({{"x", x}}).at("y").to_doubles();
-  Session fast(static_conv_relu(), SessionOptions{.threads = 1, .optimize = true, .fast_kernels = true});
+  Session fast(static_conv_relu(),
+               SessionOptions{.threads = 1, .optimize = true, .fast_kernels = true});
   EXPECT_FALSE(fast.graph().find_value("w")->initializer);  // the oneDNN kernel holds it packed
   for (int run = 0; run < 2; ++run) {
     const auto got = fast.run({{"x", x}}).at("y").to_doubles();
@@ -116,7 +118,10 @@ TEST(SessionMemory, PackedWeightsAreTheOnlyCopyWithStaticShapes) {
   // With a symbolic batch the kernel repacks float weights from its packed copy when a new batch
   // size needs another layout (fast_kernels_test: DynamicBatchRebuildsForEachShape).
   EXPECT_FALSE(
-      Session(conv_relu(), SessionOptions{.threads = 1, .optimize = true, .fast_kernels = true}).graph().find_value("w")->initializer);
+      Session(conv_relu(), SessionOptions{.threads = 1, .optimize = true, .fast_kernels = true})
+          .graph()
+          .find_value("w")
+          ->initializer);
 }
 
 TEST(SessionMemory, LargestTwoLiveActivationsOfAChain) {
@@ -317,6 +322,22 @@ TEST(SessionRowBands, ChainsRunByBandsGiveTheBitsOfWholeNodes) {
     EXPECT_EQ(by_bands, run == 0 ? std::vector<std::string>{} : chain) << "run " << run;
     for (const NodeTiming& t : whole.last_timings()) EXPECT_FALSE(t.row_bands) << t.node;
   }
+}
+
+TEST(Session, RunsWithItsThreadCountAndGivesTheCallersOpenMpLimitBack) {
+  // A caller's own OpenMP code keeps its thread limit across a session's runs, whatever thread
+  // count the session (and the oneDNN primitives it prepares) uses.
+  const int before = omp_get_max_threads();
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(3);
+    Session s(conv_relu(),
+              SessionOptions{.threads = threads, .optimize = true, .fast_kernels = true});
+    const TensorMap feed{{"x", testing::random_floats({1, 2, 4, 4}, -1, 1, 4)}};
+    s.run(feed);
+    s.run(feed);
+    EXPECT_EQ(omp_get_max_threads(), 3) << threads << " thread(s)";
+  }
+  omp_set_num_threads(before);
 }
 
 TEST(SessionRowBands, OneThreadOrAnObserverRunsWholeNodes) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "core/omp_limit.h"
 #include "kernels/fast/fast_kernels.h"
 
 namespace edgeco::kernels::fast {
@@ -282,7 +283,7 @@ class OneDnnConv final : public OneDnnKernel {
     dnnl::primitive_attr attr = attr_;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // one per band: threads never share
     // oneDNN takes a primitive's thread count from the OpenMP limit when it is created.
-    omp_set_num_threads(1);
+    const OmpThreadLimit one_thread(1);
     std::vector<Band> made;
     try {
       for (int b = 0; b < bands; ++b) {
@@ -320,7 +321,6 @@ class OneDnnConv final : public OneDnnKernel {
     } catch (const dnnl::error&) {
       made.clear();
     }
-    omp_set_num_threads(args.threads);
     if (int(made.size()) != bands) return false;
     bands_ = std::move(made);
     return true;

@@ -1,23 +1,23 @@
-#include <omp.h>
-
+#include "core/omp_limit.h"
 #include "kernels/fast/fast_kernels.h"
 #include "kernels/kernel.h"
 
 namespace edgeco::kernels {
 
 void fast::OneDnnKernel::run(const KernelArgs& args) {
-  // oneDNN fixes a primitive's thread count when it is created, from the OpenMP thread limit:
-  // set that limit around (re)preparing only. A primitive made for one thread then runs without a
-  // parallel region. Lowering the limit on every run would cost each later region ~5 us in libomp
-  // (it shrinks and regrows its team).
+  // oneDNN fixes a primitive's thread count when it is created, from the OpenMP thread limit: the
+  // limit is the node's around (re)preparing only. A primitive made for one thread then runs
+  // without a parallel region. A session sets the limit to its thread count for a whole run
+  // (Session::run), so the one here costs a query, not a change: lowering and raising it around
+  // every node would cost each later region ~5 us in libomp (it shrinks and regrows its team).
   const int threads = macs(args) < kParallelMinMacs ? 1 : args.threads;
   if (args.in(0).dims() != prepared_for_ || threads != prepared_threads_) {
-    omp_set_num_threads(threads);
+    const OmpThreadLimit limit(threads);
     prepare(args);
     prepared_for_ = args.in(0).dims();
     prepared_threads_ = threads;
   }
-  omp_set_num_threads(args.threads);
+  const OmpThreadLimit limit(args.threads);
   dnnl::stream& stream = thread_stream();
   execute(args, stream);
   stream.wait();
