@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "edgeco/compiler.h"
 #include "edgeco/hw.h"
 #include "edgeco/session.h"
 
@@ -54,5 +55,17 @@ HostCalibration calibrate_host(const HostCalibrationOptions& options = {});
 // The calibration as the `host` platform, every constant's source in its notes (hw::to_yaml
 // writes them beside the values).
 hw::Platform host_platform(const HostCalibration& calibration);
+
+// validate --breakdown: per-node measured times (each node's runs, by node name) joined with a
+// plan's nodes and summed per operator class and numeric type ("int8 dense_conv"); runtime nodes
+// the plan does not have, or plan nodes the runtime did not time, form their own groups
+// ("(not in the plan)", "(not timed by the runtime)"). A node's measured time is the mean of its
+// runs.
+struct GroupTime {
+  int nodes = 0;
+  double modelled_ms = 0, measured_ms = 0;
+};
+std::map<std::string, GroupTime> group_times(
+    const Plan& plan, const std::map<std::string, std::vector<double>>& node_runs);
 
 }  // namespace edgeco

@@ -55,6 +55,10 @@ int fuse_quantized(Graph& graph, PassLog* log = nullptr,
 // Removes nodes none of whose outputs reach a graph output, and initializers nothing reads.
 int remove_dead_nodes(Graph& graph, PassLog* log = nullptr);
 
+// BatchNormalization folded into the convolutions before them and the dead nodes removed, as
+// quantization needs: int8 kernels then carry the whole conv + BN.
+Graph folded_for_quantization(Graph model);
+
 // Regions that start at a 2-D convolution switch to NHWC (channels last) through the element-wise,
 // Concat and global-pool nodes that follow, with one Transpose at each edge of a region. For
 // kernels that run NHWC natively; the reference kernels still compute it (via transposes).

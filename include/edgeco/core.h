@@ -247,6 +247,11 @@ struct TensorMemory {
 TensorMemory tensor_memory();
 void reset_tensor_memory_peak();
 
+// The p-th quantile (p in [0, 1]) of the values, interpolated between neighbours; 0 for none.
+double percentile(std::vector<double> values, double p);
+// Their mean; 0 for none.
+double mean(std::span<const double> values);
+
 // The largest tensor edgeco will allocate, in bytes: physical memory unless overridden with
 // the EDGECO_MAX_TENSOR_BYTES environment variable (tests use it to provoke the limit).
 size_t max_tensor_bytes();

@@ -212,7 +212,7 @@ class ChannelsLast {
     if (v.empty() || nhwc(v)) return v.empty() ? v : twin(v);
     if (auto it = entries_.find(v); it != entries_.end()) return it->second;
     const Value& value = g_.value(v);
-    const std::string t = twin(v);
+    std::string t = twin(v);
     if (value.initializer) {
       g_.value(t).initializer = value.initializer->numel() == 1
                                     ? *value.initializer

@@ -459,4 +459,10 @@ PassLog optimize(Graph& graph, const ConstantEvaluator& evaluate, bool channels_
   return log;
 }
 
+Graph folded_for_quantization(Graph model) {
+  fold_batch_norm(model);
+  remove_dead_nodes(model);
+  return model;
+}
+
 }  // namespace edgeco

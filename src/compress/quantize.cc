@@ -251,6 +251,7 @@ std::vector<TensorMap> npy_calibration(const Graph& model, const std::filesystem
   if (files.empty()) throw Error(ErrorKind::invalid_argument, "holds no .npy files", dir.string());
   std::sort(files.begin(), files.end());
   std::vector<TensorMap> out;
+  out.reserve(files.size());
   for (const auto& f : files) out.push_back({{model.inputs[0], load_npy(f)}});
   return out;
 }

@@ -448,7 +448,8 @@ Tensor Tensor::cast(DType to) const {
       for (size_t i = 0; i < src.size(); ++i) {
         if constexpr (std::is_integral_v<From> && std::is_integral_v<To> &&
                       !std::is_same_v<To, bool>)
-          dst[i] = static_cast<To>(src[i]);  // wraps, as ONNX Cast between integers does
+          // Wraps (and sign-extends int8), as ONNX Cast between integers does.
+          dst[i] = static_cast<To>(src[i]);  // NOLINT(bugprone-signed-char-misuse)
         else
           dst[i] = store_from_double<To>(load_as_double(src[i]));
       }
@@ -469,6 +470,8 @@ std::string_view to_string(NumType t) {
   return "?";
 }
 
-int bits(NumType t) { return t == NumType::int8 ? 8 : t == NumType::fp16 ? 16 : 32; }
+int bits(NumType t) {
+  return t == NumType::int8 ? 8 : t == NumType::fp16 ? 16 : 32;
+}
 
 }  // namespace edgeco

@@ -159,7 +159,7 @@ std::filesystem::path fashion_mnist_file(const std::filesystem::path& dir, std::
                 "split must be 'train' or 'test', got '" + std::string(split) + "'");
   const std::string prefix = split == "train" ? "train" : "t10k";
   for (const char* ext : {".gz", ""}) {
-    const auto p = dir / (prefix + "-" + stem + "-ubyte" + ext);
+    auto p = dir / (prefix + "-" + stem + "-ubyte" + ext);
     if (std::filesystem::exists(p)) return p;
   }
   throw Error(ErrorKind::io,
@@ -285,6 +285,7 @@ Dataset load_uci_har(const std::filesystem::path& dir, std::string_view split) {
   const auto base = dir / s;
   const std::string labels = read_text(base / ("y_" + s + ".txt"));
   std::vector<std::string> texts;
+  texts.reserve(kUciHarSignals.size());
   for (const char* signal : kUciHarSignals)
     texts.push_back(
         read_text(base / "Inertial Signals" / (std::string(signal) + "_" + s + ".txt")));

@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <numeric>
 #include <random>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -266,7 +268,7 @@ void RoundTimer::run(int rounds, int warmup_rounds,
       job.run_ms.push_back(ms);
       job.node_timings.push_back(job.session->last_timings());
     }
-    if (progress) progress(size_t(r + 1), size_t(total));
+    if (progress) progress(size_t(r) + 1, size_t(total));
   }
 }
 
@@ -485,6 +487,28 @@ hw::Platform host_platform(const HostCalibration& c) {
       {"transcendental_per_cycle", "[CAL] depthwise 3x3 layers with SiLU vs with ReLU"}};
   for (const auto& [field, note] : device_notes) p.notes[d + field] = note;
   return p;
+}
+
+std::map<std::string, GroupTime> group_times(
+    const Plan& plan, const std::map<std::string, std::vector<double>>& runs) {
+  std::map<std::string, GroupTime> groups;
+  std::set<std::string> planned;
+  for (const PlanNode& n : plan.nodes) {
+    planned.insert(n.name);
+    const auto it = runs.find(n.name);
+    GroupTime& g =
+        groups[it == runs.end() ? "(not timed by the runtime)" : n.type + " " + n.op_class];
+    ++g.nodes;
+    g.modelled_ms += n.latency_ms;
+    if (it != runs.end()) g.measured_ms += mean(it->second);
+  }
+  for (const auto& [name, times] : runs)
+    if (!planned.count(name)) {
+      GroupTime& g = groups["(not in the plan)"];
+      ++g.nodes;
+      g.measured_ms += mean(times);
+    }
+  return groups;
 }
 
 }  // namespace edgeco

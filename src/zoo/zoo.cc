@@ -32,7 +32,8 @@ class Builder {
     const std::string name = "conv" + std::to_string(++count_);
     Dims w_dims{out, in / groups};
     for (int d = 0; d < spatial; ++d) w_dims.push_back(k);
-    const double fan_in = double(in / groups) * std::pow(double(k), spatial);
+    const int64_t per_group = in / groups;  // whole channels per group
+    const double fan_in = double(per_group) * std::pow(double(k), spatial);
     g_.value(name + ".weight").initializer = normal(w_dims, std::sqrt(2.0 / fan_in));
     Node n{name, "Conv", "", {x, name + ".weight"}, {name + ".out"}};
     if (bias) {
@@ -240,7 +241,8 @@ Graph mobilenet_v3_small(const ZooOptions& o) {
     if (expand != channels) y = b.conv_bn_act(y, channels, expand, 1, 1, 1, k.act);
     y = b.conv_bn_act(y, expand, expand, k.kernel, stride, expand, k.act);
     if (k.se) {
-      const int64_t squeeze = divisible(double(expand / 4));
+      const int64_t quarter = expand / 4;  // torchvision: _make_divisible(expand // 4, 8)
+      const int64_t squeeze = divisible(double(quarter));
       std::string s = b.op("GlobalAveragePool", {y});
       s = b.activation(b.conv(s, expand, squeeze, 1, 1, 1, true), "relu");
       s = b.activation(b.conv(s, squeeze, expand, 1, 1, 1, true), "hardsigmoid");

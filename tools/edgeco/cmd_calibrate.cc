@@ -91,49 +91,12 @@ void calibrate_command(const CalibrateRequest& r) {
   std::printf("wrote %s (find it as --platform host)\n", out.c_str());
 }
 
-double mean(const std::vector<double>& values) {
-  return values.empty()
-             ? 0.0
-             : std::accumulate(values.begin(), values.end(), 0.0) / double(values.size());
-}
-
 struct ValidateRequest {
   std::string platform = "host";
   std::vector<std::string> models;
   int threads = 1, iters = 20;
   bool json = false, breakdown = false, calibrate = false;
 };
-
-// Modelled and measured time of one group of nodes (an operator class and numeric type).
-struct GroupTime {
-  int nodes = 0;
-  double modelled_ms = 0, measured_ms = 0;
-};
-
-// Per-node times (each node's mean over the central runs, see `measured` below) joined with the
-// plan's nodes by name, summed per operator class and type; runtime nodes the plan does not have
-// (or plan nodes the runtime did not time) form their own groups.
-std::map<std::string, GroupTime> group_times(
-    const Plan& plan, const std::map<std::string, std::vector<double>>& runs) {
-  std::map<std::string, GroupTime> groups;
-  std::set<std::string> planned;
-  for (const PlanNode& n : plan.nodes) {
-    planned.insert(n.name);
-    const auto it = runs.find(n.name);
-    GroupTime& g =
-        groups[it == runs.end() ? "(not timed by the runtime)" : n.type + " " + n.op_class];
-    ++g.nodes;
-    g.modelled_ms += n.latency_ms;
-    if (it != runs.end()) g.measured_ms += mean(it->second);
-  }
-  for (const auto& [name, times] : runs)
-    if (!planned.count(name)) {
-      GroupTime& g = groups["(not in the plan)"];
-      ++g.nodes;
-      g.measured_ms += mean(times);
-    }
-  return groups;
-}
 
 void validate_command(const ValidateRequest& r) {
   std::vector<Graph> graphs;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "edgeco/compiler.h"
 #include "edgeco/compress.h"
 #include "edgeco/onnx.h"
 #include "edgeco/runtime.h"
@@ -199,7 +200,10 @@ void compress(const CompressCommand& o) {
     } else {
       // The budget is measured on the training split's last 2,000 images, not the test split.
       save_onnx(quantize_mixed(model, samples, runner, q,
-                               {o.dataset, o.path, 0.005, 2000, o.threads, progress})
+                               {.dataset = o.dataset,
+                                .path = o.path,
+                                .threads = o.threads,
+                                .progress = mixed_progress(progress)})
                     .model,
                 out);
     }

@@ -76,21 +76,6 @@ void prune(PruneCommand& o) {
 
 }  // namespace
 
-Graph prune_model(const Graph& model, const PruneOptions& options, const std::string& calibration,
-                  size_t samples, uint32_t seed, int threads, PruneReport* report,
-                  const std::filesystem::path& data_path) {
-  if (options.criterion != PruneCriterion::hrank)
-    return prune_channels(model, options, {}, {}, report);
-  const std::vector<TensorMap> inputs =
-      calibration_inputs(model, calibration, samples, seed, data_path);
-  Session session(model,
-                  SessionOptions{.threads = threads, .optimize = false, .fast_kernels = true});
-  const CalibrationRunner runner = [&](const TensorMap& sample, const ValueCallback& observe) {
-    session.run(sample, observe);
-  };
-  return prune_channels(model, options, inputs, runner, report);
-}
-
 void add_prune_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "prune",

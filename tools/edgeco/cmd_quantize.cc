@@ -34,56 +34,19 @@ CalibrationMethod method_of(const std::string& name) {
   return CalibrationMethod::minmax;
 }
 
-// The last `count` images of the data set's training split: held out from nothing the test split
-// reports, so choosing precisions on them does not tune to the test set.
-Dataset validation_split(const std::string& name, const std::filesystem::path& path,
-                         int64_t count) {
-  const Dataset train = load_dataset(name, path, "train");
-  count = std::min(count, train.size());
-  std::vector<int64_t> last(static_cast<size_t>(count));
-  std::iota(last.begin(), last.end(), train.size() - count);
-  Batch b = gather_batch(train, last);
-  return Dataset{train.name + " (last " + std::to_string(count) + " training images)",
-                 std::move(b.samples), std::move(b.labels), train.classes};
-}
-
 }  // namespace
-
-Graph folded_for_quantization(Graph model) {
-  fold_batch_norm(model);
-  remove_dead_nodes(model);
-  return model;
-}
-
-MixedResult quantize_mixed(const Graph& model, std::span<const TensorMap> samples,
-                           const CalibrationRunner& runner, const QuantizeOptions& quantize,
-                           const MixedRequest& request) {
-  const Dataset val = validation_split(request.dataset, request.path, request.val_samples);
-  MixedPrecisionOptions options;
-  options.budget = request.budget;
-  options.quantize = quantize;
-  options.quantize.progress = nullptr;
-  if (request.progress)
-    options.progress = [](const std::string& what, size_t done, size_t total) {
-      progress_bar("mixed precision", double(done) / double(total), what, done == total);
-    };
-  const AccuracyFunction accuracy = [&](const Graph& g) {
-    Session s(g,
-              SessionOptions{.threads = request.threads, .optimize = true, .fast_kernels = true});
-    return evaluate(s, val).top1;
-  };
-  MixedResult result{{}, {}, val.name};
-  result.model = mixed_precision(model, samples, runner, accuracy, options, &result.report);
-  return result;
-}
 
 namespace {
 
 void mixed(const QuantizeCommand& o, const Graph& model, const std::vector<TensorMap>& samples,
            const CalibrationRunner& runner, const QuantizeOptions& quantize) {
-  const MixedResult result = quantize_mixed(
-      model, samples, runner, quantize,
-      {o.dataset, {}, o.budget, o.val_samples, o.threads, !o.json && isatty(STDERR_FILENO)});
+  const MixedResult result =
+      quantize_mixed(model, samples, runner, quantize,
+                     {.dataset = o.dataset,
+                      .budget = o.budget,
+                      .val_samples = o.val_samples,
+                      .threads = o.threads,
+                      .progress = mixed_progress(!o.json && isatty(STDERR_FILENO))});
   const MixedPrecisionReport& r = result.report;
   const Graph& q = result.model;
   save_onnx(q, o.out);

@@ -17,7 +17,7 @@ namespace edgeco::cli {
 
 std::filesystem::path train_tool() {
   const auto self = std::filesystem::read_symlink("/proc/self/exe");
-  const auto tool = self.parent_path() / "edgeco-train";
+  auto tool = self.parent_path() / "edgeco-train";
   if (!std::filesystem::exists(tool))
     throw Error(ErrorKind::unsupported,
                 "training needs edgeco-train, built beside edgeco when libtorch-dev is "
@@ -31,6 +31,7 @@ void run_train_tool(const std::vector<std::string>& arguments) {
   std::vector<std::string> args{tool};
   args.insert(args.end(), arguments.begin(), arguments.end());
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   // The child's report goes nowhere (the caller measures what it wrote); its progress bar and
@@ -70,6 +71,7 @@ void add_train_commands(CLI::App& app) {
       std::vector<std::string> args{tool.string(), name};
       for (const auto& a : cmd->remaining()) args.push_back(a);
       std::vector<char*> argv;
+      argv.reserve(args.size() + 1);
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       ::execv(tool.c_str(), argv.data());

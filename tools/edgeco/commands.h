@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "edgeco/compress.h"
+#include "edgeco/pipeline.h"
 
 namespace edgeco::cli {
 
@@ -37,43 +38,13 @@ void retain_freed_memory();
 // A progress bar on stderr ("label [#####     ] detail"), `done` in [0, 1]; ends the line when
 // `finished`. Callers draw it only when stderr is a terminal.
 void progress_bar(const std::string& label, double done, const std::string& detail, bool finished);
+// A mixed-precision search's progress as a bar, or none when `shown` is false.
+std::function<void(const std::string&, size_t, size_t)> mixed_progress(bool shown);
 
 // edgeco-train beside this program (throws when it was not built), and running it with
 // `arguments` (throws naming the command when it fails).
 std::filesystem::path train_tool();
 void run_train_tool(const std::vector<std::string>& arguments);
-
-// BatchNormalization folded into the convolutions before them (and the dead nodes removed), as
-// quantization needs: int8 kernels then carry the whole conv + BN.
-Graph folded_for_quantization(Graph model);
-
-// Mixed-precision quantization with accuracy measured on the data set's training split's last
-// `val_samples` images (shared by quantize and compress).
-struct MixedRequest {
-  std::string dataset;
-  std::filesystem::path path;  // the data set's files (load_dataset); empty: its default
-  double budget = 0.005;
-  int64_t val_samples = 2000;
-  int threads = 1;
-  bool progress = false;
-};
-struct MixedResult {
-  Graph model;
-  MixedPrecisionReport report;
-  std::string validation;  // what accuracy was measured on
-};
-MixedResult quantize_mixed(const Graph& model, std::span<const TensorMap> samples,
-                           const CalibrationRunner& runner, const QuantizeOptions& quantize,
-                           const MixedRequest& request);
-
-// The p-th quantile (p in [0, 1]) of the values, interpolated between neighbours.
-double percentile(std::vector<double> values, double p);
-
-// Structured pruning as the CLI runs it: HRank's feature maps come from `calibration` inputs run
-// on the fast kernels.
-Graph prune_model(const Graph& model, const PruneOptions& options, const std::string& calibration,
-                  size_t samples, uint32_t seed, int threads, PruneReport* report = nullptr,
-                  const std::filesystem::path& data_path = {});
 
 // "1.23 M" style numbers for tables.
 std::string human(double value);

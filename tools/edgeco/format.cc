@@ -32,12 +32,11 @@ std::string human(double value) {
   return buf;
 }
 
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  const double rank = p * double(v.size() - 1);
-  const size_t lo = size_t(rank);
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (v[hi] - v[lo]) * (rank - double(lo));
+std::function<void(const std::string&, size_t, size_t)> mixed_progress(bool shown) {
+  if (!shown) return nullptr;
+  return [](const std::string& what, size_t done, size_t total) {
+    progress_bar("mixed precision", double(done) / double(total), what, done == total);
+  };
 }
 
 }  // namespace edgeco::cli

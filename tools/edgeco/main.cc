@@ -4,7 +4,9 @@
 #include "commands.h"
 #include "edgeco/core.h"
 
-int main(int argc, char** argv) {
+// Every error of a command is caught below; only a failure to set the commands up (bad_alloc) can
+// escape, and that should end the program.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   // A session-level arena (buffers planned by liveness) is the fuller answer, in the library.
   edgeco::cli::retain_freed_memory();
   CLI::App app{

@@ -116,7 +116,9 @@ void add_options(CLI::App* cmd, Command& c) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// Every error of a command is caught below; only a failure to set the commands up (bad_alloc) can
+// escape, and that should end the program.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   edgeco::cli::retain_freed_memory();
   CLI::App app{"edgeco-train: train and distill edgeco's architectures on libtorch"};
   app.require_subcommand(1);

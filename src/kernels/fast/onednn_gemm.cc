@@ -37,8 +37,8 @@ class OneDnnMatMul : public OneDnnKernel {
 
   // Packs `b_user` into the primitive's weight layout and makes the primitive; `bias` (or none)
   // must outlive it.
-  void build(const dnnl::matmul::primitive_desc& pd, memory b_user, const memory::desc& bias_md,
-             Tensor* bias) {
+  void build(const dnnl::matmul::primitive_desc& pd, const memory& b_user,
+             const memory::desc& bias_md, Tensor* bias) {
     dnnl::stream stream(cpu_engine());
     // A new shape may keep the packed layout; otherwise repack (from the original, or, when the
     // caller no longer has it, from the previous packed copy: b_user is then empty).

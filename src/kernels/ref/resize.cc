@@ -62,14 +62,12 @@ AxisTaps axis_taps(const KernelArgs& args, int64_t in_len, int64_t out_len, doub
     auto& taps = result.taps[size_t(o)];
     if (mode == "nearest") {
       int64_t pick;
-      if (ratio == 0)
+      if (ratio == 0 || nearest_mode == "floor")  // on a sample every mode picks it
         pick = int64_t(base);
       else if (nearest_mode == "round_prefer_floor")
         pick = int64_t(base) + (ratio > 0.5 ? 1 : 0);
       else if (nearest_mode == "round_prefer_ceil")
         pick = int64_t(base) + (ratio >= 0.5 ? 1 : 0);
-      else if (nearest_mode == "floor")
-        pick = int64_t(base);
       else if (nearest_mode == "ceil")
         pick = int64_t(base) + 1;
       else
