@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
-#include "edgeco/compiler.h"
+#include "edgeco/codesign.h"
 #include "edgeco/compress.h"
 #include "edgeco/onnx.h"
 #include "edgeco/runtime.h"
@@ -29,76 +29,36 @@ struct CompressCommand {
   bool json = false;
 };
 
-struct Variant {
-  std::string name, file, how;
-  double top1 = 0;
-  int64_t samples = 0, params = 0, macs = 0, bytes = 0;
-  double latency_ms = 0;
-};
-
-double median_latency_ms(const Graph& model, int threads, int runs) {
-  const PreparedInputs inputs = prepare_inputs(model, {}, 0);
-  Session session(model,
-                  SessionOptions{.threads = threads, .optimize = true, .fast_kernels = true});
-  for (int i = 0; i < 3; ++i) session.run(inputs.tensors);
-  std::vector<double> ms;
-  for (int i = 0; i < runs; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    session.run(inputs.tensors);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                     .count());
-  }
-  return percentile(std::move(ms), 0.5);
-}
-
-Variant measure(const CompressCommand& o, const Dataset& test, std::string name,
-                const std::string& file, std::string how) {
-  const Graph g = load_onnx(file);
-  Variant v{std::move(name), file, std::move(how)};
-  Session session(g, SessionOptions{.threads = o.threads, .optimize = true, .fast_kernels = true});
-  EvalOptions eval;
-  eval.limit = o.eval_limit;
-  const EvalResult r = evaluate(session, test, eval);
-  v.top1 = r.top1;
-  v.samples = r.samples;
-  const ModelSummary s = analyze(g);
-  v.params = s.params;
-  v.macs = s.macs;
-  v.bytes = int64_t(std::filesystem::file_size(file));
-  v.latency_ms = median_latency_ms(g, 1, o.latency_runs);
-  return v;
-}
-
-std::vector<std::string> training_arguments(const CompressCommand& o, const std::string& init,
-                                            const std::string& out) {
-  std::vector<std::string> a{o.teacher.empty() ? "train" : "distill",
+// The edgeco-train command line of a training job.
+std::vector<std::string> training_arguments(const TrainJob& job) {
+  std::vector<std::string> a{job.teacher.empty() ? "train" : "distill",
                              "--init",
-                             init,
+                             job.init.string(),
                              "--dataset",
-                             o.dataset,
+                             job.dataset,
                              "--epochs",
-                             std::to_string(o.finetune_epochs),
+                             std::to_string(job.epochs),
                              "--lr",
-                             std::to_string(o.finetune_lr),
+                             std::to_string(job.lr),
                              "--batch",
-                             std::to_string(o.batch),
+                             std::to_string(job.batch),
                              "--threads",
-                             std::to_string(o.threads),
+                             std::to_string(job.threads),
                              "--eval-limit",
                              "1",
                              "--out",
-                             out};
-  if (o.train_limit > 0) a.insert(a.end(), {"--limit", std::to_string(o.train_limit)});
-  if (!o.path.empty()) a.insert(a.end(), {"--path", o.path});
-  if (!o.teacher.empty()) a.insert(a.end(), {"--teacher", o.teacher});
+                             job.out.string()};
+  if (job.limit > 0) a.insert(a.end(), {"--limit", std::to_string(job.limit)});
+  if (!job.data_path.empty()) a.insert(a.end(), {"--path", job.data_path.string()});
+  if (!job.teacher.empty()) a.insert(a.end(), {"--teacher", job.teacher.string()});
   return a;
 }
 
-void write_tables(const CompressCommand& o, const std::vector<Variant>& variants,
+void write_tables(const CompressCommand& o, const std::vector<CompressVariant>& variants,
                   const std::string& test_name) {
   const std::filesystem::path dir(o.out);
   nlohmann::json rows = nlohmann::json::array();
-  for (const Variant& v : variants)
+  for (const CompressVariant& v : variants)
     rows.push_back({{"variant", v.name},
                     {"file", v.file},
                     {"how", v.how},
@@ -119,7 +79,7 @@ void write_tables(const CompressCommand& o, const std::vector<Variant>& variants
   md << "| variant | how | top-1 (%) | params | MACs | bytes | host latency (ms) |\n"
      << "|---|---|---:|---:|---:|---:|---:|\n";
   char line[512];
-  for (const Variant& v : variants) {
+  for (const CompressVariant& v : variants) {
     std::snprintf(line, sizeof line, "| %s | %s | %.2f | %s | %s | %s | %.3f |\n", v.name.c_str(),
                   v.how.c_str(), 100 * v.top1, human(double(v.params)).c_str(),
                   human(double(v.macs)).c_str(), human(double(v.bytes)).c_str(), v.latency_ms);
@@ -138,80 +98,29 @@ void write_tables(const CompressCommand& o, const std::vector<Variant>& variants
 }
 
 void compress(const CompressCommand& o) {
-  const std::filesystem::path dir(o.out);
-  std::filesystem::create_directories(dir);
-  const Dataset test = load_dataset(o.dataset, o.path, "test");
+  CompressRequest r;
+  r.model = o.model;
+  r.dataset = o.dataset;
+  r.data_path = o.path;
+  r.out = o.out;
+  r.teacher = o.teacher;
+  r.prune = o.prune;
+  r.criterion = o.criterion;
+  r.quantize = o.quantize;
+  r.finetune_epochs = o.finetune_epochs;
+  r.finetune_lr = o.finetune_lr;
+  r.threads = o.threads;
+  r.latency_runs = o.latency_runs;
+  r.batch = int(o.batch);
+  r.train_limit = o.train_limit;
+  r.eval_limit = o.eval_limit;
   const bool progress = !o.json && isatty(STDERR_FILENO);
-  auto step = [&](const std::string& what) {
-    if (progress) std::fprintf(stderr, "compress: %s\n", what.c_str());
-  };
-  std::vector<Variant> variants;
-  const std::string base = (dir / "base.onnx").string();
-  std::filesystem::copy_file(o.model, base, std::filesystem::copy_options::overwrite_existing);
-  variants.push_back(measure(o, test, "base", base, "as given"));
-  std::string current = base;
-
-  if (!o.teacher.empty()) {
-    step("distilling from " + o.teacher);
-    const std::string kd = (dir / "kd.onnx").string();
-    run_train_tool(training_arguments(o, current, kd));
-    variants.push_back(measure(
-        o, test, "kd", kd,
-        "distilled from " + o.teacher + ", " + std::to_string(o.finetune_epochs) + " epochs"));
-    current = kd;
-  }
-  if (o.prune > 0) {
-    step("pruning " + std::to_string(int(100 * o.prune)) + "% of filters");
-    PruneOptions options;
-    options.ratio = o.prune;
-    options.criterion = o.criterion == "hrank" ? PruneCriterion::hrank : PruneCriterion::l1;
-    const std::string pruned = (dir / "pruned.onnx").string();
-    save_onnx(
-        prune_model(load_onnx(current), options, o.dataset, 32, 0, o.threads, nullptr, o.path),
-        pruned);
-    variants.push_back(
-        measure(o, test, "pruned", pruned,
-                o.criterion + " " + std::to_string(int(100 * o.prune)) + "%, no fine-tuning"));
-    step("fine-tuning the pruned model");
-    const std::string tuned = (dir / "pruned.ft.onnx").string();
-    run_train_tool(training_arguments(o, pruned, tuned));
-    variants.push_back(measure(o, test, "pruned.ft", tuned,
-                               "pruned, fine-tuned " + std::to_string(o.finetune_epochs) +
-                                   " epochs" + (o.teacher.empty() ? "" : " with the teacher")));
-    current = tuned;
-  }
-  if (!o.quantize.empty()) {
-    step("quantizing (" + o.quantize + ")");
-    const Graph model = folded_for_quantization(load_onnx(current));
-    // Calibrated on the data set's training split, the one the model is evaluated on.
-    const std::vector<TensorMap> samples = calibration_inputs(model, o.dataset, 32, 0, o.path);
-    Session session(model,
-                    SessionOptions{.threads = o.threads, .optimize = false, .fast_kernels = true});
-    const CalibrationRunner runner = [&](const TensorMap& s, const ValueCallback& observe) {
-      session.run(s, observe);
-    };
-    QuantizeOptions q;
-    q.evaluate = [](const Node& n, int64_t opset, std::span<const Tensor* const> in) {
-      return run_node(n, opset, in);
-    };
-    const std::string out = (dir / (o.quantize + ".onnx")).string();
-    if (o.quantize == "int8") {
-      save_onnx(quantize_qdq(model, samples, runner, q), out);
-    } else {
-      // The budget is measured on the training split's last 2,000 images, not the test split.
-      save_onnx(quantize_mixed(model, samples, runner, q,
-                               {.dataset = o.dataset,
-                                .path = o.path,
-                                .threads = o.threads,
-                                .progress = mixed_progress(progress)})
-                    .model,
-                out);
-    }
-    variants.push_back(measure(o, test, o.quantize, out,
-                               o.quantize == "int8" ? "PTQ int8 (QDQ), min/max over 32 images"
-                                                    : "mixed int8/fp16/fp32, budget 0.5 points"));
-  }
-  write_tables(o, variants, test.name);
+  const CompressReport report = compress_model(
+      r, [](const TrainJob& job) { run_train_tool(training_arguments(job)); },
+      [progress](const std::string& what) {
+        if (progress) std::fprintf(stderr, "compress: %s\n", what.c_str());
+      });
+  write_tables(o, report.variants, report.test_name);
 }
 
 }  // namespace
