@@ -21,11 +21,7 @@ namespace edgeco::cli {
 namespace {
 
 struct CompressCommand {
-  std::string model, dataset = "fashion-mnist", path, out, quantize, teacher, criterion = "l1";
-  double prune = 0;
-  int finetune_epochs = 2, threads = 2, latency_runs = 50;
-  double finetune_lr = 0.01;
-  int64_t train_limit = 0, eval_limit = 0, batch = 128;
+  CompressRequest request;  // the options bind to its fields
   bool json = false;
 };
 
@@ -56,7 +52,7 @@ std::vector<std::string> training_arguments(const TrainJob& job) {
 
 void write_tables(const CompressCommand& o, const std::vector<CompressVariant>& variants,
                   const std::string& test_name) {
-  const std::filesystem::path dir(o.out);
+  const std::filesystem::path& dir = o.request.out;
   nlohmann::json rows = nlohmann::json::array();
   for (const CompressVariant& v : variants)
     rows.push_back({{"variant", v.name},
@@ -69,10 +65,10 @@ void write_tables(const CompressCommand& o, const std::vector<CompressVariant>& 
                     {"bytes", v.bytes},
                     {"latency_ms", v.latency_ms}});
   const nlohmann::json report{
-      {"model", o.model},
+      {"model", o.request.model.string()},
       {"dataset", test_name},
       {"variants", rows},
-      {"what", "top1, latency_ms (median of " + std::to_string(o.latency_runs) +
+      {"what", "top1, latency_ms (median of " + std::to_string(o.request.latency_runs) +
                    " batch-1 runs, 1 thread, this host) measured; params, macs, bytes counted"}};
   std::ofstream(dir / "report.json") << report.dump(2) << "\n";
   std::ofstream md(dir / "report.md");
@@ -98,25 +94,9 @@ void write_tables(const CompressCommand& o, const std::vector<CompressVariant>& 
 }
 
 void compress(const CompressCommand& o) {
-  CompressRequest r;
-  r.model = o.model;
-  r.dataset = o.dataset;
-  r.data_path = o.path;
-  r.out = o.out;
-  r.teacher = o.teacher;
-  r.prune = o.prune;
-  r.criterion = o.criterion;
-  r.quantize = o.quantize;
-  r.finetune_epochs = o.finetune_epochs;
-  r.finetune_lr = o.finetune_lr;
-  r.threads = o.threads;
-  r.latency_runs = o.latency_runs;
-  r.batch = int(o.batch);
-  r.train_limit = o.train_limit;
-  r.eval_limit = o.eval_limit;
   const bool progress = !o.json && isatty(STDERR_FILENO);
   const CompressReport report = compress_model(
-      r, [](const TrainJob& job) { run_train_tool(training_arguments(job)); },
+      o.request, [](const TrainJob& job) { run_train_tool(training_arguments(job)); },
       [progress](const std::string& what) {
         if (progress) std::fprintf(stderr, "compress: %s\n", what.c_str());
       });
@@ -133,31 +113,35 @@ void add_compress_command(CLI::App& app) {
       "fine-tuning (--prune), quantization (--quantize int8|mixed), in that order. Writes each\n"
       "variant to --out with report.md and report.json: test top-1, params, MACs, bytes and host\n"
       "latency of every variant. Training steps run edgeco-train (libtorch).");
-  cmd->add_option("MODEL", o->model, "float ONNX classifier with BatchNormalization kept")
+  cmd->add_option("MODEL", o->request.model, "float ONNX classifier with BatchNormalization kept")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--dataset", o->dataset, "fashion-mnist (default), cifar100 or uci-har")
+  cmd->add_option("--dataset", o->request.dataset, "fashion-mnist (default), cifar100 or uci-har")
       ->check(CLI::IsMember({"fashion-mnist", "cifar100", "uci-har"}));
-  cmd->add_option("--path", o->path,
+  cmd->add_option("--path", o->request.data_path,
                   "the data set's files: Fashion-MNIST's folder (Debian's by default), the folder "
                   "holding CIFAR-100's train.bin and test.bin, or UCI HAR's folder");
-  cmd->add_option("--out,-o", o->out, "output folder")->required();
-  cmd->add_option("--prune", o->prune, "share of filters to remove, then fine-tune")
+  cmd->add_option("--out,-o", o->request.out, "output folder")->required();
+  cmd->add_option("--prune", o->request.prune, "share of filters to remove, then fine-tune")
       ->check(CLI::Range(0.0, 0.95));
-  cmd->add_option("--criterion", o->criterion, "pruning criterion: l1 or hrank")
+  cmd->add_option("--criterion", o->request.criterion, "pruning criterion: l1 or hrank")
       ->check(CLI::IsMember({"l1", "hrank"}));
-  cmd->add_option("--quantize", o->quantize, "int8 or mixed")
+  cmd->add_option("--quantize", o->request.quantize, "int8 or mixed")
       ->check(CLI::IsMember({"int8", "mixed"}));
-  cmd->add_option("--distill-from", o->teacher, "teacher ONNX model (distils the model first)")
+  cmd->add_option("--distill-from", o->request.teacher,
+                  "teacher ONNX model (distils the model first)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--finetune-epochs", o->finetune_epochs, "epochs of each training step (2)")
+  cmd->add_option("--finetune-epochs", o->request.finetune_epochs,
+                  "epochs of each training step (2)")
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--finetune-lr", o->finetune_lr, "peak learning rate of those steps (0.01)");
-  cmd->add_option("--train-limit", o->train_limit, "train on the first N samples of each epoch");
-  cmd->add_option("--eval-limit", o->eval_limit, "evaluate on the first N test samples");
-  cmd->add_option("--threads", o->threads, "threads for training and evaluation (2)")
+  cmd->add_option("--finetune-lr", o->request.finetune_lr,
+                  "peak learning rate of those steps (0.01)");
+  cmd->add_option("--train-limit", o->request.train_limit,
+                  "train on the first N samples of each epoch");
+  cmd->add_option("--eval-limit", o->request.eval_limit, "evaluate on the first N test samples");
+  cmd->add_option("--threads", o->request.threads, "threads for training and evaluation (2)")
       ->check(CLI::Range(1, 256));
-  cmd->add_option("--latency-runs", o->latency_runs, "timed runs per variant (50)")
+  cmd->add_option("--latency-runs", o->request.latency_runs, "timed runs per variant (50)")
       ->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", o->json, "print the report as one JSON object");
   cmd->callback([o] { compress(*o); });
