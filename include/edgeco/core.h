@@ -55,6 +55,8 @@ enum class DType : uint8_t { f32, f16, f64, i8, u8, i16, u16, i32, u32, i64, u64
 // tables), what a deployment rounds to, and a layer's precision in mixed-precision quantization.
 enum class NumType { int8, fp16, fp32 };
 std::string_view to_string(NumType t);
+// The type a name ("int8", "fp16", "fp32") stands for; nullopt for any other text.
+std::optional<NumType> parse_num_type(std::string_view text);
 // 8, 16 or 32.
 int bits(NumType t);
 

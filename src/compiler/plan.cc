@@ -107,11 +107,11 @@ bool is_8bit(DType t) {
   return t == DType::u8 || t == DType::i8;
 }
 
-}  // namespace
-
 const OpSchema* schema_of(const Node& node) {
   return OpRegistry::builtin().find(node.domain, node.op_type);
 }
+
+}  // namespace
 
 hw::OpClass cost_class(const Node& node) {
   const OpSchema* schema = schema_of(node);
@@ -672,7 +672,13 @@ Plan parse_plan(std::string_view text, std::string_view where) {
       get(jn, "bytes_written", n.bytes_written, prefix);
       get(jn, "latency_ms", n.latency_ms, prefix);
       get(jn, "energy_mj", n.energy_mj, prefix);
-      if (jn.contains("type")) get(jn, "type", n.type, prefix);
+      if (jn.contains("type")) {
+        get(jn, "type", n.type, prefix);
+        if (!parse_num_type(n.type))
+          throw Error(ErrorKind::invalid_argument,
+                      "'" + n.type + "' is not one of int8, fp16, fp32",
+                      std::string(where) + ": " + prefix + "type");
+      }
       if (jn.contains("transfer_ms")) get(jn, "transfer_ms", n.transfer_ms, prefix);
       if (jn.contains("transfer_mj")) get(jn, "transfer_mj", n.transfer_mj, prefix);
       if (n.latency_ms < 0 || n.energy_mj < 0 || n.transfer_ms < 0 || n.transfer_mj < 0)

@@ -470,6 +470,12 @@ std::string_view to_string(NumType t) {
   return "?";
 }
 
+std::optional<NumType> parse_num_type(std::string_view text) {
+  for (NumType t : {NumType::int8, NumType::fp16, NumType::fp32})
+    if (text == to_string(t)) return t;
+  return std::nullopt;
+}
+
 int bits(NumType t) {
   return t == NumType::int8 ? 8 : t == NumType::fp16 ? 16 : 32;
 }

@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "edgeco/runtime.h"
+#include "edgeco/session.h"
 
 namespace edgeco {
 namespace {
@@ -12,11 +12,12 @@ using hw::NumType;
 
 constexpr int64_t kOnnxFloat = 1, kOnnxFloat16 = 10;
 
-NumType parse_type(const std::string& text, const std::string& node) {
-  for (NumType t : {NumType::int8, NumType::fp16, NumType::fp32})
-    if (text == hw::to_string(t)) return t;
-  throw Error(ErrorKind::invalid_argument, "type '" + text + "' is not one of int8, fp16, fp32",
-              "plan node '" + node + "'");
+// A plan built in C++ has not been through parse_plan's check of its types.
+NumType plan_type(const PlanNode& p, NumType own) {
+  if (p.type.empty()) return own;
+  if (const auto t = parse_num_type(p.type)) return *t;
+  throw Error(ErrorKind::invalid_argument, "type '" + p.type + "' is not one of int8, fp16, fp32",
+              "plan node '" + p.name + "'");
 }
 
 class Lowering {
@@ -26,12 +27,12 @@ class Lowering {
       if (v.type && v.type->dtype == DType::f32) float_values_.insert(name);
   }
 
-  // Rewrites `node` (a copy; the graph's nodes are rebuilt from what this emits) to compute in
-  // `type` on `device`, appending the nodes that replace it to `out`.
-  void lower(Node node, NumType type, const std::string& device, std::vector<Node>& out) {
+  // Rewrites `node` (a copy; the graph's nodes are rebuilt from what this emits), whose own type
+  // is `own`, to compute in `type` on `device`, appending the nodes that replace it to `out`.
+  void lower(Node node, NumType own, NumType type, const std::string& device,
+             std::vector<Node>& out) {
     device_ = device;
     out_ = &out;
-    const NumType own = native_type(graph_, node);
     if (type == own) return emit(std::move(node));
     const bool half = type == NumType::fp16;
     if (own == NumType::fp32) {
@@ -280,10 +281,10 @@ DeployedModel deploy(Graph model, const Plan& plan) {
     }
     const PlanNode& p = *it->second;
     const NumType own = native_type(model, node);
-    const NumType type = p.type.empty() ? own : parse_type(p.type, p.name);
+    const NumType type = plan_type(p, own);
     ++out.nodes_by_type[std::string(hw::to_string(type))];
     out.rewritten += type != own;
-    lowering.lower(std::move(node), type, p.device, nodes);
+    lowering.lower(std::move(node), own, type, p.device, nodes);
   }
   model.nodes = std::move(nodes);
   model.sort_topologically();

@@ -139,6 +139,10 @@ assert 0 < diff <= 0.1 * np.abs(cpu).max(), (diff, cpu, gpu)
 PYEOF
 printf '{"platform": "x", "objective": "energy", "strategy": "exact", "nodes": [{"name": 1}]}' > "$WORK/bad.json"
 expect_error "malformed plan" "nodes[0].name" -- "$EDGECO" run --plan "$WORK/bad.json" "$WORK/q.onnx"
+$PY -c "
+import json; p = json.load(open('$WORK/plan-energy.json')); p['nodes'][0]['type'] = 'bf16'
+json.dump(p, open('$WORK/bf16.json', 'w'))"
+expect_error "plan with an unknown type" "nodes[0].type" -- "$EDGECO" run --plan "$WORK/bf16.json"
 printf '{"platform": ' > "$WORK/cut.json"
 expect_error "truncated plan" "cut.json" -- "$EDGECO" run --plan "$WORK/cut.json" "$WORK/q.onnx"
 expect_error "plan of another model" "plan was made for another model" -- \

@@ -138,7 +138,8 @@ void expect_gated_fusion(const std::string& gate, std::map<std::string, Attribut
   ASSERT_EQ(optimized.nodes.size(), 1u);
   EXPECT_EQ(optimized.nodes[0].attr_string("activation"), expected_activation);
   const Tensor x = random_tensor({1, 4, 6, 6}, 22, -4, 4);
-  Session a(g), b(optimized), fast(optimized, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
+  Session a(g), b(optimized),
+      fast(optimized, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
   const auto expected = a.run({{"x", x}}).at("y").to_doubles();
   expect_same_outputs(b.run({{"x", x}}).at("y").to_doubles(), expected);
   expect_same_outputs(fast.run({{"x", x}}).at("y").to_doubles(), expected);
@@ -179,7 +180,8 @@ void expect_same_outputs_as_original(const Graph& original, const Graph& rewritt
   Session reference(original);
   const TensorMap expected = reference.run(feed);
   for (const bool fast : {false, true}) {
-    Session session(rewritten, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = fast});
+    Session session(rewritten,
+                    SessionOptions{.threads = 1, .optimize = false, .fast_kernels = fast});
     const TensorMap got = session.run(feed);
     for (const auto& out : original.outputs) {
       ASSERT_EQ(got.at(out).dims(), expected.at(out).dims()) << out << (fast ? " fast" : "");
@@ -492,7 +494,11 @@ TEST(QuantizedFusion, QdqGemmBecomesQMatMulWithBStoredKByN) {
   const TensorMap feed{{"x", random_tensor({2, 5}, 45, -2, 2)}};
   const auto expected = Session(g).run(feed).at("y").to_doubles();
   for (const bool fast : {false, true}) {
-    const auto actual = Session(g, SessionOptions{.threads = 1, .optimize = true, .fast_kernels = fast}).run(feed).at("y").to_doubles();
+    const auto actual =
+        Session(g, SessionOptions{.threads = 1, .optimize = true, .fast_kernels = fast})
+            .run(feed)
+            .at("y")
+            .to_doubles();
     ASSERT_EQ(actual.size(), expected.size());
     for (size_t i = 0; i < actual.size(); ++i)
       EXPECT_NEAR(actual[i], expected[i], 1e-5 * std::max(1.0, std::abs(expected[i])));

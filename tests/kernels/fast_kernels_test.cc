@@ -205,7 +205,8 @@ TEST(FastKernel, DynamicBatchRebuildsForEachShape) {
   g.value("w").initializer = random_tensor({6, 4, 3, 3}, 1);
   g.nodes = {Node{"conv", "Conv", "", {"x", "w"}, {"y"}}};
   g.outputs = {"y"};
-  Session reference(g), fast(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
+  Session reference(g),
+      fast(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
   for (int64_t batch : {1, 3, 2}) {
     const TensorMap feed{{"x", random_tensor({batch, 4, 5, 5}, uint32_t(batch))}};
     const auto e = reference.run(feed).at("y").to_doubles();

@@ -319,7 +319,8 @@ TEST(FastInt8, QFusedConvWithDynamicBatchRebuildsForEachShape) {
        random_floats({24}, -1, 1, 4)},
       {{"channels_last", i64(1)}, {"pads", ints({1, 1, 1, 1})}});
   g.value("x").type = TensorType{DType::u8, {-1, 7, 7, 16}};
-  Session reference(g), fast(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
+  Session reference(g),
+      fast(g, SessionOptions{.threads = 1, .optimize = false, .fast_kernels = true});
   for (int64_t batch : {1, 3, 64, 2}) {
     const Tensor x = random_integers<uint8_t>({batch, 7, 7, 16}, 0, 255, uint32_t(batch));
     const auto e = reference.run({{"x", x}}).at("y").to_int64s();

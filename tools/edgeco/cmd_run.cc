@@ -1,13 +1,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <random>
-#include <set>
-#include <sstream>
 
 #include "commands.h"
 #include "edgeco/compiler.h"
