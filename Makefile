@@ -54,10 +54,12 @@ tidy: build
 	@! grep -E "(warning|error): " -A3 $(BUILD)/tidy.log || { echo "clang-tidy found the above"; exit 1; }
 	@echo "clang-tidy: no warnings in src/ and tools/"
 
-# libFuzzer targets for the ONNX loader, the .npy, IDX, CIFAR-100/UCI HAR, platform YAML and plan readers, each run for FUZZ_SECONDS.
+# libFuzzer targets for the ONNX loader, the .npy, IDX, CIFAR-100/UCI HAR, platform YAML, plan,
+# sysfs and scenario/trace readers, each run for FUZZ_SECONDS.
 fuzz: deps
 	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGECO_FUZZ=ON -DEDGECO_TESTS=OFF >/dev/null
-	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_onnx_loader fuzz_npy_reader fuzz_idx_reader fuzz_platform_yaml fuzz_plan fuzz_dataset_reader
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_onnx_loader fuzz_npy_reader fuzz_idx_reader fuzz_platform_yaml fuzz_plan fuzz_dataset_reader \
+	  fuzz_sysfs fuzz_scenario
 	@scripts/run-fuzzers.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 format:

@@ -6,7 +6,8 @@ BUILD=$1
 SECONDS_EACH=${2:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=$ROOT/$BUILD/corpus
-mkdir -p "$CORPUS/onnx" "$CORPUS/npy" "$CORPUS/idx" "$CORPUS/platform" "$CORPUS/plan" "$CORPUS/dataset"
+mkdir -p "$CORPUS/onnx" "$CORPUS/npy" "$CORPUS/idx" "$CORPUS/platform" "$CORPUS/plan" "$CORPUS/dataset" \
+         "$CORPUS/sysfs" "$CORPUS/scenario"
 # Seeds: a few small models and tensors from the ONNX suite, and .npy files of several types.
 for t in test_conv_with_strides_padding test_maxpool_2d_pads test_gemm_all_attributes test_resize_upsample_scales_linear \
          test_qlinearconv test_slice_neg_steps test_split_equal_parts_1d test_batchnorm_example; do
@@ -41,8 +42,14 @@ window = " ".join(f"{0.01 * k:.4f}" for k in range(128))
 har = "1\n6\n" + "".join("\f" + window + "\n" + window + "\n" for _ in range(9))
 open(f"{out}/har.seed", "wb").write(b"\x01" + har.encode())
 PY
+# sysfs seeds: every file of the fake board trees (numbers, frequency tables, /proc/stat).
+i=0
+find "$ROOT/tests/power/trees" -type f | sort | while read -r f; do i=$((i + 1)); cp "$f" "$CORPUS/sysfs/seed$i"; done
+# Scenario seeds: the presets and an arrival trace.
+cp "$ROOT"/scenarios/*.yaml "$CORPUS/scenario/"
+printf 'camera,time_s\nA,0.5\nB,1.25\nA,1.5\n' > "$CORPUS/scenario/trace.csv"
 status=0
-for target in onnx_loader npy_reader idx_reader platform_yaml plan dataset_reader; do
+for target in onnx_loader npy_reader idx_reader platform_yaml plan dataset_reader sysfs scenario; do
   dir=$CORPUS/${target%%_*}
   echo "fuzzing $target for ${SECONDS_EACH}s"
   if ! "$ROOT/$BUILD/fuzz_$target" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=25 \

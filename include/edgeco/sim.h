@@ -101,6 +101,12 @@ struct Options {
   uint64_t seed = 1;
   std::ostream* trace = nullptr;  // CSV, one row per device (and the board) per control interval
   std::function<void(double done)> progress;  // fraction of the simulated time, ~100 calls
+  // Fill each snapshot's named readings as a board's LinuxTelemetry would name them
+  // (thermal/board, power/<device>, cpufreq/cpu/cur, devfreq/<device>/cur, cpu/util,
+  // battery/sim/capacity) for a governor that reads them; off, only the numeric fields are set.
+  bool readings = false;
+  // Called with every snapshot the governor sees, after it decides (tests, logging).
+  std::function<void(const power::Snapshot&, const power::Action&)> observe;
 };
 
 struct Summary {

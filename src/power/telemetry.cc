@@ -433,6 +433,10 @@ Snapshot LinuxTelemetry::sample() {
           s.add("cpu/util", util, "fraction");
           for (Domain& d : out.domains)
             if (d.name.starts_with("cpu")) d.util = util;
+        } else {
+          s.miss("cpu/util", stat,
+                 total == 0 ? "no time counted between the two samples"
+                            : "the counters went backwards");
         }
       }
       cpu_busy_total_ = busy_total;

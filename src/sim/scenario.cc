@@ -30,6 +30,13 @@ std::string_view to_string(Stream::Kind kind) {
 namespace {
 
 std::string read_file(const fs::path& path, std::string_view what) {
+  // A FIFO or /dev/zero would never end: only regular files of a sane size are read.
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    throw Error(ErrorKind::io, "the " + std::string(what) + " is not a regular file",
+                path.string());
+  if (fs::file_size(path, ec) > (size_t(1) << 30))
+    throw Error(ErrorKind::io, "the " + std::string(what) + " is larger than 1 GiB", path.string());
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorKind::io, "cannot read the " + std::string(what), path.string());
   std::ostringstream s;
@@ -188,6 +195,7 @@ Scenario parse_scenario(std::string_view text, const fs::path& path) {
     r.fail(root["strategy"], "strategy", e.message());
   }
   s.hours = r.number(root, "hours", "scenario", 1.0, 1e-6);
+  if (s.hours > 24 * 366) r.fail(root["hours"], "hours", "must be at most a year (8784)");
   s.control_interval_ms = r.number(root, "control_interval_ms", "scenario", 100.0, 1.0);
   if (s.control_interval_ms > 60'000)
     r.fail(root["control_interval_ms"], "control_interval_ms", "must be <= 60000");

@@ -311,6 +311,7 @@ Summary Simulator::run(power::Governor& governor, const Options& options) const 
     dom.min_mhz = dom.available_mhz.front();
     dom.governor = governor.name();
   }
+  std::vector<double> device_watts;  // the last interval's, per device (readings)
   const auto observe = [&](double t, double watts) {
     snap.time_s = t;
     for (size_t d = 0; d < nd; ++d) {
@@ -328,6 +329,23 @@ Summary Simulator::run(power::Governor& governor, const Options& options) const 
     snap.queue_length = double(queue.size());
     snap.variant = sc.variants[variant].name;
     snap.resolution_px = sc.variants[variant].resolution_px;
+    if (!options.readings) return;
+    snap.readings.clear();
+    snap.readings.push_back({"thermal/board", temperature, "C"});
+    if (!std::isnan(watts)) snap.readings.push_back({"power/board", watts, "W"});
+    for (size_t d = 0; d < nd; ++d) {
+      const power::Domain& dom = snap.domains[d];
+      const bool cpu = pf.devices[d].kind == hw::DeviceKind::cpu;
+      const std::string base = (cpu ? "cpufreq/" : "devfreq/") + dom.name;
+      snap.readings.push_back({base + "/cur", dom.cur_mhz, "MHz"});
+      snap.readings.push_back({base + "/min", dom.min_mhz, "MHz"});
+      snap.readings.push_back({base + "/max", dom.max_mhz, "MHz"});
+      snap.readings.push_back({base + "/available", double(dom.available_mhz.size()), "count"});
+      if (!device_watts.empty())
+        snap.readings.push_back({"power/" + dom.name, device_watts[d], "W"});
+      if (cpu) snap.readings.push_back({"cpu/util", dom.util, "fraction"});
+    }
+    if (has_battery) snap.readings.push_back({"battery/sim/capacity", soc * 100, "%"});
   };
   std::vector<std::string> action_text(nd, "init");
   std::string variant_action = "init";
@@ -495,8 +513,11 @@ Summary Simulator::run(power::Governor& governor, const Options& options) const 
         cap[d] = std::min(top, cap[d] + 1);
     }
 
+    if (options.readings) device_watts.assign(device_w.begin(), device_w.end());
     observe(b, watts);
-    apply(governor.decide(snap));
+    const power::Action action = governor.decide(snap);
+    if (options.observe) options.observe(snap, action);
+    apply(action);
   }
   if (options.progress) options.progress(1.0);
 

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The shipped Fashion-MNIST models (models/fmnist, made by `make models`) on the full 10,000-image
-test set, every CI run: the model-level bars, and the README's table equal to what is measured.
+test set, every CI run: the model-level bars, the README's table and the scenarios' variant
+accuracies (scenarios/*.yaml) equal to what is measured.
 
     check_fmnist_models.py --edgeco build/edgeco [--readme README.md] [--print]
 
@@ -86,6 +87,17 @@ def main():
     readme = open(a.readme).read()
     for row in rows:
         check(row in readme, "README has the measured row " + row)
+    # The scenarios' variants carry accuracy as edgeco eval measures it, never an invented figure.
+    scenarios = json.loads(subprocess.run([a.edgeco, "scenarios", "--json"], check=True,
+                                          capture_output=True, text=True).stdout)
+    for sc in scenarios:
+        for v in sc["variants"]:
+            if v["name"] in measured:
+                got = round(measured[v["name"]]["top1"], 4)
+                check(abs(v["accuracy"] - got) < 1e-9, "scenario %s: %s accuracy %.4f is the measured %.4f"
+                      % (sc["name"], v["name"], v["accuracy"], got))
+            else:
+                check(False, "scenario %s: variant %s is not a measured model" % (sc["name"], v["name"]))
     return 1 if failures else 0
 
 

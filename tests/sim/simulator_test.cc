@@ -183,6 +183,26 @@ TEST(Simulator, SchedutilsChosenFrequencyIsTheKernelFormulasInTheTrace) {
   EXPECT_GE(seen.size(), 2u);  // the load moves it: not a trace stuck at one point
 }
 
+TEST(Simulator, GovernorsSeeTheReadingsABoardWouldExpose) {
+  const Simulator sim = simulator(kPoisson, 0.01);
+  auto g = power::make_governor("schedutil");
+  Options o;
+  o.readings = true;
+  int seen = 0;
+  o.observe = [&](const power::Snapshot& s, const power::Action&) {
+    if (s.time_s < 1) return;
+    ++seen;
+    EXPECT_DOUBLE_EQ(*s.reading("thermal/board"), s.temperature_c);
+    EXPECT_DOUBLE_EQ(*s.reading("cpufreq/cpu/cur"), s.domains[0].cur_mhz);
+    EXPECT_DOUBLE_EQ(*s.reading("cpufreq/cpu/available"), 3);
+    EXPECT_DOUBLE_EQ(*s.reading("cpu/util"), s.domains[0].util);
+    // The board's power is the device's plus the static watt (no transfers on one device).
+    EXPECT_NEAR(*s.reading("power/board"), *s.reading("power/cpu") + 1.0, 1e-9);
+  };
+  sim.run(*g, o);
+  EXPECT_GT(seen, 300);
+}
+
 TEST(Simulator, ABoundedQueueDropsAndDeadlinesAreCounted) {
   // 40 ms at 2 GHz, 160 ms at 500 MHz: 10 fps periodic under powersave cannot keep up.
   const Simulator sim = simulator("  - {name: cam, kind: periodic, rate_hz: 10}\n", 0.1);
