@@ -40,3 +40,11 @@ if [ ! -f "$OUT/student.pruned40.onnx" ] || [ "${FORCE:-0}" = 1 ]; then
 fi
 step "$OUT/student.pruned40.onnx" "$EDGECO" distill --init "$TMP/pruned40.onnx" --teacher "$OUT/teacher.onnx" \
   --epochs 8 --batch 128 --lr 0.03 --seed 2 --threads 2 --out "$OUT/student.pruned40.onnx"
+# Camera-sized networks for the runtime scenarios' resolution actuator (scenarios/*.yaml): the
+# same MobileNetV2 x0.35 with the standard strides, trained on the images resized (bilinear) to
+# 96 and to 64 pixels, 6 epochs each. `edgeco eval M --resolution PX` measures each at the sizes
+# the actuator may pick (the network runs at any input size: global pooling before the classifier).
+step "$OUT/camera96.onnx" "$EDGECO" train --arch mobilenet_v2 --width 0.35 --resolution 96 --batch 128 --seed 1 \
+  --threads 2 --epochs 6 --lr 0.1 --out "$OUT/camera96.onnx"
+step "$OUT/camera64.onnx" "$EDGECO" train --arch mobilenet_v2 --width 0.35 --resolution 64 --batch 128 --seed 1 \
+  --threads 2 --epochs 6 --lr 0.1 --out "$OUT/camera64.onnx"

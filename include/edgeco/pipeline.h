@@ -43,4 +43,11 @@ Graph prune_model(const Graph& model, const PruneOptions& options, const std::st
                   size_t samples, uint32_t seed, int threads, PruneReport* report = nullptr,
                   const std::filesystem::path& data_path = {});
 
+// The model taking px x px images: its image input (the first of rank 4) declared at that size,
+// where the network runs at any size (a fully convolutional net with global pooling before its
+// classifier: fewer MACs at a lower resolution); where a node's shape cannot follow (a fixed
+// Reshape, a Flatten into a Gemm), a Resize (bilinear, half-pixel) in front of the network scales
+// px x px up or down to the size it was built for. `resized_in_front`, when given, says which.
+Graph at_resolution(Graph model, int64_t px, bool* resized_in_front = nullptr);
+
 }  // namespace edgeco

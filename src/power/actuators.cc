@@ -215,6 +215,7 @@ std::vector<std::unique_ptr<FrequencyActuator>> linux_frequency_actuators(const 
     devs.push_back(it->path());
   std::sort(cpus.begin(), cpus.end());
   std::sort(devs.begin(), devs.end());
+  out.reserve(cpus.size() + devs.size());
   for (auto& c : cpus)
     out.push_back(std::make_unique<FrequencyActuator>(FrequencyActuator::Kind::cpufreq, c));
   for (auto& d : devs)

@@ -61,10 +61,10 @@ void only_keys(const Reader& r, const YAML::Node& map, const std::string& field,
 
 // A path in a scenario: beside the file, else from the repository root (scenarios/..).
 fs::path resolve(const fs::path& file, const std::string& rel) {
-  const fs::path p(rel);
+  fs::path p(rel);
   if (p.is_absolute()) return p;
   std::error_code ec;
-  const fs::path beside = file.parent_path() / p;
+  fs::path beside = file.parent_path() / p;
   if (fs::exists(beside, ec)) return beside;
   return file.parent_path().parent_path() / p;
 }

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "edgeco/pipeline.h"
 #include "edgeco/sim.h"
 
 namespace edgeco::sim {
@@ -109,7 +110,10 @@ Simulator::Simulator(Scenario scenario, hw::Platform platform,
     : scenario_(std::move(scenario)), platform_(std::move(platform)) {
   for (const Variant& v : scenario_.variants) {
     try {
-      costs_.push_back(price_variant(load_model(v.model), platform_, scenario_.strategy, evaluate));
+      // A variant at another resolution than its network's is the network at that input size
+      // (or with a Resize in front), priced as such.
+      costs_.push_back(price_variant(at_resolution(load_model(v.model), v.resolution_px), platform_,
+                                     scenario_.strategy, evaluate));
     } catch (const Error& e) {
       throw e.within(scenario_.file.string() + ": variant " + v.name);
     }
@@ -215,13 +219,6 @@ size_t nearest_opp(const hw::Device& d, double mhz) {
   return best;
 }
 
-double percentile_of(std::vector<float>& v, double q) {
-  if (v.empty()) return 0;
-  const size_t k = std::min(v.size() - 1, size_t(q * double(v.size() - 1) + 0.5));
-  std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(k), v.end());
-  return v[k];
-}
-
 }  // namespace
 
 Summary Simulator::run(power::Governor& governor, const Options& options) const {
@@ -264,7 +261,7 @@ Summary Simulator::run(power::Governor& governor, const Options& options) const 
   std::vector<double> busy_s(nd), dyn_j(nd);
   double transfer_j = 0;
   int64_t arrivals_interval = 0;
-  std::vector<float> latencies, interval_latencies;
+  std::vector<double> latencies, interval_latencies;
   double accuracy_sum = 0, temperature_sum = 0;
   int64_t intervals = 0;
   std::vector<int64_t> served_by(sc.variants.size(), 0);
@@ -324,7 +321,7 @@ Summary Simulator::run(power::Governor& governor, const Options& options) const 
     snap.power_w = watts;
     snap.battery_pct = has_battery ? soc * 100 : power::kUnknown;
     snap.latency_ms =
-        interval_latencies.empty() ? power::kUnknown : percentile_of(interval_latencies, 0.95);
+        interval_latencies.empty() ? power::kUnknown : percentile(interval_latencies, 0.95);
     snap.input_rate_hz = double(arrivals_interval) / dt;
     snap.queue_length = double(queue.size());
     snap.variant = sc.variants[variant].name;
@@ -424,8 +421,8 @@ Summary Simulator::run(power::Governor& governor, const Options& options) const 
       if (td <= ta) {
         account(td);
         const double latency_ms = (td - f_arrival) * 1e3;
-        latencies.push_back(float(latency_ms));
-        interval_latencies.push_back(float(latency_ms));
+        latencies.push_back(latency_ms);
+        interval_latencies.push_back(latency_ms);
         if (latency_ms > sc.deadline_ms) ++out.deadline_misses;
         ++out.served;
         ++served_by[f_variant];
@@ -525,9 +522,9 @@ Summary Simulator::run(power::Governor& governor, const Options& options) const 
   out.frames_per_j = out.energy_j > 0 ? double(out.served) / out.energy_j : 0;
   out.accuracy = out.served > 0 ? accuracy_sum / double(out.served) : 0;
   out.temperature_mean_c = intervals > 0 ? temperature_sum / double(intervals) : temperature;
-  out.latency_p50_ms = percentile_of(latencies, 0.50);
-  out.latency_p95_ms = percentile_of(latencies, 0.95);
-  out.latency_p99_ms = percentile_of(latencies, 0.99);
+  out.latency_p50_ms = percentile(latencies, 0.50);
+  out.latency_p95_ms = percentile(latencies, 0.95);
+  out.latency_p99_ms = percentile(latencies, 0.99);
   out.battery_end_pct = has_battery ? soc * 100 : 100;
   for (size_t d = 0; d < nd; ++d) out.device_energy_j[pf.devices[d].name] = device_j[d];
   out.device_energy_j["board"] = board_j;

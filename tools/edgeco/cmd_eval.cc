@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "edgeco/deploy.h"
 #include "edgeco/onnx.h"
+#include "edgeco/pipeline.h"
 #include "edgeco/runtime.h"
 
 namespace edgeco::cli {
@@ -15,7 +16,7 @@ namespace {
 struct EvalCommand {
   std::string model, dataset = "fashion-mnist", path, split = "test", plan;
   int threads = 1;
-  int64_t batch = 64, limit = 0;
+  int64_t batch = 64, limit = 0, resolution = 0;
   bool json = false, reference = false;
 };
 
@@ -45,12 +46,19 @@ void add_eval_command(CLI::App& app) {
                   "a plan from `edgeco compile` for MODEL: the accuracy as deployed, each node "
                   "computing in its device's numeric type (fp16 on an fp16 GPU, int8 on an NPU)")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--resolution", o->resolution,
+                  "run the network on PX x PX images (the data set's images resized to it): the "
+                  "accuracy a resolution actuator trades for fewer MACs")
+      ->check(CLI::Range(1, 8192));
   cmd->add_flag("--json", o->json, "print one JSON object (top1 and top5 as fractions)");
   cmd->callback([o] {
     const Dataset data = load_dataset(o->dataset, o->path, o->split);
     SessionOptions session_options{
         .threads = o->threads, .optimize = !o->reference, .fast_kernels = !o->reference};
     Graph model = load_onnx(o->model);
+    bool resized_in_front = false;
+    if (o->resolution > 0)
+      model = at_resolution(std::move(model), o->resolution, &resized_in_front);
     std::optional<DeployedModel> deployed;
     if (!o->plan.empty()) {
       deployed = deploy(std::move(model), read_plan(o->plan));
@@ -74,6 +82,8 @@ void add_eval_command(CLI::App& app) {
                          {"samples", r.samples},     {"top1", r.top1},
                          {"top5", r.top5},           {"per_class", per_class},
                          {"confusion", r.confusion}, {"measured", true}};
+      if (o->resolution > 0)
+        out["resolution"] = {{"px", o->resolution}, {"resized_in_front", resized_in_front}};
       if (deployed)
         out["deployed"] = {{"plan", o->plan},
                            {"nodes_by_type", deployed->nodes_by_type},

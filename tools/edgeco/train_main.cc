@@ -23,6 +23,7 @@ struct Command {
   ZooOptions zoo;
   TrainOptions train;
   int64_t eval_limit = 0;
+  int64_t resolution = 0;  // > 0: images resized to this (a camera-sized network)
   bool json = false;
 };
 
@@ -35,8 +36,14 @@ void fit_to_data(Command& c, const Dataset& d) {
 }
 
 void run(Command& c, bool distill) {
-  const Dataset data = load_dataset(c.dataset, c.path, "train");
-  const Dataset test = load_dataset(c.dataset, c.path, "test");
+  Dataset data = load_dataset(c.dataset, c.path, "train");
+  Dataset test = load_dataset(c.dataset, c.path, "test");
+  if (c.resolution > 0) {
+    if (data.samples.rank() != 4)
+      throw Error(ErrorKind::invalid_argument, "--resolution is for image data sets", c.dataset);
+    data.samples = resize_bilinear(data.samples, c.resolution, c.resolution);
+    test.samples = resize_bilinear(test.samples, c.resolution, c.resolution);
+  }
   fit_to_data(c, data);
   // --init continues from a model's weights (fine-tuning after pruning) instead of building one.
   Graph model = c.init.empty() ? build_model(c.arch, c.zoo) : load_onnx(c.init);
@@ -97,6 +104,9 @@ void add_options(CLI::App* cmd, Command& c) {
   cmd->add_option("--dataset", c.dataset, "fashion-mnist (default), cifar100 or uci-har")
       ->check(CLI::IsMember({"fashion-mnist", "cifar100", "uci-har"}));
   cmd->add_option("--path", c.path, "the data set's files (fashion-mnist: Debian's by default)");
+  cmd->add_option("--resolution", c.resolution,
+                  "train on the images resized to PX x PX (bilinear), e.g. camera-sized inputs")
+      ->check(CLI::Range(8, 1024));
   cmd->add_option("--out,-o", c.out, "where to write the trained ONNX model")->required();
   cmd->add_option("--epochs", c.train.epochs, "epochs (default 1)")->check(CLI::Range(1, 10000));
   cmd->add_option("--batch", c.train.batch_size, "batch size (default 64)")
