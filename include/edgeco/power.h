@@ -134,6 +134,7 @@ class FrequencyActuator : public Actuator {
   void restore() override;
   // How the frequency is set: "userspace", "max_freq clamp", or "min/max pin".
   std::string method() const;
+  const std::filesystem::path& dir() const { return dir_; }
 
  private:
   Kind kind_;
@@ -218,6 +219,25 @@ std::unique_ptr<Governor> make_governor(std::string_view name,
                                         const GovernorSettings& settings = {});
 // performance, powersave, ondemand, conservative, schedutil, static.
 std::vector<std::string> governor_names();
+
+// The control loop on a real board: each step samples LinuxTelemetry, asks the governor and sets
+// every domain it names through that domain's FrequencyActuator (matched by name: cpufreq's
+// "cpuN", devfreq's device folder). What the actuators changed is put back when this object goes
+// (and on SIGINT/SIGTERM once restore_actuators_on_signals() was called).
+class BoardControl {
+ public:
+  explicit BoardControl(std::filesystem::path root = "/");
+  // One control interval: the snapshot the governor saw and the action applied. A domain whose
+  // actuator is unavailable keeps its frequency (its reason is in unavailable()).
+  std::pair<Snapshot, Action> step(Governor& governor);
+  // Actuators that cannot act here, with why.
+  std::vector<std::pair<std::string, std::string>> unavailable() const;
+
+ private:
+  LinuxTelemetry telemetry_;
+  std::filesystem::path root_;
+  std::vector<std::pair<std::string, std::unique_ptr<FrequencyActuator>>> actuators_;  // by domain
+};
 
 // The available frequency resolved the way cpufreq's table helpers do: the lowest at or above
 // (RELATION_L), the highest at or below (RELATION_H), the closest (RELATION_C, ties to the

@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -220,6 +221,36 @@ std::vector<std::unique_ptr<FrequencyActuator>> linux_frequency_actuators(const 
     out.push_back(std::make_unique<FrequencyActuator>(FrequencyActuator::Kind::cpufreq, c));
   for (auto& d : devs)
     out.push_back(std::make_unique<FrequencyActuator>(FrequencyActuator::Kind::devfreq, d));
+  return out;
+}
+
+BoardControl::BoardControl(fs::path root) : telemetry_(root), root_(std::move(root)) {
+  for (auto& a : linux_frequency_actuators(root_)) {
+    // cpufreq: …/cpuN/cpufreq -> "cpuN"; devfreq: the device folder's name.
+    const fs::path& dir = a->dir();
+    const std::string domain = dir.filename() == "cpufreq" ? dir.parent_path().filename().string()
+                                                           : dir.filename().string();
+    actuators_.emplace_back(domain, std::move(a));
+  }
+}
+
+std::pair<Snapshot, Action> BoardControl::step(Governor& governor) {
+  Snapshot now = telemetry_.sample();
+  Action action = governor.decide(now);
+  for (size_t i = 0; i < now.domains.size() && i < action.mhz.size(); ++i) {
+    if (std::isnan(action.mhz[i])) continue;
+    for (auto& [domain, actuator] : actuators_)
+      if (domain == now.domains[i].name && actuator->unavailable_reason().empty())
+        action.mhz[i] = actuator->set_mhz(action.mhz[i]);
+  }
+  return {std::move(now), std::move(action)};
+}
+
+std::vector<std::pair<std::string, std::string>> BoardControl::unavailable() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [domain, actuator] : actuators_)
+    if (!actuator->unavailable_reason().empty())
+      out.emplace_back(domain, actuator->unavailable_reason());
   return out;
 }
 

@@ -82,6 +82,28 @@ TEST(FrequencyActuator, RestoresWhenTheProcessGetsSigterm) {
   EXPECT_EQ(t.read(f + "scaling_governor"), "ondemand");
 }
 
+TEST(BoardControl, AppliesTheGovernorsChoiceThroughTheActuators) {
+  FakeTree t;
+  testing::lay_out_raspberry_pi_4(t);
+  const std::string f = "sys/devices/system/cpu/cpu2/cpufreq/";
+  {
+    BoardControl board(t.root());
+    EXPECT_TRUE(board.unavailable().empty());
+    auto ondemand = make_governor("ondemand");
+    board.step(*ondemand);  // the first sample has no utilisation: idle, the lowest frequency
+    EXPECT_EQ(t.read(f + "scaling_setspeed"), "600000");
+    // 120 of 200 jiffies busy since the last sample: load 60, 600 + 60 * (1500 - 600) / 100 =
+    // 1140 -> closest 1100.
+    t.write("proc/stat", "cpu  560 10 260 3080 50 0 5 0 0 0\n");
+    const auto [snap, action] = board.step(*ondemand);
+    EXPECT_NEAR(snap.domains[2].util, 0.6, 1e-12);
+    EXPECT_DOUBLE_EQ(action.mhz[2], 1100);
+    EXPECT_EQ(t.read(f + "scaling_setspeed"), "1100000");
+    EXPECT_EQ(t.read(f + "scaling_governor"), "userspace");
+  }
+  EXPECT_EQ(t.read(f + "scaling_governor"), "ondemand");  // put back
+}
+
 Graph scale_by(float k) {
   Graph g;
   g.inputs = {"x"};
