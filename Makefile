@@ -25,7 +25,7 @@ demo: build
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# Trains and compresses the shipped Fashion-MNIST models (models/fmnist; about 1 hour 45 minutes on 2 cores).
+# Trains and compresses the shipped Fashion-MNIST models (models/fmnist; about 2 hours 30 minutes on 2 cores).
 models: build
 	@scripts/make-models.sh $(BUILD)/edgeco models/fmnist
 

@@ -152,8 +152,12 @@ void scenarios_command(bool json) {
     const sim::Scenario s = sim::find_scenario(name);
     nlohmann::ordered_json variants = nlohmann::json::array();
     for (const auto& v : s.variants)
-      variants.push_back(
-          {{"name", v.name}, {"resolution_px", v.resolution_px}, {"accuracy", v.accuracy}});
+      variants.push_back({{"name", v.name},
+                          {"family", v.family},
+                          {"model", v.model.string()},
+                          {"resolution_px", v.resolution_px},
+                          {"accuracy", v.accuracy},
+                          {"accuracy_source", v.accuracy_source}});
     list.push_back({{"name", s.name},
                     {"platform", s.platform},
                     {"description", s.description},
@@ -201,7 +205,8 @@ void add_runtime_commands(CLI::App& app) {
   simc->add_option("--governor", s->governor,
                    "performance, powersave, ondemand, conservative, schedutil or static")
       ->capture_default_str();
-  simc->add_option("--hours", s->hours, "simulated hours (default: the scenario's)");
+  simc->add_option("--hours", s->hours, "simulated hours (default: the scenario's)")
+      ->check(CLI::Range(0.0, 8784.0));
   simc->add_option("--seed", s->seed, "random seed; the same seed gives the same run")
       ->capture_default_str();
   simc->add_option("--trace", s->trace,
