@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 
 #include <csignal>
+#include <cstdio>
 
 #include "edgeco/power.h"
 #include "edgeco/session.h"
@@ -120,7 +121,10 @@ TEST(VariantSwitch, TakesEffectAtTheNextRunWithoutPreparing) {
   const TensorMap in{{"x", Tensor::from_values<float>({1, 2}, std::vector<float>{1, 2})}};
   EXPECT_EQ(v.run(in).at("y").data<float>()[1], 4.0f);
   const double us = v.select("triple");
-  EXPECT_GE(us, 0.0);  // its time is reported (a pointer swap; edgeco simulate charges none)
+  // Reported, not bounded (a timing bar belongs in a benchmark): a pointer swap, which is why
+  // edgeco simulate charges a switch no time.
+  std::printf("variant switch: %.3f us\n", us);
+  EXPECT_GE(us, 0.0);
   EXPECT_EQ(v.current(), "triple");
   EXPECT_EQ(v.run(in).at("y").data<float>()[1], 6.0f);
   EXPECT_THROW(v.select("quadruple"), Error);
