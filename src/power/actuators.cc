@@ -145,10 +145,12 @@ std::string FrequencyActuator::method() const {
 }
 
 void FrequencyActuator::write(const fs::path& file, const std::string& text) {
-  // Save the file's first value before the first change to it.
+  // Save the file's first value before the first change to it. scaling_setspeed is not saved:
+  // outside the userspace governor it reads "<unsupported>" and takes no value, and putting the
+  // governor back is what restores the frequency.
   const bool saved =
       std::any_of(saved_.begin(), saved_.end(), [&](const auto& s) { return s.first == file; });
-  if (!saved) {
+  if (!saved && file.filename() != "scaling_setspeed") {
     const auto original = read_text(file);
     if (!original) throw Error(ErrorKind::io, "cannot read", file.string());
     saved_.emplace_back(file, *original);
