@@ -59,14 +59,15 @@ Device parse_device(const Reader& r, const YAML::Node& d, const std::string& fie
   if (!rates.IsMap() || rates.size() == 0)
     r.fail(rates, f + ".macs_per_cycle", "expected a mapping of types");
   for (const auto& type : rates) {
-    const std::string tf = f + ".macs_per_cycle." + type.first.as<std::string>();
-    const NumType t = parse_enum(r, type.first, tf, type.first.as<std::string>(), kTypes);
+    const std::string type_name = r.key(type.first, f + ".macs_per_cycle");
+    const std::string tf = f + ".macs_per_cycle." + type_name;
+    const NumType t = parse_enum(r, type.first, tf, type_name, kTypes);
     if (!type.second.IsMap()) r.fail(type.second, tf, "expected a mapping of operator classes");
     for (const auto& cls : type.second) {
-      const std::string cf = tf + "." + cls.first.as<std::string>();
-      const OpClass c = parse_enum(r, cls.first, cf, cls.first.as<std::string>(), kClasses);
-      dev.macs_per_cycle[t][c] =
-          r.number(type.second, cls.first.as<std::string>(), tf, std::nullopt, 1e-9);
+      const std::string class_name = r.key(cls.first, tf);
+      const std::string cf = tf + "." + class_name;
+      const OpClass c = parse_enum(r, cls.first, cf, class_name, kClasses);
+      dev.macs_per_cycle[t][c] = r.number(type.second, class_name, tf, std::nullopt, 1e-9);
     }
   }
   const YAML::Node mem = r.child(d, "memory", f);
@@ -249,7 +250,16 @@ YAML::Node resolve_extends(YAML::Node root, const std::filesystem::path& path, i
 
 }  // namespace
 
+namespace {
+Platform parse_platform_unguarded(std::string_view text, const std::filesystem::path& path);
+}  // namespace
+
 Platform parse_platform(std::string_view text, const std::filesystem::path& path) {
+  return yaml::guarded(path, [&] { return parse_platform_unguarded(text, path); });
+}
+
+namespace {
+Platform parse_platform_unguarded(std::string_view text, const std::filesystem::path& path) {
   const YAML::Node root = resolve_extends(load_yaml(text, path), path, 0);
   const Reader r(path);
   if (!root.IsMap()) r.fail(root, "platform", "expected a mapping at the top");
@@ -283,6 +293,7 @@ Platform parse_platform(std::string_view text, const std::filesystem::path& path
   }
   return p;
 }
+}  // namespace
 
 namespace {
 

@@ -53,6 +53,13 @@ class Reader {
     return v;
   }
 
+  // A mapping's key as text: a key that is a list or a mapping is an error, not a conversion
+  // failure escaping as yaml-cpp's exception.
+  std::string key(const YAML::Node& k, const std::string& field) const {
+    if (!k.IsScalar()) fail(k, field, "a key must be text");
+    return k.as<std::string>();
+  }
+
   std::string text(const YAML::Node& parent, const std::string& key, const std::string& field,
                    std::optional<std::string> fallback = std::nullopt) const {
     const YAML::Node n = child(parent, key, field, !fallback);
@@ -103,6 +110,20 @@ inline YAML::Node load_yaml(std::string_view text, const std::filesystem::path& 
     throw Error(ErrorKind::invalid_argument, "not valid YAML: " + e.msg,
                 path.string() + ":" + std::to_string(e.mark.line + 1) + ":" +
                     std::to_string(e.mark.column + 1));
+  }
+}
+
+// Runs a parser, turning any yaml-cpp exception that escapes its checks into an Error naming the
+// file and the place (a parser must end in a value or an edgeco::Error, never another exception).
+template <class Parse>
+auto guarded(const std::filesystem::path& path, Parse&& parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const YAML::Exception& e) {
+    std::string where = path.string();
+    if (!e.mark.is_null())
+      where += ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1);
+    throw Error(ErrorKind::invalid_argument, "unexpected YAML: " + e.msg, where);
   }
 }
 

@@ -49,7 +49,7 @@ void only_keys(const Reader& r, const YAML::Node& map, const std::string& field,
                std::initializer_list<std::string_view> keys) {
   if (!map.IsMap()) r.fail(map, field, "expected a mapping");
   for (const auto& kv : map) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = r.key(kv.first, field.empty() ? "scenario" : field);
     if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
       std::string known;
       for (auto k : keys) known += (known.empty() ? "" : ", ") + std::string(k);
@@ -175,7 +175,16 @@ std::vector<double> parse_trace_csv(std::string_view text, const fs::path& path)
   return out;
 }
 
+namespace {
+Scenario parse_scenario_unguarded(std::string_view text, const fs::path& path);
+}  // namespace
+
 Scenario parse_scenario(std::string_view text, const fs::path& path) {
+  return yaml::guarded(path, [&] { return parse_scenario_unguarded(text, path); });
+}
+
+namespace {
+Scenario parse_scenario_unguarded(std::string_view text, const fs::path& path) {
   const YAML::Node root = yaml::load_yaml(text, path);
   const Reader r(path);
   only_keys(
@@ -257,6 +266,7 @@ Scenario parse_scenario(std::string_view text, const fs::path& path) {
   }
   return s;
 }
+}  // namespace
 
 Scenario load_scenario(const fs::path& path) {
   return parse_scenario(read_file(path, "scenario file"), path);

@@ -239,6 +239,10 @@ TEST(Platform, ErrorsNameFileLineAndField) {
   expect_yaml_error(
       replaced(kSimple, "dram_pj_per_byte: 10}", "dram_pj_per_byte: 10, llc_kib: 64}"),
       "devices[0](cpu).memory.llc_gbps: missing");
+  // A list as a mapping's key (the kind of input fuzz_scenario found in the scenario parser).
+  expect_yaml_error(
+      replaced(kSimple, "fp32: {dense_conv: 100", "? [fp32]\n      : {dense_conv: 100"),
+      "a key must be text");
   EXPECT_THROW(load_platform("/nonexistent/platform.yaml"), Error);
 }
 

@@ -282,6 +282,11 @@ TEST(Scenario, ErrorsNameTheFileTheLineAndTheField) {
       error_of("name: x\nplatform: p\ndeadline_ms: 10\nstreams:\n  - {name: c, kind: sometimes}\n");
   EXPECT_NE(kind.find("bad.yaml:5"), std::string::npos) << kind;
   EXPECT_NE(kind.find("sometimes"), std::string::npos);
+  // A mapping as a key (found by fuzz_scenario): an error, not yaml-cpp's bad conversion.
+  const std::string key =
+      error_of("name: x\nplatform: p\ndeadline_ms: 10\nstreams:\n  - {? {a: 1} : 2}\n");
+  EXPECT_NE(key.find("bad.yaml:5"), std::string::npos) << key;
+  EXPECT_NE(key.find("a key must be text"), std::string::npos) << key;
   const std::string acc = error_of(base +
                                    "variants:\n  - {name: v, model: m.onnx, resolution_px: 28, "
                                    "accuracy: 92.5, accuracy_source: s}\n");
