@@ -13,6 +13,17 @@
 
 namespace edgeco::testing {
 
+// What the edgeco::Error that `f` throws says (what()), or "no error" when it returns.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
 struct NodeSpec {
   std::string op;
   std::vector<Tensor> inputs;  // empty handle = omitted optional input

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -248,6 +249,11 @@ struct TensorMemory {
 };
 TensorMemory tensor_memory();
 void reset_tensor_memory_peak();
+
+// A text file's contents (a platform, a scenario, a trace). Only regular files up to 1 GiB are
+// read: a FIFO or /dev/zero named by a user would never end. Errors (kind io) name the file and
+// say what it was meant to be ("the scenario file").
+std::string read_text_file(const std::filesystem::path& path, std::string_view what);
 
 // The p-th quantile (p in [0, 1]) of the values, interpolated between neighbours; 0 for none.
 double percentile(std::vector<double> values, double p);

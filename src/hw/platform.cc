@@ -181,11 +181,7 @@ const Device& Platform::device(std::string_view n) const {
 }
 
 Platform load_platform(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::io, "cannot read the platform file", path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_platform(text.str(), path);
+  return parse_platform(read_text_file(path, "platform file"), path);
 }
 
 namespace {
@@ -235,12 +231,13 @@ YAML::Node resolve_extends(YAML::Node root, const std::filesystem::path& path, i
   std::filesystem::path base = path.parent_path() / (name + ".yaml");
   if (!std::filesystem::exists(base)) base = platform_dir() / (name + ".yaml");
   if (!std::filesystem::exists(base)) base = name;
-  std::ifstream in;
-  if (std::filesystem::is_regular_file(base)) in.open(base, std::ios::binary);
-  if (!in.is_open() || !in) r.fail(root["extends"], "extends", "cannot read '" + name + "'");
-  std::ostringstream text;
-  text << in.rdbuf();
-  const YAML::Node parent = resolve_extends(load_yaml(text.str(), base), base, depth + 1);
+  std::string text;
+  try {
+    text = read_text_file(base, "platform file");
+  } catch (const Error& e) {
+    r.fail(root["extends"], "extends", "cannot read '" + name + "': " + e.message());
+  }
+  const YAML::Node parent = resolve_extends(load_yaml(text, base), base, depth + 1);
   try {
     return overlay(parent, root, true);
   } catch (const YAML::Exception& e) {

@@ -29,21 +29,6 @@ std::string_view to_string(Stream::Kind kind) {
 
 namespace {
 
-std::string read_file(const fs::path& path, std::string_view what) {
-  // A FIFO or /dev/zero would never end: only regular files of a sane size are read.
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec))
-    throw Error(ErrorKind::io, "the " + std::string(what) + " is not a regular file",
-                path.string());
-  if (fs::file_size(path, ec) > (size_t(1) << 30))
-    throw Error(ErrorKind::io, "the " + std::string(what) + " is larger than 1 GiB", path.string());
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::io, "cannot read the " + std::string(what), path.string());
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // Keys a mapping may hold: anything else is a typo the user should hear about.
 void only_keys(const Reader& r, const YAML::Node& map, const std::string& field,
                std::initializer_list<std::string_view> keys) {
@@ -112,7 +97,7 @@ Stream parse_stream(const Reader& r, const YAML::Node& n, const std::string& fie
     case Stream::Kind::trace:
       s.trace_file = resolve(file, r.text(n, "trace", f));
       try {
-        s.trace_s = parse_trace_csv(read_file(s.trace_file, "trace"), s.trace_file);
+        s.trace_s = parse_trace_csv(read_text_file(s.trace_file, "trace"), s.trace_file);
       } catch (const Error& e) {
         throw e.within(file.string() + ": " + f + ".trace");
       }
@@ -269,7 +254,7 @@ Scenario parse_scenario_unguarded(std::string_view text, const fs::path& path) {
 }  // namespace
 
 Scenario load_scenario(const fs::path& path) {
-  return parse_scenario(read_file(path, "scenario file"), path);
+  return parse_scenario(read_text_file(path, "scenario file"), path);
 }
 
 fs::path scenario_dir() {

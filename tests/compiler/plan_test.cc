@@ -241,12 +241,7 @@ TEST(PlanJson, RoundTripsAndNamesTheBadField) {
   }
   EXPECT_DOUBLE_EQ(back.latency_ms, plan.latency_ms);
   auto error_of = [](const std::string& text) {
-    try {
-      parse_plan(text, "p.json");
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+    return testing::error_of([&] { parse_plan(text, "p.json"); });
   };
   EXPECT_NE(error_of("{").find("p.json"), std::string::npos);
   EXPECT_NE(error_of(R"({"platform": "x", "objective": "energy", "strategy": "exact",

@@ -244,6 +244,11 @@ TEST(Platform, ErrorsNameFileLineAndField) {
       replaced(kSimple, "fp32: {dense_conv: 100", "? [fp32]\n      : {dense_conv: 100"),
       "a key must be text");
   EXPECT_THROW(load_platform("/nonexistent/platform.yaml"), Error);
+  // A device file would be read forever: refused by name.
+  EXPECT_NE(testing::error_of([] {
+              load_platform("/dev/zero");
+            }).find("/dev/zero: the platform file is not a regular file"),
+            std::string::npos);
 }
 
 TEST(Platform, PresetsLoadWithTheDevicesTheyDescribe) {

@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "../test_util.h"
 #include "edgeco/onnx.h"
 #include "edgeco/session.h"
 #include "edgeco/sim.h"
@@ -261,12 +262,7 @@ TEST(Simulator, AtTheTripTheBoardThrottlesWhateverTheGovernorAsks) {
 
 TEST(Scenario, ErrorsNameTheFileTheLineAndTheField) {
   const auto error_of = [](const std::string& text) {
-    try {
-      parse_scenario(text, "bad.yaml");
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+    return testing::error_of([&] { parse_scenario(text, "bad.yaml"); });
   };
   // yaml-cpp reports an unclosed flow where the input ends.
   EXPECT_NE(
@@ -298,12 +294,7 @@ TEST(Scenario, TraceFilesParseAndBadRowsNameTheLine) {
   EXPECT_EQ(parse_trace_csv("camera,time_s\nA,0.5\nB,1.25\n", "t.csv"),
             (std::vector<double>{0.5, 1.25}));
   const auto error_of = [](const std::string& text) {
-    try {
-      parse_trace_csv(text, "t.csv");
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
+    return testing::error_of([&] { parse_trace_csv(text, "t.csv"); });
   };
   EXPECT_NE(error_of("time\n1\n").find("t.csv:1"), std::string::npos);
   EXPECT_NE(error_of("time_s\n1\nabc\n").find("t.csv:3"), std::string::npos);
