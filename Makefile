@@ -28,6 +28,7 @@ test: build
 # Trains and compresses the shipped Fashion-MNIST models (models/fmnist; about 2 hours 30 minutes on 2 cores).
 models: build
 	@scripts/make-models.sh $(BUILD)/edgeco models/fmnist
+	@scripts/make-governors.sh $(BUILD)/edgeco models/governors
 
 # Parsers and kernels under AddressSanitizer + UndefinedBehaviorSanitizer (slow model tests excluded).
 test-sanitize: deps

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -195,6 +196,8 @@ class Governor {
   virtual Action decide(const Snapshot& now) = 0;
   // Forget state (a new run).
   virtual void reset() {}
+  // How often a safety shield changed what was asked, by rule (empty without a shield).
+  virtual std::map<std::string, int64_t> overrides() const { return {}; }
 };
 
 // The kernel's own algorithms and defaults, per domain:

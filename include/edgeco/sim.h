@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "edgeco/compiler.h"
+#include "edgeco/control.h"
 #include "edgeco/hw.h"
 #include "edgeco/power.h"
 
@@ -47,6 +48,16 @@ struct Variant {
   std::string accuracy_source;
 };
 
+// What a learned controller is rewarded for in one control interval (a scenario's `reward:`):
+//   accuracy x (the served frames' measured accuracy, summed)
+//   - energy_per_j x joules - miss x deadline misses - drop x dropped frames
+//   - thermal_per_c x degrees above (trip - thermal_margin_c)
+// Timely, correct inference is paid; power, lateness and heat near the trip cost.
+struct RewardWeights {
+  double accuracy = 1, energy_per_j = 2, miss = 2, drop = 2, thermal_per_c = 1;
+  double thermal_margin_c = 5;
+};
+
 struct Scenario {
   std::string name, description;
   std::vector<std::string> sources;
@@ -65,6 +76,7 @@ struct Scenario {
   double battery_start_pct = 100;
   double hours = 1;  // default length of a run
   Strategy strategy = Strategy::exact;
+  RewardWeights reward;
   std::filesystem::path file;
 };
 
@@ -96,6 +108,23 @@ struct VariantCost {
 VariantCost price_variant(const Graph& graph, const hw::Platform& platform, Strategy strategy,
                           const ConstantEvaluator& evaluate = nullptr);
 
+// Domain randomisation: a run under other conditions than the scenario's.
+struct Perturbation {
+  double ambient_offset_c = 0;    // added to the ambient all day
+  double rate_scale = 1;          // periodic, Poisson and bursty rates multiplied
+  double battery_start_pct = -1;  // < 0: the scenario's
+};
+
+// Something that happens during a run, at the start of the control interval holding `time_s`:
+// the battery falls to `value` percent, the ambient steps by `value` degrees, or an extra Poisson
+// stream of `value` frames per second runs for `duration_s`.
+struct Event {
+  enum class Kind { battery_drop, ambient_step, load_burst };
+  Kind kind = Kind::load_burst;
+  double time_s = 0, value = 0, duration_s = 60;
+};
+Event parse_event(std::string_view text);  // "battery_drop@3600:8", "load_burst@7200:20:60"
+
 struct Options {
   double hours = 0;  // 0: the scenario's
   uint64_t seed = 1;
@@ -107,6 +136,8 @@ struct Options {
   bool readings = false;
   // Called with every snapshot the governor sees, after it decides (tests, logging).
   std::function<void(const power::Snapshot&, const power::Action&)> observe;
+  Perturbation perturbation;
+  std::vector<Event> events;
 };
 
 struct Summary {
@@ -123,8 +154,59 @@ struct Summary {
   bool battery_empty = false, shutdown = false;   // the run ended early because of it
   std::map<std::string, double> device_energy_j;  // devices and "board" (static power)
   std::map<std::string, int64_t> served_by_variant;
+  // The controller: wall time of each decision (measured on this machine), the shield's
+  // overrides, configurations applied (intervals each), and the reaction to injected events:
+  // from the event to the first interval whose configuration changed, plus the decision time.
+  double decision_us_p50 = 0, decision_us_p99 = 0;
+  std::map<std::string, int64_t> shield_overrides;
+  std::map<std::string, int64_t> actions;
+  double reaction_ms_p50 = 0, reaction_ms_max = 0;
+  int64_t events = 0, events_unanswered = 0;  // unanswered: no change within 30 s
 };
 std::string summary_to_json(const Summary& summary);
+
+// One control interval's outcome.
+struct Interval {
+  double energy_j = 0, accuracy_sum = 0, temperature_c = 0;
+  int64_t arrivals = 0, served = 0, misses = 0, dropped = 0;
+};
+double reward(const RewardWeights& weights, const Interval& interval, double trip_c);
+
+class Simulator;
+
+// A run one control interval at a time: what a trainer steps and an oracle looks ahead in.
+class Episode {
+ public:
+  Episode(const Simulator& simulator, const Options& options = {}, std::string governor = "");
+  ~Episode();
+  Episode(Episode&&) noexcept;
+  Episode& operator=(Episode&&) = delete;
+
+  // What a governor sees now.
+  const power::Snapshot& snapshot() const;
+  bool done() const;
+  // Applies the action (the thermal governor's cap still holds), runs one control interval and
+  // observes. `decision_us`: how long the decision took (reported, and part of a reaction).
+  Interval step(const power::Action& action, double decision_us = 0);
+  // What `intervals` steps holding the action would give, this episode unchanged: the arrivals
+  // to come are known (an oracle's clairvoyance). The outcomes summed.
+  Interval preview(const power::Action& action, int intervals = 1) const;
+  // The run so far; overrides from the governor when given.
+  Summary summary(const power::Governor* governor = nullptr) const;
+
+  struct State;   // what a step changes (copied by preview)
+  struct Record;  // what only step records (latencies, decisions, reactions)
+
+ private:
+  const Simulator* sim_;
+  Options options_;
+  // The perturbed streams, then one per event; sources point into it (stable addresses).
+  std::unique_ptr<std::vector<Stream>> streams_;
+  size_t scenario_streams_ = 0;
+  std::unique_ptr<State> state_;
+  std::unique_ptr<Record> record_;
+  std::string governor_;
+};
 
 // The simulation of one scenario on one platform under one governor. Variants are priced when
 // the simulator is built (the expensive part; a DQN's training reuses one simulator for many runs).
@@ -137,6 +219,15 @@ class Simulator {
   Simulator(Scenario scenario, hw::Platform platform, std::vector<VariantCost> costs);
 
   Summary run(power::Governor& governor, const Options& options = {}) const;
+  // The clairvoyant controller: each interval, every action of the space tried over the next
+  // `lookahead` intervals with the arrivals to come known, the one with the highest reward kept.
+  // Not a proof of optimality (the thermal and queue states couple intervals beyond the
+  // lookahead) but an upper bound on what a controller seeing only the past achieves in practice.
+  Summary oracle(const power::ControlSpace& space, const Options& options = {},
+                 int lookahead = 2) const;
+  // The deployment as a controller sees it: DVFS devices, variants (energy per inference at the
+  // highest operating points), deadline, trip point, queue and nominal input rate.
+  power::ControlSpace control_space(int levels = 4) const;
 
   const Scenario& scenario() const { return scenario_; }
   const hw::Platform& platform() const { return platform_; }
@@ -147,6 +238,23 @@ class Simulator {
   hw::Platform platform_;
   std::vector<VariantCost> costs_;
 };
+
+// Every controller `edgeco simulate` runs: the kernel's governors, static-max (the paper's static
+// settings), rule (a threshold controller), dqn (a learned policy from ONNX), oracle.
+struct ControllerOptions {
+  power::GovernorSettings settings;  // the kernel governors' tunables
+  std::filesystem::path policy;      // dqn: the Q-network
+  std::optional<bool> shield;        // default: on for rule and dqn, off for the others
+  power::ShieldSettings shield_settings;
+  int levels = 4;  // frequency levels of the action space
+};
+std::vector<std::string> controller_names();
+// The policy edgeco ships for this scenario and platform (models/governors/SCENARIO.PLATFORM.onnx
+// beside scenarios/), or empty; `dqn` without a policy runs it.
+std::filesystem::path shipped_policy(const Simulator& simulator);
+// Any but the oracle (which is Simulator::oracle: it needs the future, not a snapshot).
+std::unique_ptr<power::Governor> make_controller(std::string_view name, const Simulator& simulator,
+                                                 const ControllerOptions& options = {});
 
 // The exact step of a first-order thermal RC network under constant power: the temperature after
 // `dt_s` from `celsius`, at ambient `ambient_c`, with resistance R (C/W) and capacitance C (J/C).

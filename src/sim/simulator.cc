@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <deque>
@@ -142,42 +143,48 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // hysteresis; Tegra's and the Pi's device trees set a few degrees.
 constexpr double kTripHysteresisC = 2.0;
 
-// One frame source's arrival process.
+// One frame source's arrival process, from `from` until `until` (an injected burst).
 class Source {
  public:
-  Source(const Stream& s, std::mt19937_64& rng) : s_(s) {
+  Source(const Stream& s, std::mt19937_64& rng, double from = 0, double until = kInf)
+      : s_(&s), until_(until) {
     std::uniform_real_distribution<double> u(0, 1);
-    switch (s_.kind) {
+    switch (s.kind) {
       case Stream::Kind::periodic:
-        phase_ = u(rng) / s_.rate_hz;  // cameras are not in phase
+        phase_ = from + u(rng) / s.rate_hz;  // cameras are not in phase
         break;
       case Stream::Kind::bursty:
         burst_ = false;
-        state_end_ = std::exponential_distribution<double>(1 / s_.mean_quiet_s)(rng);
+        state_end_ = from + std::exponential_distribution<double>(1 / s.mean_quiet_s)(rng);
         break;
       default:
         break;
     }
-    next_ = draw(rng, 0);
+    next_ = draw(rng, from);
   }
   double next() const { return next_; }
   void advance(std::mt19937_64& rng) { next_ = draw(rng, next_); }
 
  private:
   double draw(std::mt19937_64& rng, double after) {
-    switch (s_.kind) {
+    const double t = draw_unbounded(rng, after);
+    return t < until_ ? t : kInf;
+  }
+  double draw_unbounded(std::mt19937_64& rng, double after) {
+    const Stream& s = *s_;
+    switch (s.kind) {
       case Stream::Kind::periodic: {
-        const double period = 1 / s_.rate_hz;
-        const double jitter = s_.jitter_ms * 1e-3;
+        const double period = 1 / s.rate_hz;
+        const double jitter = s.jitter_ms * 1e-3;
         const double t = phase_ + double(k_++) * period;
         return jitter > 0 ? t + std::uniform_real_distribution<double>(-jitter, jitter)(rng) : t;
       }
       case Stream::Kind::poisson:
-        return after + std::exponential_distribution<double>(s_.rate_hz)(rng);
+        return after + std::exponential_distribution<double>(s.rate_hz)(rng);
       case Stream::Kind::bursty: {
         double t = after;
         for (;;) {
-          const double rate = burst_ ? s_.burst_rate_hz : s_.quiet_rate_hz;
+          const double rate = burst_ ? s.burst_rate_hz : s.quiet_rate_hz;
           const double candidate =
               rate > 0 ? t + std::exponential_distribution<double>(rate)(rng) : kInf;
           if (candidate < state_end_) return candidate;
@@ -185,18 +192,18 @@ class Source {
           t = state_end_;
           burst_ = !burst_;
           state_end_ = t + std::exponential_distribution<double>(
-                               1 / (burst_ ? s_.mean_burst_s : s_.mean_quiet_s))(rng);
+                               1 / (burst_ ? s.mean_burst_s : s.mean_quiet_s))(rng);
         }
       }
       case Stream::Kind::trace:
-        return k_ < s_.trace_s.size() ? s_.trace_s[k_++] : kInf;
+        return k_ < s.trace_s.size() ? s.trace_s[k_++] : kInf;
     }
     return kInf;
   }
 
-  const Stream& s_;
+  const Stream* s_;
   size_t k_ = 0;
-  double next_ = 0, phase_ = 0, state_end_ = kInf;
+  double next_ = 0, phase_ = 0, state_end_ = kInf, until_ = kInf;
   bool burst_ = false;
 };
 
@@ -221,114 +228,207 @@ size_t nearest_opp(const hw::Device& d, double mhz) {
 
 }  // namespace
 
-Summary Simulator::run(power::Governor& governor, const Options& options) const {
-  const Scenario& sc = scenario_;
-  const hw::Platform& pf = platform_;
-  const size_t nd = pf.devices.size();
-  const double dt = sc.control_interval_ms * 1e-3;
-  const double horizon = (options.hours > 0 ? options.hours : sc.hours) * 3600.0;
-  const double r_th = pf.thermal.resistance_c_per_w + sc.extra_resistance_c_per_w;
-  const double c_th = pf.thermal.capacitance_j_per_c;
-  const bool has_battery = sc.on_battery && pf.battery.capacity_mah > 0;
+namespace {
+// An event that no configuration change answers within this long counts as unanswered.
+constexpr double kReactionWindowS = 30;
+}  // namespace
 
-  std::mt19937_64 rng(options.seed);
+double reward(const RewardWeights& w, const Interval& i, double trip_c) {
+  double r = w.accuracy * i.accuracy_sum - w.energy_per_j * i.energy_j - w.miss * double(i.misses) -
+             w.drop * double(i.dropped);
+  if (trip_c > 0)
+    r -= w.thermal_per_c * std::max(0.0, i.temperature_c - (trip_c - w.thermal_margin_c));
+  return r;
+}
+
+Event parse_event(std::string_view text) {
+  const auto fail = [&](const std::string& why) -> Event {
+    throw Error(ErrorKind::invalid_argument,
+                "event '" + std::string(text) + "': " + why +
+                    " (KIND@SECONDS:VALUE[:DURATION], KIND one of battery_drop, ambient_step, "
+                    "load_burst)");
+  };
+  const size_t at = text.find('@');
+  if (at == std::string_view::npos) return fail("no '@'");
+  Event e;
+  const std::string_view kind = text.substr(0, at);
+  if (kind == "battery_drop")
+    e.kind = Event::Kind::battery_drop;
+  else if (kind == "ambient_step")
+    e.kind = Event::Kind::ambient_step;
+  else if (kind == "load_burst")
+    e.kind = Event::Kind::load_burst;
+  else
+    return fail("unknown kind");
+  std::vector<double> numbers;
+  std::string rest(text.substr(at + 1));
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    const size_t colon = std::min(rest.find(':', pos), rest.size());
+    const std::string part = rest.substr(pos, colon - pos);
+    char* end = nullptr;
+    const double v = std::strtod(part.c_str(), &end);
+    if (part.empty() || end != part.c_str() + part.size() || !std::isfinite(v))
+      return fail("'" + part + "' is not a number");
+    numbers.push_back(v);
+    pos = colon + 1;
+  }
+  if (numbers.size() < 2 || numbers.size() > 3) return fail("expected 2 or 3 numbers");
+  e.time_s = numbers[0];
+  e.value = numbers[1];
+  if (numbers.size() == 3) e.duration_s = numbers[2];
+  if (e.time_s < 0 || e.duration_s <= 0) return fail("time must be >= 0 and duration > 0");
+  if (e.kind == Event::Kind::battery_drop && (e.value < 0 || e.value > 100))
+    return fail("a battery level is 0..100 percent");
+  if (e.kind == Event::Kind::load_burst && e.value <= 0) return fail("a rate must be > 0");
+  return e;
+}
+
+// Everything a run changes, small enough to copy for a look ahead.
+struct Episode::State {
+  std::mt19937_64 rng;
   std::vector<Source> sources;
-  for (const Stream& s : sc.streams)
-    for (int i = 0; i < s.count; ++i) sources.emplace_back(s, rng);
-
-  Summary out;
-  out.platform = pf.name;
-  out.scenario = sc.name;
-  out.governor = governor.name();
-  out.seed = options.seed;
-  out.battery_start_pct = has_battery ? sc.battery_start_pct : 100;
-
-  std::vector<size_t> opp(nd), cap(nd);
-  for (size_t d = 0; d < nd; ++d) opp[d] = cap[d] = pf.devices[d].opps.size() - 1;
+  std::vector<size_t> opp, cap;
   size_t variant = 0;
-  double temperature = ambient_at(sc, pf, 0);
-  double soc = out.battery_start_pct / 100;
-
-  // The frame in service: when it arrived, started, ends; its per-device shares.
+  double temperature = 0, soc = 1, ambient_offset = 0;
+  // The frame in service: when it arrived, ends, was accounted up to; its per-device shares.
   bool busy = false;
   double f_arrival = 0, f_end = 0, f_accounted = 0;
   size_t f_variant = 0;
-  std::vector<double> busy_frac(nd), dyn_w(nd);
+  std::vector<double> busy_frac, dyn_w;
   double transfer_w = 0;
   std::deque<double> queue;
-
-  // Per interval accumulators.
-  std::vector<double> busy_s(nd), dyn_j(nd);
+  // This interval.
+  std::vector<double> busy_s, dyn_j;
   double transfer_j = 0;
-  int64_t arrivals_interval = 0;
-  std::vector<double> latencies, interval_latencies;
+  std::vector<double> interval_latencies;
+  // The run.
+  int64_t k = 0, total_intervals = 0;
+  bool ended = false;
+  Summary totals;
   double accuracy_sum = 0, temperature_sum = 0;
-  int64_t intervals = 0;
-  std::vector<int64_t> served_by(sc.variants.size(), 0);
-  std::vector<double> device_j(nd, 0.0);
+  std::vector<int64_t> served_by;
+  std::vector<double> device_j, device_watts;
   double board_j = 0;
-
-  const auto service_ms = [&](size_t v) {
-    const VariantCost& c = costs_[v];
-    double ms = c.transfer_ms;
-    for (size_t d = 0; d < nd; ++d) ms += c.busy_ms[d][opp[d]];
-    return ms;
-  };
-  const auto account = [&](double upto) {
-    const double span = upto - f_accounted;
-    if (span <= 0) return;
-    for (size_t d = 0; d < nd; ++d) {
-      busy_s[d] += span * busy_frac[d];
-      dyn_j[d] += span * dyn_w[d];
-    }
-    transfer_j += span * transfer_w;
-    f_accounted = upto;
-  };
-  const auto start = [&](double arrival, double t) {
-    const VariantCost& c = costs_[variant];
-    const double s = std::max(service_ms(variant), 1e-6) * 1e-3;
-    for (size_t d = 0; d < nd; ++d) {
-      busy_frac[d] = c.busy_ms[d][opp[d]] * 1e-3 / s;
-      dyn_w[d] = c.dynamic_mj[d][opp[d]] * 1e-3 / s;
-    }
-    transfer_w = c.transfer_mj * 1e-3 / s;
-    busy = true;
-    f_arrival = arrival;
-    f_accounted = t;
-    f_end = t + s;
-    f_variant = variant;
-  };
-
+  size_t next_event = 0;
   power::Snapshot snap;
-  snap.domains.resize(nd);
-  for (size_t d = 0; d < nd; ++d) {
-    power::Domain& dom = snap.domains[d];
-    dom.name = pf.devices[d].name;
-    for (const auto& p : pf.devices[d].opps) dom.available_mhz.push_back(p.mhz);
-    dom.min_mhz = dom.available_mhz.front();
-    dom.governor = governor.name();
+  std::vector<std::string> action_text;
+  std::string variant_action = "init";
+  // Every latency of the run: the Episode's, out of a look-ahead's copy (which sets it null).
+  std::vector<double>* latencies = nullptr;
+};
+
+namespace {
+
+struct Run {
+  const Scenario& sc;
+  const hw::Platform& pf;
+  const std::vector<VariantCost>& costs;
+  const Options& options;
+  const std::vector<Stream>& streams;  // the scenario's, then one per event
+  size_t scenario_streams;
+  const std::string& governor;
+
+  size_t devices() const { return pf.devices.size(); }
+  double dt() const { return sc.control_interval_ms * 1e-3; }
+  bool has_battery() const { return sc.on_battery && pf.battery.capacity_mah > 0; }
+
+  double service_ms(const Episode::State& st, size_t v) const {
+    const VariantCost& c = costs[v];
+    double ms = c.transfer_ms;
+    for (size_t d = 0; d < devices(); ++d) ms += c.busy_ms[d][st.opp[d]];
+    return ms;
   }
-  std::vector<double> device_watts;  // the last interval's, per device (readings)
-  const auto observe = [&](double t, double watts) {
+  void account(Episode::State& st, double upto) const {
+    const double span = upto - st.f_accounted;
+    if (span <= 0) return;
+    for (size_t d = 0; d < devices(); ++d) {
+      st.busy_s[d] += span * st.busy_frac[d];
+      st.dyn_j[d] += span * st.dyn_w[d];
+    }
+    st.transfer_j += span * st.transfer_w;
+    st.f_accounted = upto;
+  }
+  void start(Episode::State& st, double arrival, double t) const {
+    const VariantCost& c = costs[st.variant];
+    const double s = std::max(service_ms(st, st.variant), 1e-6) * 1e-3;
+    for (size_t d = 0; d < devices(); ++d) {
+      st.busy_frac[d] = c.busy_ms[d][st.opp[d]] * 1e-3 / s;
+      st.dyn_w[d] = c.dynamic_mj[d][st.opp[d]] * 1e-3 / s;
+    }
+    st.transfer_w = c.transfer_mj * 1e-3 / s;
+    st.busy = true;
+    st.f_arrival = arrival;
+    st.f_accounted = t;
+    st.f_end = t + s;
+    st.f_variant = st.variant;
+  }
+
+  void init(Episode::State& st) const {
+    const size_t nd = devices();
+    st.rng.seed(options.seed);
+    for (size_t i = 0; i < scenario_streams; ++i)
+      for (int c = 0; c < streams[i].count; ++c) st.sources.emplace_back(streams[i], st.rng);
+    st.totals.platform = pf.name;
+    st.totals.scenario = sc.name;
+    st.totals.governor = governor;
+    st.totals.seed = options.seed;
+    const double start_pct = options.perturbation.battery_start_pct >= 0
+                                 ? std::min(options.perturbation.battery_start_pct, 100.0)
+                                 : sc.battery_start_pct;
+    st.totals.battery_start_pct = has_battery() ? start_pct : 100;
+    st.opp.resize(nd);
+    st.cap.resize(nd);
+    for (size_t d = 0; d < nd; ++d) st.opp[d] = st.cap[d] = pf.devices[d].opps.size() - 1;
+    st.ambient_offset = options.perturbation.ambient_offset_c;
+    st.temperature = ambient(st, 0);
+    st.soc = st.totals.battery_start_pct / 100;
+    st.busy_frac.resize(nd);
+    st.dyn_w.resize(nd);
+    st.busy_s.resize(nd);
+    st.dyn_j.resize(nd);
+    st.served_by.assign(sc.variants.size(), 0);
+    st.device_j.assign(nd, 0.0);
+    st.action_text.assign(nd, "init");
+    const double horizon = (options.hours > 0 ? options.hours : sc.hours) * 3600.0;
+    st.total_intervals = int64_t(std::ceil(horizon / dt() - 1e-9));
+    st.snap.domains.resize(nd);
+    for (size_t d = 0; d < nd; ++d) {
+      power::Domain& dom = st.snap.domains[d];
+      dom.name = pf.devices[d].name;
+      for (const auto& p : pf.devices[d].opps) dom.available_mhz.push_back(p.mhz);
+      dom.min_mhz = dom.available_mhz.front();
+      dom.governor = governor;
+    }
+    observe(st, 0, power::kUnknown, 0);
+  }
+
+  double ambient(const Episode::State& st, double t) const {
+    return ambient_at(sc, pf, t) + st.ambient_offset;
+  }
+
+  void observe(Episode::State& st, double t, double watts, int64_t arrivals) const {
+    const size_t nd = devices();
+    power::Snapshot& snap = st.snap;
     snap.time_s = t;
     for (size_t d = 0; d < nd; ++d) {
       power::Domain& dom = snap.domains[d];
-      dom.cur_mhz = pf.devices[d].opps[opp[d]].mhz;
-      dom.max_mhz = pf.devices[d].opps[cap[d]].mhz;
-      dom.util = std::clamp(busy_s[d] / dt, 0.0, 1.0);
+      dom.cur_mhz = pf.devices[d].opps[st.opp[d]].mhz;
+      dom.max_mhz = pf.devices[d].opps[st.cap[d]].mhz;
+      dom.util = std::clamp(st.busy_s[d] / dt(), 0.0, 1.0);
     }
-    snap.temperature_c = temperature;
+    snap.temperature_c = st.temperature;
     snap.power_w = watts;
-    snap.battery_pct = has_battery ? soc * 100 : power::kUnknown;
+    snap.battery_pct = has_battery() ? st.soc * 100 : power::kUnknown;
     snap.latency_ms =
-        interval_latencies.empty() ? power::kUnknown : percentile(interval_latencies, 0.95);
-    snap.input_rate_hz = double(arrivals_interval) / dt;
-    snap.queue_length = double(queue.size());
-    snap.variant = sc.variants[variant].name;
-    snap.resolution_px = sc.variants[variant].resolution_px;
+        st.interval_latencies.empty() ? power::kUnknown : percentile(st.interval_latencies, 0.95);
+    snap.input_rate_hz = double(arrivals) / dt();
+    snap.queue_length = double(st.queue.size());
+    snap.variant = sc.variants[st.variant].name;
+    snap.resolution_px = sc.variants[st.variant].resolution_px;
     if (!options.readings) return;
     snap.readings.clear();
-    snap.readings.push_back({"thermal/board", temperature, "C"});
+    snap.readings.push_back({"thermal/board", st.temperature, "C"});
     if (!std::isnan(watts)) snap.readings.push_back({"power/board", watts, "W"});
     for (size_t d = 0; d < nd; ++d) {
       const power::Domain& dom = snap.domains[d];
@@ -338,36 +438,35 @@ Summary Simulator::run(power::Governor& governor, const Options& options) const 
       snap.readings.push_back({base + "/min", dom.min_mhz, "MHz"});
       snap.readings.push_back({base + "/max", dom.max_mhz, "MHz"});
       snap.readings.push_back({base + "/available", double(dom.available_mhz.size()), "count"});
-      if (!device_watts.empty())
-        snap.readings.push_back({"power/" + dom.name, device_watts[d], "W"});
+      if (!st.device_watts.empty())
+        snap.readings.push_back({"power/" + dom.name, st.device_watts[d], "W"});
       if (cpu) snap.readings.push_back({"cpu/util", dom.util, "fraction"});
     }
-    if (has_battery) snap.readings.push_back({"battery/sim/capacity", soc * 100, "%"});
-  };
-  std::vector<std::string> action_text(nd, "init");
-  std::string variant_action = "init";
-  const auto apply = [&](const power::Action& a) {
-    for (size_t d = 0; d < nd; ++d) {
+    if (has_battery()) snap.readings.push_back({"battery/sim/capacity", st.soc * 100, "%"});
+  }
+
+  void apply(Episode::State& st, const power::Action& a) const {
+    for (size_t d = 0; d < devices(); ++d) {
       if (d >= a.mhz.size() || std::isnan(a.mhz[d])) {
-        action_text[d] = "keep";
+        st.action_text[d] = "keep";
         continue;
       }
       char buf[32];
       std::snprintf(buf, sizeof buf, "%g", a.mhz[d]);
-      action_text[d] = buf;
-      opp[d] = nearest_opp(pf.devices[d], a.mhz[d]);
+      st.action_text[d] = buf;
+      st.opp[d] = nearest_opp(pf.devices[d], a.mhz[d]);
     }
-    variant_action = "keep";
+    st.variant_action = "keep";
     std::optional<size_t> want;
     if (a.variant) {
       for (size_t v = 0; v < sc.variants.size(); ++v)
         if (sc.variants[v].name == *a.variant) want = v;
       if (!want)
         throw Error(ErrorKind::invalid_argument, "no variant '" + *a.variant + "' in the scenario",
-                    "governor " + governor.name());
+                    "governor " + governor);
     }
     if (a.resolution_px) {
-      const std::string& family = sc.variants[want.value_or(variant)].family;
+      const std::string& family = sc.variants[want.value_or(st.variant)].family;
       std::optional<size_t> at;
       for (size_t v = 0; v < sc.variants.size(); ++v)
         if (sc.variants[v].family == family && sc.variants[v].resolution_px == *a.resolution_px)
@@ -375,162 +474,396 @@ Summary Simulator::run(power::Governor& governor, const Options& options) const 
       if (!at)
         throw Error(ErrorKind::invalid_argument,
                     "no variant of '" + family + "' at " + std::to_string(*a.resolution_px) + " px",
-                    "governor " + governor.name());
+                    "governor " + governor);
       want = at;
     }
     if (want) {
-      variant = *want;
-      variant_action = sc.variants[variant].name;
+      st.variant = *want;
+      st.variant_action = sc.variants[st.variant].name;
     }
-  };
+  }
 
-  if (options.trace) *options.trace << "time_s,device,mhz,util,power_w,temperature_c,action\n";
-  char row[256];
-
-  governor.reset();
-  observe(0, power::kUnknown);
-  apply(governor.decide(snap));
-
-  const int64_t total_intervals = int64_t(std::ceil(horizon / dt - 1e-9));
-  int64_t next_progress = 0;
-  for (int64_t k = 0; k < total_intervals; ++k) {
-    const double a = double(k) * dt, b = a + dt;
-    if (options.progress && k >= next_progress) {
-      options.progress(double(k) / double(total_intervals));
-      next_progress = k + std::max<int64_t>(1, total_intervals / 100);
+  // Events whose time falls in [a, b) take effect at a.
+  void fire_events(Episode::State& st, double a, double b) const {
+    const std::vector<Event>& events = options.events;
+    while (st.next_event < events.size() && events[st.next_event].time_s < b) {
+      const Event& e = events[st.next_event++];
+      switch (e.kind) {
+        case Event::Kind::battery_drop:
+          if (has_battery()) st.soc = std::min(st.soc, e.value / 100);
+          break;
+        case Event::Kind::ambient_step:
+          st.ambient_offset += e.value;
+          break;
+        case Event::Kind::load_burst:
+          // The burst's stream is the Episode's (stable) copy of the event; see Episode().
+          st.sources.emplace_back(streams[scenario_streams + st.next_event - 1], st.rng, a,
+                                  a + e.duration_s);
+          break;
+      }
     }
+  }
+
+  // One control interval from the state's configuration; `trace`, when set, gets its rows.
+  Interval advance(Episode::State& st, std::ostream* trace) const {
+    const size_t nd = devices();
+    const double step = dt();
+    const double a = double(st.k) * step, b = a + step;
+    Interval out;
+    fire_events(st, a, b);
     // The thermal governor's cap holds whatever the controller asked.
     bool throttled = false;
     for (size_t d = 0; d < nd; ++d) {
-      opp[d] = std::min(opp[d], cap[d]);
-      throttled |= cap[d] + 1 < pf.devices[d].opps.size();
+      st.opp[d] = std::min(st.opp[d], st.cap[d]);
+      throttled |= st.cap[d] + 1 < pf.devices[d].opps.size();
     }
-    std::fill(busy_s.begin(), busy_s.end(), 0.0);
-    std::fill(dyn_j.begin(), dyn_j.end(), 0.0);
-    transfer_j = 0;
-    arrivals_interval = 0;
-    interval_latencies.clear();
+    std::fill(st.busy_s.begin(), st.busy_s.end(), 0.0);
+    std::fill(st.dyn_j.begin(), st.dyn_j.end(), 0.0);
+    st.transfer_j = 0;
+    st.interval_latencies.clear();
 
     for (;;) {
       size_t src = 0;
       double ta = kInf;
-      for (size_t i = 0; i < sources.size(); ++i)
-        if (sources[i].next() < ta) ta = sources[i].next(), src = i;
-      const double td = busy ? f_end : kInf;
+      for (size_t i = 0; i < st.sources.size(); ++i)
+        if (st.sources[i].next() < ta) ta = st.sources[i].next(), src = i;
+      const double td = st.busy ? st.f_end : kInf;
       if (std::min(ta, td) >= b) break;
       if (td <= ta) {
-        account(td);
-        const double latency_ms = (td - f_arrival) * 1e3;
-        latencies.push_back(latency_ms);
-        interval_latencies.push_back(latency_ms);
-        if (latency_ms > sc.deadline_ms) ++out.deadline_misses;
+        account(st, td);
+        const double latency_ms = (td - st.f_arrival) * 1e3;
+        if (st.latencies) st.latencies->push_back(latency_ms);
+        st.interval_latencies.push_back(latency_ms);
+        if (latency_ms > sc.deadline_ms) ++out.misses;
         ++out.served;
-        ++served_by[f_variant];
-        accuracy_sum += sc.variants[f_variant].accuracy;
-        busy = false;
-        if (!queue.empty()) {
-          const double arrival = queue.front();
-          queue.pop_front();
-          start(arrival, td);
+        ++st.served_by[st.f_variant];
+        out.accuracy_sum += sc.variants[st.f_variant].accuracy;
+        st.busy = false;
+        if (!st.queue.empty()) {
+          const double arrival = st.queue.front();
+          st.queue.pop_front();
+          start(st, arrival, td);
         }
       } else {
-        sources[src].advance(rng);
-        ++out.frames;
-        ++arrivals_interval;
+        st.sources[src].advance(st.rng);
+        ++out.arrivals;
         const double t = std::max(ta, a);
-        if (!busy) {
-          start(t, t);
-        } else if (queue.size() < size_t(sc.queue_capacity)) {
-          queue.push_back(t);
+        if (!st.busy) {
+          start(st, t, t);
+        } else if (st.queue.size() < size_t(sc.queue_capacity)) {
+          st.queue.push_back(t);
         } else {
           ++out.dropped;
           if (sc.drop_oldest) {
-            queue.pop_front();
-            queue.push_back(t);
+            st.queue.pop_front();
+            st.queue.push_back(t);
           }
         }
       }
     }
-    if (busy) account(b);
+    if (st.busy) account(st, b);
 
     // Power over the interval: dynamic work done, leakage at the interval's start temperature,
     // the board's static power and the interconnect's transfers.
     double watts = 0;
-    std::vector<double>& device_w = dyn_j;  // reused: joules -> watts in place
+    std::vector<double>& device_w = st.dyn_j;  // reused: joules -> watts in place
     for (size_t d = 0; d < nd; ++d) {
       const hw::Device& dev = pf.devices[d];
-      device_w[d] = dyn_j[d] / dt + dev.leakage_watts(dev.opps[opp[d]], temperature);
+      device_w[d] = st.dyn_j[d] / step + dev.leakage_watts(dev.opps[st.opp[d]], st.temperature);
       watts += device_w[d];
     }
-    const double board_w = pf.static_watts + transfer_j / dt;
+    const double board_w = pf.static_watts + st.transfer_j / step;
     watts += board_w;
-    const double ambient = ambient_at(sc, pf, a);
-    temperature = thermal_step(temperature, watts, ambient, r_th, c_th, dt);
-    temperature_sum += temperature;
-    out.temperature_max_c = std::max(out.temperature_max_c, temperature);
-    ++intervals;
-    for (size_t d = 0; d < nd; ++d) device_j[d] += device_w[d] * dt;
-    board_j += board_w * dt;
-    out.energy_j += watts * dt;
-    if (throttled) out.throttled_s += dt;
-    out.simulated_s = b;
+    const double r_th = pf.thermal.resistance_c_per_w + sc.extra_resistance_c_per_w;
+    st.temperature = thermal_step(st.temperature, watts, ambient(st, a), r_th,
+                                  pf.thermal.capacitance_j_per_c, step);
+    out.energy_j = watts * step;
+    out.temperature_c = st.temperature;
 
-    if (options.trace) {
+    Summary& t = st.totals;
+    t.frames += out.arrivals;
+    t.served += out.served;
+    t.dropped += out.dropped;
+    t.deadline_misses += out.misses;
+    st.accuracy_sum += out.accuracy_sum;
+    st.temperature_sum += st.temperature;
+    t.temperature_max_c = std::max(t.temperature_max_c, st.temperature);
+    for (size_t d = 0; d < nd; ++d) st.device_j[d] += device_w[d] * step;
+    st.board_j += board_w * step;
+    t.energy_j += out.energy_j;
+    if (throttled) t.throttled_s += step;
+    t.simulated_s = b;
+    ++st.k;
+
+    if (trace) {
+      char row[256];
       for (size_t d = 0; d < nd; ++d) {
         std::snprintf(row, sizeof row, "%.3f,%s,%g,%.6f,%.6f,%.4f,%s\n", a,
-                      pf.devices[d].name.c_str(), pf.devices[d].opps[opp[d]].mhz,
-                      std::clamp(busy_s[d] / dt, 0.0, 1.0), device_w[d], temperature,
-                      action_text[d].c_str());
-        *options.trace << row;
+                      pf.devices[d].name.c_str(), pf.devices[d].opps[st.opp[d]].mhz,
+                      std::clamp(st.busy_s[d] / step, 0.0, 1.0), device_w[d], st.temperature,
+                      st.action_text[d].c_str());
+        *trace << row;
       }
       std::snprintf(row, sizeof row, "%.3f,board,0,0,%.6f,%.4f,variant=%s\n", a, board_w,
-                    temperature, variant_action.c_str());
-      *options.trace << row;
+                    st.temperature, st.variant_action.c_str());
+      *trace << row;
     }
 
-    if (has_battery) {
-      const std::optional<double> amps = battery_current_a(pf.battery, soc, watts);
-      if (amps) soc -= *amps * dt / 3600.0 / (pf.battery.capacity_mah * 1e-3);
-      if (!amps || soc <= 0) {
-        soc = std::max(soc, 0.0);
-        out.battery_empty = true;
-        break;
+    if (has_battery()) {
+      const std::optional<double> amps = battery_current_a(pf.battery, st.soc, watts);
+      if (amps) st.soc -= *amps * step / 3600.0 / (pf.battery.capacity_mah * 1e-3);
+      if (!amps || st.soc <= 0) {
+        st.soc = std::max(st.soc, 0.0);
+        t.battery_empty = true;
+        st.ended = true;
       }
     }
-    if (temperature >= pf.thermal.shutdown_c && pf.thermal.shutdown_c > 0) {
-      out.shutdown = true;
-      break;
+    if (pf.thermal.shutdown_c > 0 && st.temperature >= pf.thermal.shutdown_c) {
+      t.shutdown = true;
+      st.ended = true;
     }
+    if (st.k >= st.total_intervals) st.ended = true;
     // step_wise: one state deeper per interval at or above the trip, one back below it.
     for (size_t d = 0; d < nd; ++d) {
       const size_t top = pf.devices[d].opps.size() - 1;
-      if (pf.thermal.throttle_c > 0 && temperature >= pf.thermal.throttle_c)
-        cap[d] = cap[d] > 0 ? cap[d] - 1 : 0;
-      else if (temperature < pf.thermal.throttle_c - kTripHysteresisC)
-        cap[d] = std::min(top, cap[d] + 1);
+      if (pf.thermal.throttle_c > 0 && st.temperature >= pf.thermal.throttle_c)
+        st.cap[d] = st.cap[d] > 0 ? st.cap[d] - 1 : 0;
+      else if (st.temperature < pf.thermal.throttle_c - kTripHysteresisC)
+        st.cap[d] = std::min(top, st.cap[d] + 1);
     }
-
-    if (options.readings) device_watts.assign(device_w.begin(), device_w.end());
-    observe(b, watts);
-    const power::Action action = governor.decide(snap);
-    if (options.observe) options.observe(snap, action);
-    apply(action);
+    if (options.readings) st.device_watts.assign(device_w.begin(), device_w.end());
+    observe(st, b, watts, out.arrivals);
+    return out;
   }
-  if (options.progress) options.progress(1.0);
+};
 
+}  // namespace
+
+// What the Episode keeps outside its copyable state: decision times, the configurations
+// applied and the events awaiting a reaction.
+struct Episode::Record {
+  std::vector<double> latencies, decision_us, reactions_ms;
+  std::map<std::vector<size_t>, int64_t> configurations;
+  std::vector<double> pending_events;  // times of events not yet answered
+  std::vector<size_t> last_configuration;
+  int64_t events = 0, unanswered = 0;
+};
+
+Episode::Episode(const Simulator& simulator, const Options& options, std::string governor)
+    : sim_(&simulator),
+      options_(options),
+      streams_(std::make_unique<std::vector<Stream>>()),
+      state_(std::make_unique<State>()),
+      record_(std::make_unique<Record>()),
+      governor_(std::move(governor)) {
+  const double scale = options_.perturbation.rate_scale;
+  if (!(scale > 0) || !std::isfinite(scale))
+    throw Error(ErrorKind::invalid_argument, "a rate scale must be a number > 0");
+  for (Stream s : sim_->scenario().streams) {
+    s.rate_hz *= scale;
+    s.quiet_rate_hz *= scale;
+    s.burst_rate_hz *= scale;
+    streams_->push_back(std::move(s));
+  }
+  scenario_streams_ = streams_->size();
+  std::stable_sort(options_.events.begin(), options_.events.end(),
+                   [](const Event& a, const Event& b) { return a.time_s < b.time_s; });
+  // One stream per event, after the scenario's and in event order (a load burst's arrivals).
+  for (const Event& e : options_.events) {
+    Stream burst;
+    burst.name = "burst";
+    burst.kind = Stream::Kind::poisson;
+    burst.rate_hz = e.kind == Event::Kind::load_burst ? e.value : 1;
+    streams_->push_back(burst);
+  }
+  state_->latencies = &record_->latencies;
+  Run{sim_->scenario(), sim_->platform(),  sim_->costs(), options_,
+      *streams_,        scenario_streams_, governor_}
+      .init(*state_);
+}
+
+Episode::~Episode() = default;
+Episode::Episode(Episode&&) noexcept = default;
+
+const power::Snapshot& Episode::snapshot() const {
+  return state_->snap;
+}
+bool Episode::done() const {
+  return state_->ended;
+}
+
+Interval Episode::step(const power::Action& action, double decision_us) {
+  if (state_->ended) throw Error(ErrorKind::invalid_argument, "the episode has ended");
+  const Run run{sim_->scenario(), sim_->platform(),  sim_->costs(), options_,
+                *streams_,        scenario_streams_, governor_};
+  State& st = *state_;
+  Record& rec = *record_;
+  run.apply(st, action);
+  std::vector<size_t> configuration = st.opp;
+  configuration.push_back(st.variant);
+  const double now = st.snap.time_s;
+  if (!rec.last_configuration.empty() && configuration != rec.last_configuration) {
+    for (double t : rec.pending_events)
+      rec.reactions_ms.push_back((now - t) * 1e3 + decision_us / 1e3);
+    rec.pending_events.clear();
+  }
+  rec.last_configuration = configuration;
+  ++rec.configurations[configuration];
+  rec.decision_us.push_back(decision_us);
+  const size_t fired = st.next_event;
+  const Interval out = run.advance(st, options_.trace);
+  // Events fire at the start of the interval holding them: that is when a reaction starts.
+  const double start = now;
+  for (size_t e = fired; e < st.next_event; ++e) {
+    rec.pending_events.push_back(start);
+    ++rec.events;
+  }
+  while (!rec.pending_events.empty() &&
+         st.snap.time_s - rec.pending_events.front() > kReactionWindowS) {
+    rec.pending_events.erase(rec.pending_events.begin());
+    ++rec.unanswered;
+  }
+  if (options_.progress) {
+    const int64_t every = std::max<int64_t>(1, st.total_intervals / 100);
+    if (st.k % every == 0 || st.ended) options_.progress(double(st.k) / double(st.total_intervals));
+  }
+  return out;
+}
+
+Interval Episode::preview(const power::Action& action, int intervals) const {
+  const Run run{sim_->scenario(), sim_->platform(),  sim_->costs(), options_,
+                *streams_,        scenario_streams_, governor_};
+  State st = *state_;
+  st.latencies = nullptr;
+  run.apply(st, action);
+  Interval sum;
+  for (int i = 0; i < intervals && !st.ended; ++i) {
+    const Interval one = run.advance(st, nullptr);
+    sum.energy_j += one.energy_j;
+    sum.accuracy_sum += one.accuracy_sum;
+    sum.temperature_c = std::max(sum.temperature_c, one.temperature_c);
+    sum.arrivals += one.arrivals;
+    sum.served += one.served;
+    sum.misses += one.misses;
+    sum.dropped += one.dropped;
+  }
+  return sum;
+}
+
+Summary Episode::summary(const power::Governor* governor) const {
+  const State& st = *state_;
+  const Record& rec = *record_;
+  const Scenario& sc = sim_->scenario();
+  const hw::Platform& pf = sim_->platform();
+  Summary out = st.totals;
   out.avg_power_w = out.simulated_s > 0 ? out.energy_j / out.simulated_s : 0;
   out.frames_per_j = out.energy_j > 0 ? double(out.served) / out.energy_j : 0;
-  out.accuracy = out.served > 0 ? accuracy_sum / double(out.served) : 0;
-  out.temperature_mean_c = intervals > 0 ? temperature_sum / double(intervals) : temperature;
-  out.latency_p50_ms = percentile(latencies, 0.50);
-  out.latency_p95_ms = percentile(latencies, 0.95);
-  out.latency_p99_ms = percentile(latencies, 0.99);
-  out.battery_end_pct = has_battery ? soc * 100 : 100;
-  for (size_t d = 0; d < nd; ++d) out.device_energy_j[pf.devices[d].name] = device_j[d];
-  out.device_energy_j["board"] = board_j;
+  out.accuracy = out.served > 0 ? st.accuracy_sum / double(out.served) : 0;
+  out.temperature_mean_c = st.k > 0 ? st.temperature_sum / double(st.k) : st.temperature;
+  out.latency_p50_ms = percentile(rec.latencies, 0.50);
+  out.latency_p95_ms = percentile(rec.latencies, 0.95);
+  out.latency_p99_ms = percentile(rec.latencies, 0.99);
+  const bool has_battery = sc.on_battery && pf.battery.capacity_mah > 0;
+  out.battery_end_pct = has_battery ? st.soc * 100 : 100;
+  for (size_t d = 0; d < pf.devices.size(); ++d)
+    out.device_energy_j[pf.devices[d].name] = st.device_j[d];
+  out.device_energy_j["board"] = st.board_j;
   for (size_t v = 0; v < sc.variants.size(); ++v)
-    out.served_by_variant[sc.variants[v].name] = served_by[v];
+    out.served_by_variant[sc.variants[v].name] = st.served_by[v];
+  out.decision_us_p50 = percentile(rec.decision_us, 0.50);
+  out.decision_us_p99 = percentile(rec.decision_us, 0.99);
+  if (governor) out.shield_overrides = governor->overrides();
+  for (const auto& [configuration, count] : rec.configurations) {
+    std::string label = sc.variants[configuration.back()].name;
+    for (size_t d = 0; d < pf.devices.size(); ++d)
+      if (pf.devices[d].opps.size() > 1) {
+        char buf[48];
+        std::snprintf(buf, sizeof buf, " %s@%g", pf.devices[d].name.c_str(),
+                      pf.devices[d].opps[configuration[d]].mhz);
+        label += buf;
+      }
+    out.actions[label] += count;
+  }
+  out.events = rec.events;
+  out.events_unanswered = rec.unanswered + int64_t(rec.pending_events.size());
+  out.reaction_ms_p50 = percentile(rec.reactions_ms, 0.50);
+  out.reaction_ms_max = rec.reactions_ms.empty()
+                            ? 0
+                            : *std::max_element(rec.reactions_ms.begin(), rec.reactions_ms.end());
   return out;
+}
+
+Summary Simulator::run(power::Governor& governor, const Options& options) const {
+  if (options.trace) *options.trace << "time_s,device,mhz,util,power_w,temperature_c,action\n";
+  Episode episode(*this, options, governor.name());
+  governor.reset();
+  while (!episode.done()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const power::Action action = governor.decide(episode.snapshot());
+    const double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    if (options.observe) options.observe(episode.snapshot(), action);
+    episode.step(action, us);
+  }
+  if (options.progress) options.progress(1.0);
+  return episode.summary(&governor);
+}
+
+Summary Simulator::oracle(const power::ControlSpace& space, const Options& options,
+                          int lookahead) const {
+  if (options.trace) *options.trace << "time_s,device,mhz,util,power_w,temperature_c,action\n";
+  Episode episode(*this, options, "oracle");
+  const double trip = platform_.thermal.throttle_c;
+  while (!episode.done()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const power::Snapshot& now = episode.snapshot();
+    double best_reward = -std::numeric_limits<double>::infinity();
+    power::Action best;
+    for (size_t i = 0; i < space.actions(); ++i) {
+      power::Action a = space.action(i, now);
+      const double r = reward(scenario_.reward, episode.preview(a, lookahead), trip);
+      if (r > best_reward) best_reward = r, best = std::move(a);
+    }
+    const double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    if (options.observe) options.observe(now, best);
+    episode.step(best, us);
+  }
+  if (options.progress) options.progress(1.0);
+  return episode.summary();
+}
+
+power::ControlSpace Simulator::control_space(int levels) const {
+  power::ControlSpace space;
+  space.levels = std::max(1, levels);
+  for (const hw::Device& d : platform_.devices) {
+    if (d.opps.size() < 2) continue;
+    power::ControlSpace::Device dev{d.name, {}};
+    for (const auto& p : d.opps) dev.mhz.push_back(p.mhz);
+    space.devices.push_back(std::move(dev));
+  }
+  for (size_t v = 0; v < scenario_.variants.size(); ++v) {
+    const Variant& variant = scenario_.variants[v];
+    const VariantCost& c = costs_[v];
+    double mj = c.transfer_mj;
+    for (size_t d = 0; d < platform_.devices.size(); ++d) mj += c.dynamic_mj[d].back();
+    space.variants.push_back({variant.name, variant.resolution_px, variant.accuracy, mj});
+  }
+  space.deadline_ms = scenario_.deadline_ms;
+  space.trip_c = platform_.thermal.throttle_c;
+  space.queue_capacity = scenario_.queue_capacity;
+  double rate = 0;
+  for (const Stream& s : scenario_.streams) {
+    const double mean =
+        s.kind == Stream::Kind::bursty
+            ? (s.quiet_rate_hz * s.mean_quiet_s + s.burst_rate_hz * s.mean_burst_s) /
+                  std::max(1e-9, s.mean_quiet_s + s.mean_burst_s)
+        : s.kind == Stream::Kind::trace ? double(s.trace_s.size()) / (24 * 3600.0)
+                                        : s.rate_hz;
+    rate += mean * s.count;
+  }
+  space.nominal_rate_hz = std::max(rate, 1e-3);
+  return space;
 }
 
 std::string summary_to_json(const Summary& s) {
@@ -557,6 +890,13 @@ std::string summary_to_json(const Summary& s) {
   j["shutdown"] = s.shutdown;
   j["device_energy_j"] = s.device_energy_j;
   j["served_by_variant"] = s.served_by_variant;
+  j["decision_us"] = {{"p50", s.decision_us_p50}, {"p99", s.decision_us_p99}};
+  j["shield_overrides"] = s.shield_overrides;
+  j["reaction_ms"] = {{"p50", s.reaction_ms_p50},
+                      {"max", s.reaction_ms_max},
+                      {"events", s.events},
+                      {"unanswered", s.events_unanswered}};
+  j["actions"] = s.actions;
   j["simulated"] = true;
   return j.dump(2);
 }

@@ -9,6 +9,7 @@
 #include <numbers>
 #include <numeric>
 #include <optional>
+#include <random>
 #include <set>
 
 #include "edgeco/train.h"
@@ -279,6 +280,226 @@ TrainReport train(Graph& model, const Dataset& data, const TrainOptions& o) {
   student.write_back(model);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
+}
+
+}  // namespace edgeco
+
+namespace edgeco {
+
+Graph q_network(const power::ControlSpace& space, int hidden, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Graph g;
+  g.name = "q_network";
+  g.inputs = {"state"};
+  const int64_t features = int64_t(space.feature_count()), actions = int64_t(space.actions());
+  g.value("state").type = TensorType{DType::f32, {1, features}};
+  std::string x = "state";
+  const std::vector<int64_t> widths{features, hidden, hidden, actions};
+  for (size_t layer = 0; layer + 1 < widths.size(); ++layer) {
+    const int64_t in = widths[layer], out = widths[layer + 1];
+    const std::string name = "fc" + std::to_string(layer + 1);
+    std::normal_distribution<float> normal(0, float(std::sqrt(2.0 / double(in))));
+    std::vector<float> w(size_t(in * out));
+    for (float& v : w) v = normal(rng);
+    g.value(name + ".weight").initializer =
+        Tensor::from_values<float>({out, in}, std::span<const float>(w));
+    g.value(name + ".bias").initializer = Tensor(DType::f32, {out});
+    const bool last = layer + 2 == widths.size();
+    const std::string y = last ? "q" : name + ".out";
+    g.nodes.push_back(Node{name,
+                           "Gemm",
+                           "",
+                           {x, name + ".weight", name + ".bias"},
+                           {y},
+                           {{"transB", Attribute{int64_t{1}}}}});
+    x = y;
+    if (!last) {
+      g.nodes.push_back(Node{name + ".relu", "Relu", "", {x}, {name + ".act"}});
+      x = name + ".act";
+    }
+  }
+  g.outputs = {"q"};
+  g.value("q");
+  infer_types(g, OpRegistry::builtin());
+  return g;
+}
+
+namespace {
+
+// Transitions in flat arrays, overwritten oldest first once full.
+class Replay {
+ public:
+  Replay(int64_t capacity, int64_t features)
+      : capacity_(capacity),
+        features_(features),
+        state_(size_t(capacity * features)),
+        next_(size_t(capacity * features)),
+        action_(size_t(capacity)),
+        reward_(size_t(capacity)),
+        done_(size_t(capacity)) {}
+  void add(const std::vector<float>& s, int64_t a, float r, const std::vector<float>& s2,
+           bool done) {
+    const size_t at = size_t(head_);
+    std::copy(s.begin(), s.end(), state_.begin() + long(at * size_t(features_)));
+    std::copy(s2.begin(), s2.end(), next_.begin() + long(at * size_t(features_)));
+    action_[at] = a;
+    reward_[at] = r;
+    done_[at] = done ? 1.0f : 0.0f;
+    head_ = (head_ + 1) % capacity_;
+    size_ = std::min(size_ + 1, capacity_);
+  }
+  int64_t size() const { return size_; }
+  struct Batch {
+    torch::Tensor state, action, reward, next, done;
+  };
+  Batch sample(int64_t n, std::mt19937_64& rng) const {
+    std::uniform_int_distribution<int64_t> pick(0, size_ - 1);
+    torch::Tensor s = torch::empty({n, features_}), s2 = torch::empty({n, features_});
+    torch::Tensor a = torch::empty({n}, torch::kInt64), r = torch::empty({n}),
+                  d = torch::empty({n});
+    float* sp = s.data_ptr<float>();
+    float* s2p = s2.data_ptr<float>();
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t j = size_t(pick(rng));
+      std::memcpy(sp + i * features_, &state_[j * size_t(features_)],
+                  sizeof(float) * size_t(features_));
+      std::memcpy(s2p + i * features_, &next_[j * size_t(features_)],
+                  sizeof(float) * size_t(features_));
+      a.data_ptr<int64_t>()[i] = action_[j];
+      r.data_ptr<float>()[i] = reward_[j];
+      d.data_ptr<float>()[i] = done_[j];
+    }
+    return {s, a, r, s2, d};
+  }
+
+ private:
+  int64_t capacity_, features_, head_ = 0, size_ = 0;
+  std::vector<float> state_, next_;
+  std::vector<int64_t> action_;
+  std::vector<float> reward_, done_;
+};
+
+torch::Tensor row(const std::vector<float>& f) {
+  return torch::from_blob(const_cast<float*>(f.data()), {1, int64_t(f.size())}, torch::kFloat32);
+}
+
+}  // namespace
+
+Graph train_dqn(const sim::Simulator& simulator, const DqnOptions& o, DqnReport* report) {
+  if (o.episodes < 1 || !(o.episode_hours > 0) || o.hidden < 1 || o.batch_size < 1 ||
+      o.replay < o.batch_size || !(o.gamma >= 0 && o.gamma < 1) || !(o.learning_rate > 0))
+    throw Error(ErrorKind::invalid_argument,
+                "episodes, episode hours, hidden width, batch and learning rate must be positive, "
+                "the replay at least a batch, gamma in [0, 1)");
+  torch::manual_seed(o.seed);
+  at::set_num_threads(o.threads);
+  at::globalContext().setFlushDenormal(true);
+  const power::ControlSpace space = simulator.control_space(o.levels);
+  const sim::Scenario& sc = simulator.scenario();
+  const double trip = simulator.platform().thermal.throttle_c;
+  Graph model = q_network(space, o.hidden, o.seed);
+  GraphModule online(model);
+  std::unique_ptr<GraphModule> target = std::make_unique<GraphModule>(model);
+  target->eval();
+  torch::optim::Adam optimizer(online.parameters(), torch::optim::AdamOptions(o.learning_rate));
+  Replay replay(o.replay, int64_t(space.feature_count()));
+  std::mt19937_64 rng(o.seed * 7919 + 1);
+  std::uniform_real_distribution<double> unit(0, 1);
+  const int64_t steps_per_episode =
+      int64_t(std::ceil(o.episode_hours * 3600e3 / sc.control_interval_ms));
+  const int64_t total_steps = steps_per_episode * o.episodes;
+  const int64_t decay_steps =
+      std::max<int64_t>(1, int64_t(o.epsilon_fraction * double(total_steps)));
+  const auto start = std::chrono::steady_clock::now();
+  DqnReport out;
+  int64_t step = 0;
+  for (int episode = 1; episode <= o.episodes; ++episode) {
+    sim::Options options;
+    options.hours = o.episode_hours;
+    options.seed = o.seed * 1000 + uint64_t(episode);
+    options.perturbation.ambient_offset_c = (2 * unit(rng) - 1) * o.ambient_spread_c;
+    options.perturbation.rate_scale =
+        std::exp(std::log(o.rate_scale_min) +
+                 unit(rng) * (std::log(o.rate_scale_max) - std::log(o.rate_scale_min)));
+    options.perturbation.battery_start_pct =
+        o.battery_start_min_pct + unit(rng) * (100 - o.battery_start_min_pct);
+    if (unit(rng) < 0.5) {
+      const power::ControlSpace& s = space;
+      options.events.push_back({sim::Event::Kind::load_burst, unit(rng) * o.episode_hours * 3600,
+                                s.nominal_rate_hz * (2 + 8 * unit(rng)), 30 + 90 * unit(rng)});
+    }
+    sim::Episode env(simulator, options, "dqn");
+    std::vector<float> state = space.features(env.snapshot());
+    double episode_reward = 0;
+    while (!env.done()) {
+      const double epsilon =
+          o.epsilon_end +
+          (o.epsilon_start - o.epsilon_end) * std::max(0.0, 1 - double(step) / double(decay_steps));
+      int64_t action = 0;
+      if (unit(rng) < epsilon) {
+        action = std::uniform_int_distribution<int64_t>(0, int64_t(space.actions()) - 1)(rng);
+      } else {
+        torch::NoGradGuard no_grad;
+        action = online.forward(row(state)).argmax(1).item<int64_t>();
+      }
+      const sim::Interval interval = env.step(space.action(size_t(action), env.snapshot()));
+      const double r = sim::reward(sc.reward, interval, trip);
+      episode_reward += r;
+      std::vector<float> next = space.features(env.snapshot());
+      // The episode's time limit is not the end of the deployment: only a flat battery or a
+      // shutdown ends it for good.
+      const sim::Summary& so_far = env.done() ? env.summary() : sim::Summary{};
+      const bool terminal = so_far.battery_empty || so_far.shutdown;
+      replay.add(state, action, float(r), next, terminal);
+      state = std::move(next);
+      ++step;
+      if (replay.size() >= std::max(o.warmup, o.batch_size) && step % o.train_every == 0) {
+        const Replay::Batch b = replay.sample(o.batch_size, rng);
+        torch::Tensor target_q;
+        {
+          torch::NoGradGuard no_grad;
+          // Double DQN: the online network picks the next action, the target network values it.
+          const torch::Tensor pick = online.forward(b.next).argmax(1, true);
+          const torch::Tensor value = target->forward(b.next).gather(1, pick).squeeze(1);
+          target_q = b.reward + o.gamma * (1 - b.done) * value;
+        }
+        const torch::Tensor q = online.forward(b.state).gather(1, b.action.unsqueeze(1)).squeeze(1);
+        const torch::Tensor loss = F::smooth_l1_loss(q, target_q);
+        optimizer.zero_grad();
+        loss.backward();
+        torch::nn::utils::clip_grad_norm_(online.parameters(), 10.0);
+        optimizer.step();
+      }
+      if (step % o.target_sync == 0) {
+        online.write_back(model);
+        target = std::make_unique<GraphModule>(model);
+        target->eval();
+      }
+    }
+    const sim::Summary s = env.summary();
+    out.episode_reward.push_back(episode_reward);
+    out.episode_energy_j.push_back(s.energy_j);
+    out.episode_misses.push_back(s.deadline_misses);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (o.progress) {
+      const double epsilon =
+          o.epsilon_end +
+          (o.epsilon_start - o.epsilon_end) * std::max(0.0, 1 - double(step) / double(decay_steps));
+      o.progress({episode, o.episodes, episode_reward, s.energy_j, epsilon, seconds,
+                  s.deadline_misses, step});
+    }
+    if (o.checkpoint && o.checkpoint_every > 0 && episode % o.checkpoint_every == 0 &&
+        episode < o.episodes) {
+      online.write_back(model);
+      o.checkpoint(model, episode);
+    }
+  }
+  online.write_back(model);
+  out.steps = step;
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (report) *report = std::move(out);
+  return model;
 }
 
 }  // namespace edgeco

@@ -63,9 +63,12 @@ void telemetry_command(const TelemetryRequest& r) {
 
 struct SimulateRequest {
   std::string platform, scenario, governor = "schedutil", trace, static_mhz, static_variant;
-  double hours = 0, rate_limit_ms = 10;
+  std::string policy;
+  std::vector<std::string> events;
+  double hours = 0, rate_limit_ms = 10, ambient_offset_c = 0, rate_scale = 1, battery_start = -1;
+  int lookahead = 2;
   uint64_t seed = 1;
-  bool json = false;
+  bool json = false, shield = false, no_shield = false;
 };
 
 std::vector<double> parse_mhz_list(const std::string& text) {
@@ -94,16 +97,27 @@ void simulate_command(const SimulateRequest& r) {
   settings.rate_limit_ms = r.rate_limit_ms;
   if (!r.static_mhz.empty()) settings.static_mhz = parse_mhz_list(r.static_mhz);
   settings.static_variant = r.static_variant;
-  const std::unique_ptr<power::Governor> governor = make_governor(r.governor, settings);
   const bool bar = !r.json && ::isatty(2);
   if (bar) progress_bar("pricing variants", 0, "", false);
   const sim::Simulator simulator(
       std::move(scenario), platform, [](const std::filesystem::path& p) { return load_onnx(p); },
       reference_evaluator());
+  sim::ControllerOptions controller;
+  controller.settings = settings;
+  controller.policy = r.policy;
+  if (r.shield) controller.shield = true;
+  if (r.no_shield) controller.shield = false;
+  const bool oracle = r.governor == "oracle";
+  const std::unique_ptr<power::Governor> governor =
+      oracle ? nullptr : sim::make_controller(r.governor, simulator, controller);
   std::ofstream trace;
   sim::Options options;
   options.hours = r.hours;
   options.seed = r.seed;
+  options.perturbation.ambient_offset_c = r.ambient_offset_c;
+  options.perturbation.rate_scale = r.rate_scale;
+  options.perturbation.battery_start_pct = r.battery_start;
+  for (const std::string& e : r.events) options.events.push_back(sim::parse_event(e));
   if (!r.trace.empty()) {
     trace.open(r.trace, std::ios::binary | std::ios::trunc);
     if (!trace) throw Error(ErrorKind::io, "cannot write the trace", r.trace);
@@ -113,7 +127,8 @@ void simulate_command(const SimulateRequest& r) {
     options.progress = [](double done) {
       progress_bar("simulating", done, std::to_string(int(done * 100)) + "%", done >= 1);
     };
-  const sim::Summary s = simulator.run(*governor, options);
+  const sim::Summary s = oracle ? simulator.oracle(simulator.control_space(), options, r.lookahead)
+                                : simulator.run(*governor, options);
   if (trace.is_open()) {
     trace.close();
     if (!trace) throw Error(ErrorKind::io, "writing the trace failed", r.trace);
@@ -144,6 +159,14 @@ void simulate_command(const SimulateRequest& r) {
   std::printf("  battery          %.1f%% -> %.1f%%\n", s.battery_start_pct, s.battery_end_pct);
   for (const auto& [v, n] : s.served_by_variant)
     if (n > 0) std::printf("  served by %-18s %lld\n", v.c_str(), static_cast<long long>(n));
+  std::printf("  decision         p50 %.2f us, p99 %.2f us (measured here)\n", s.decision_us_p50,
+              s.decision_us_p99);
+  for (const auto& [rule, n] : s.shield_overrides)
+    std::printf("  shield override  %-8s %lld\n", rule.c_str(), static_cast<long long>(n));
+  if (s.events > 0)
+    std::printf("  reaction         p50 %.1f ms, max %.1f ms over %lld events (%lld unanswered)\n",
+                s.reaction_ms_p50, s.reaction_ms_max, static_cast<long long>(s.events),
+                static_cast<long long>(s.events_unanswered));
 }
 
 void scenarios_command(bool json) {
@@ -203,8 +226,30 @@ void add_runtime_commands(CLI::App& app) {
   simc->add_option("--scenario", s->scenario, "scenario preset (edgeco scenarios) or file")
       ->required();
   simc->add_option("--governor", s->governor,
-                   "performance, powersave, ondemand, conservative, schedutil or static")
+                   "the kernel's performance, powersave, ondemand, conservative, schedutil; "
+                   "static (--static-*); static-max (every device at its highest point, the "
+                   "default variant: the paper's static settings); rule (a threshold controller); "
+                   "dqn (a learned policy: --policy, or the one shipped in models/governors); "
+                   "oracle (knows the arrivals to come)")
       ->capture_default_str();
+  simc->add_option("--policy", s->policy, "dqn: the Q-network (edgeco train-governor's ONNX)");
+  simc->add_flag("--shield", s->shield,
+                 "wrap the governor in the safety shield (default for rule and dqn)");
+  simc->add_flag("--no-shield", s->no_shield, "run rule or dqn without the shield");
+  simc->add_option("--lookahead", s->lookahead, "oracle: intervals it looks ahead")
+      ->check(CLI::Range(1, 50))
+      ->capture_default_str();
+  simc->add_option("--event", s->events,
+                   "inject an event (repeatable): battery_drop@SECONDS:PERCENT, "
+                   "ambient_step@SECONDS:DEGREES, load_burst@SECONDS:FPS[:DURATION_S]; the "
+                   "summary's reaction_ms is from each event to the configuration change");
+  simc->add_option("--ambient-offset", s->ambient_offset_c, "add degrees C to the ambient all day")
+      ->check(CLI::Range(-50.0, 60.0));
+  simc->add_option("--rate-scale", s->rate_scale, "multiply every stream's frame rate")
+      ->check(CLI::Range(0.001, 1000.0));
+  simc->add_option("--battery-start", s->battery_start,
+                   "start the battery at this percent (default: the scenario's)")
+      ->check(CLI::Range(0.0, 100.0));
   simc->add_option("--hours", s->hours, "simulated hours (default: the scenario's)")
       ->check(CLI::Range(0.0, 8784.0));
   simc->add_option("--seed", s->seed, "random seed; the same seed gives the same run")

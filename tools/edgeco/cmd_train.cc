@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include <filesystem>
+#include <map>
 #include <vector>
 
 #include "commands.h"
@@ -57,16 +58,21 @@ void run_train_tool(const std::vector<std::string>& arguments) {
 }
 
 void add_train_commands(CLI::App& app) {
-  for (const char* name : {"train", "distill"}) {
-    auto* cmd = app.add_subcommand(
-        name, std::string(name) == "train"
-                  ? "Train an architecture on a data set (libtorch), write ONNX, report test "
-                    "accuracy. --help lists the options."
-                  : "Train a student by knowledge distillation from --teacher T.onnx. --help lists "
-                    "the options.");
+  const std::map<std::string, std::string> commands{
+      {"train",
+       "Train an architecture on a data set (libtorch), write ONNX, report test accuracy. --help "
+       "lists the options."},
+      {"distill",
+       "Train a student by knowledge distillation from --teacher T.onnx. --help lists the "
+       "options."},
+      {"train-governor",
+       "Train the runtime controller (Double DQN on the simulator) for a scenario and platform; "
+       "writes the Q-network as ONNX. --help lists the options."}};
+  for (const auto& [command, help] : commands) {
+    auto* cmd = app.add_subcommand(command, help);
     cmd->prefix_command();
     cmd->set_help_flag();  // --help goes to edgeco-train, which knows the options
-    cmd->callback([cmd, name] {
+    cmd->callback([cmd, name = command] {
       const auto tool = train_tool();
       std::vector<std::string> args{tool.string(), name};
       for (const auto& a : cmd->remaining()) args.push_back(a);

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "edgeco/onnx.h"
 #include "edgeco/runtime.h"
+#include "edgeco/sim.h"
 #include "edgeco/train.h"
 #include "edgeco/zoo.h"
 
@@ -124,13 +125,74 @@ void add_options(CLI::App* cmd, Command& c) {
   cmd->add_flag("--json", c.json, "print one JSON object (top1 as a fraction)");
 }
 
+struct GovernorCommand {
+  std::string scenario, platform, out;
+  DqnOptions dqn;
+  bool json = false;
+};
+
+void train_governor(GovernorCommand& c) {
+  sim::Scenario scenario = sim::find_scenario(c.scenario);
+  const hw::Platform platform =
+      hw::find_platform(c.platform.empty() ? scenario.platform : c.platform);
+  const bool bar = !c.json && isatty(STDERR_FILENO);
+  if (bar) cli::progress_bar("pricing variants", 0, "", false);
+  const sim::Simulator simulator(std::move(scenario), platform,
+                                 [](const std::filesystem::path& p) { return load_onnx(p); });
+  if (bar)
+    c.dqn.progress = [](const DqnProgress& p) {
+      char detail[160];
+      const double eta = p.seconds * (p.episodes - p.episode) / std::max(1, p.episode);
+      std::snprintf(detail, sizeof detail,
+                    "reward %.1f energy %.0f J misses %lld eps %.2f ETA %.0fs", p.reward,
+                    p.energy_j, static_cast<long long>(p.misses), p.epsilon, eta);
+      cli::progress_bar("episode " + std::to_string(p.episode) + "/" + std::to_string(p.episodes),
+                        double(p.episode) / p.episodes, detail, p.episode == p.episodes);
+    };
+  const std::string checkpoint = c.out + ".checkpoint.onnx";
+  c.dqn.checkpoint = [checkpoint](const Graph& g, int) { save_onnx(g, checkpoint); };
+  DqnReport report;
+  const Graph q = train_dqn(simulator, c.dqn, &report);
+  save_onnx(q, c.out);
+  std::error_code ec;
+  std::filesystem::remove(checkpoint, ec);
+  const power::ControlSpace space = simulator.control_space(c.dqn.levels);
+  if (c.json) {
+    std::cout << nlohmann::json{{"out", c.out},
+                                {"scenario", simulator.scenario().name},
+                                {"platform", simulator.platform().name},
+                                {"episodes", c.dqn.episodes},
+                                {"episode_hours", c.dqn.episode_hours},
+                                {"seed", c.dqn.seed},
+                                {"steps", report.steps},
+                                {"seconds", report.seconds},
+                                {"features", space.feature_count()},
+                                {"actions", space.actions()},
+                                {"episode_reward", report.episode_reward},
+                                {"episode_energy_j", report.episode_energy_j},
+                                {"episode_misses", report.episode_misses},
+                                {"simulated", true}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::printf(
+      "wrote %s: a Q-network over %zu actions (%zu variants x %d levels), %zu features; "
+      "%d episodes, %lld steps in %.0f s; last episode reward %.1f (simulated)\n",
+      c.out.c_str(), space.actions(), space.variants.size(), space.levels, space.feature_count(),
+      c.dqn.episodes, static_cast<long long>(report.steps), report.seconds,
+      report.episode_reward.back());
+}
+
 }  // namespace
 
 // Every error of a command is caught below; only a failure to set the commands up (bad_alloc) can
 // escape, and that should end the program.
 int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   edgeco::cli::retain_freed_memory();
-  CLI::App app{"edgeco-train: train and distill edgeco's architectures on libtorch"};
+  CLI::App app{
+      "edgeco-train: train and distill edgeco's architectures, and train the runtime controller, "
+      "on libtorch"};
   app.require_subcommand(1);
   auto c = std::make_shared<Command>();
   auto* train_cmd = app.add_subcommand(
@@ -154,6 +216,38 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     c->zoo.seed = uint32_t(c->train.seed);
     run(*c, true);
   });
+  auto g = std::make_shared<GovernorCommand>();
+  auto* gov = app.add_subcommand(
+      "train-governor",
+      "Train the runtime controller: Double DQN on the deployment simulator (a scenario on a "
+      "platform), its actions the variants x frequency levels, its reward the scenario's; writes "
+      "the Q-network as ONNX for `edgeco simulate --governor dqn --policy`.");
+  gov->add_option("--scenario", g->scenario, "scenario preset or file")->required();
+  gov->add_option("--platform", g->platform, "platform preset or file (default: the scenario's)");
+  gov->add_option("--out,-o", g->out, "where to write the Q-network (ONNX)")->required();
+  gov->add_option("--episodes", g->dqn.episodes, "training episodes")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  gov->add_option("--episode-hours", g->dqn.episode_hours, "simulated hours per episode")
+      ->check(CLI::Range(0.001, 1000.0))
+      ->capture_default_str();
+  gov->add_option("--seed", g->dqn.seed,
+                  "seed of the weights, exploration and the episodes' scenario seeds (seed x "
+                  "1000 + episode)")
+      ->capture_default_str();
+  gov->add_option("--hidden", g->dqn.hidden, "width of the two hidden layers")
+      ->check(CLI::Range(4, 4096))
+      ->capture_default_str();
+  gov->add_option("--lr", g->dqn.learning_rate, "Adam's learning rate")->capture_default_str();
+  gov->add_option("--gamma", g->dqn.gamma, "discount per control interval")
+      ->check(CLI::Range(0.0, 0.9999))
+      ->capture_default_str();
+  gov->add_option("--levels", g->dqn.levels, "frequency levels of the action space")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  gov->add_option("--threads", g->dqn.threads, "torch threads")->check(CLI::Range(1, 256));
+  gov->add_flag("--json", g->json, "print one JSON object with the per-episode curves");
+  gov->callback([g] { train_governor(*g); });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
