@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "edgeco/power.h"
@@ -126,5 +128,13 @@ class DqnGovernor : public Governor {
   std::unique_ptr<Net> net_;
   ControlSpace space_;
 };
+
+// A controller by name over a space: the kernel's governors (with `settings`), static-max, rule,
+// or dqn (from `policy`). The shield wraps rule and dqn unless `shield` says otherwise.
+std::unique_ptr<Governor> make_controller(std::string_view name, const ControlSpace& space,
+                                          const std::filesystem::path& policy = {},
+                                          std::optional<bool> shield = std::nullopt,
+                                          const ShieldSettings& shield_settings = {},
+                                          const GovernorSettings& settings = {});
 
 }  // namespace edgeco::power

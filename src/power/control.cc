@@ -246,4 +246,33 @@ Action DqnGovernor::decide(const Snapshot& now) {
   return space_.action(best, now);
 }
 
+std::unique_ptr<Governor> make_controller(std::string_view name, const ControlSpace& space,
+                                          const std::filesystem::path& policy,
+                                          std::optional<bool> shield,
+                                          const ShieldSettings& shield_settings,
+                                          const GovernorSettings& settings) {
+  std::unique_ptr<Governor> g;
+  // Our own controllers switch variants near the trip and battery limits: shielded unless asked
+  // not to be. The kernel's governors and the paper's static settings run as the kernel runs them.
+  bool shielded = false;
+  if (name == "static-max") {
+    g = std::make_unique<StaticMaxGovernor>(space);
+  } else if (name == "rule") {
+    g = std::make_unique<RuleGovernor>(space);
+    shielded = true;
+  } else if (name == "dqn") {
+    if (policy.empty())
+      throw Error(ErrorKind::invalid_argument,
+                  "the dqn governor needs a policy (--policy FILE.onnx from edgeco "
+                  "train-governor)");
+    g = std::make_unique<DqnGovernor>(policy, space);
+    shielded = true;
+  } else {
+    g = make_governor(name, settings);
+  }
+  if (shield.value_or(shielded))
+    g = std::make_unique<ShieldedGovernor>(std::move(g), space, shield_settings);
+  return g;
+}
+
 }  // namespace edgeco::power
