@@ -25,7 +25,8 @@ demo: build
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
-# Trains and compresses the shipped Fashion-MNIST models (models/fmnist; about 2 hours 30 minutes on 2 cores).
+# Trains and compresses the shipped Fashion-MNIST models (models/fmnist; about 2 hours 30 minutes on 2 cores)
+# and trains the runtime controllers on the simulator (models/governors; about 12 minutes).
 models: build
 	@scripts/make-models.sh $(BUILD)/edgeco models/fmnist
 	@scripts/make-governors.sh $(BUILD)/edgeco models/governors

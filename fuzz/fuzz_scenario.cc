@@ -1,6 +1,7 @@
-// libFuzzer target: arbitrary bytes as a scenario file and as an arrival trace (CSV), the user's
-// inputs to `edgeco simulate`. Each parser returns or throws edgeco::Error naming the file; a
-// trace it returns is non-empty, non-negative and ascending.
+// libFuzzer target: arbitrary bytes as a scenario file, as an arrival trace (CSV) and as an
+// injected event (--event), the user's inputs to `edgeco simulate`. Each parser returns or throws
+// edgeco::Error naming the file; a trace it returns is non-empty, non-negative and ascending; an
+// event it returns has a time >= 0 and a duration > 0.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -19,6 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (times.empty() || times.front() < 0) std::abort();
     for (size_t i = 1; i < times.size(); ++i)
       if (times[i] < times[i - 1]) std::abort();
+  } catch (const edgeco::Error&) {
+  }
+  try {
+    const edgeco::sim::Event e = edgeco::sim::parse_event(text);
+    if (!(e.time_s >= 0) || !(e.duration_s > 0)) std::abort();
   } catch (const edgeco::Error&) {
   }
   return 0;

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Trains the shipped runtime controllers (models/governors): one Double DQN policy per scenario
-# preset, on the platform the runtime bars are measured on (jetson-nano-ethos-u55), 40 episodes of
-# half a simulated hour each (seeds 1001..1040; evaluation seeds below 1000 are unseen). One
-# training uses one core; all three take about 20 minutes here. Existing policies are kept unless
+# preset, on the platform the runtime bars are measured on (jetson-nano-ethos-u55), 30 episodes of
+# half a simulated hour each (seeds 1001..1030; evaluation seeds below 1000 are unseen). One
+# training uses one core; all three take about 12 minutes here. Existing policies are kept unless
 # FORCE=1.
 #   scripts/make-governors.sh build/edgeco models/governors
 set -euo pipefail
@@ -16,6 +16,6 @@ for scenario in surveillance navigation har-wearable; do
     echo "keep $policy"
     continue
   fi
-  "$EDGECO" train-governor --scenario "$scenario" --platform "$PLATFORM" --episodes 40 \
+  "$EDGECO" train-governor --scenario "$scenario" --platform "$PLATFORM" --episodes 30 \
     --episode-hours 0.5 --seed 1 --threads 1 --out "$policy"
 done

@@ -54,7 +54,7 @@ struct Variant {
 //   - thermal_per_c x degrees above (trip - thermal_margin_c)
 // Timely, correct inference is paid; power, lateness and heat near the trip cost.
 struct RewardWeights {
-  double accuracy = 1, energy_per_j = 2, miss = 2, drop = 2, thermal_per_c = 1;
+  double accuracy = 1, energy_per_j = 10, miss = 2, drop = 2, thermal_per_c = 1;
   double thermal_margin_c = 5;
 };
 

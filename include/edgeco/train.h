@@ -68,7 +68,7 @@ struct DqnOptions {
   double episode_hours = 0.5;
   uint64_t seed = 1;
   int hidden = 64;  // two hidden layers of this width
-  double gamma = 0.95, learning_rate = 5e-4;
+  double gamma = 0.8, learning_rate = 5e-4;
   int64_t batch_size = 64, replay = 200'000, warmup = 5'000, target_sync = 2'000;
   int train_every = 4;  // environment steps per gradient step
   double epsilon_start = 1, epsilon_end = 0.02, epsilon_fraction = 0.4;  // of all steps

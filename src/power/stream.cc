@@ -99,7 +99,7 @@ StreamSummary run_stream(std::vector<StreamVariant> variants, const StreamSource
   bool all_arrived = false;
   int64_t arrivals = 0;
   const Clock::time_point start = Clock::now();
-  std::jthread camera([&](std::stop_token stop) {
+  std::jthread camera([&](const std::stop_token& stop) {
     for (int64_t i = 0; i < o.count && !stop.stop_requested(); ++i) {
       const Clock::time_point at =
           start + std::chrono::duration_cast<Clock::duration>(

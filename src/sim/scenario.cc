@@ -172,10 +172,10 @@ namespace {
 Scenario parse_scenario_unguarded(std::string_view text, const fs::path& path) {
   const YAML::Node root = yaml::load_yaml(text, path);
   const Reader r(path);
-  only_keys(
-      r, root, "",
-      {"name", "description", "sources", "platform", "strategy", "hours", "control_interval_ms",
-       "deadline_ms", "queue", "ambient", "enclosure_c_per_w", "battery", "streams", "variants"});
+  only_keys(r, root, "",
+            {"name", "description", "sources", "platform", "strategy", "hours",
+             "control_interval_ms", "deadline_ms", "queue", "ambient", "enclosure_c_per_w",
+             "battery", "streams", "variants", "reward"});
   Scenario s;
   s.file = path;
   s.name = r.text(root, "name", "scenario");
@@ -219,6 +219,17 @@ Scenario parse_scenario_unguarded(std::string_view text, const fs::path& path) {
     s.on_battery = true;
     s.battery_start_pct = r.number(b, "start_pct", "battery", 100.0, 0.0);
     if (s.battery_start_pct > 100) r.fail(b["start_pct"], "battery.start_pct", "must be <= 100");
+  }
+  if (const YAML::Node w = r.child(root, "reward", "scenario", false)) {
+    only_keys(r, w, "reward",
+              {"accuracy", "energy_per_j", "miss", "drop", "thermal_per_c", "thermal_margin_c"});
+    RewardWeights& rw = s.reward;
+    rw.accuracy = r.number(w, "accuracy", "reward", rw.accuracy);
+    rw.energy_per_j = r.number(w, "energy_per_j", "reward", rw.energy_per_j);
+    rw.miss = r.number(w, "miss", "reward", rw.miss);
+    rw.drop = r.number(w, "drop", "reward", rw.drop);
+    rw.thermal_per_c = r.number(w, "thermal_per_c", "reward", rw.thermal_per_c);
+    rw.thermal_margin_c = r.number(w, "thermal_margin_c", "reward", rw.thermal_margin_c);
   }
   const YAML::Node streams = r.child(root, "streams", "scenario");
   if (!streams.IsSequence() || streams.size() == 0)

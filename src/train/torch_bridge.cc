@@ -454,6 +454,10 @@ Graph train_dqn(const sim::Simulator& simulator, const DqnOptions& o, DqnReport*
       state = std::move(next);
       ++step;
       if (replay.size() >= std::max(o.warmup, o.batch_size) && step % o.train_every == 0) {
+        // The learning rate falls linearly to a tenth by the end: the action values differ by
+        // little against the arrivals' noise, and a smaller final step lets them settle.
+        const double lr = o.learning_rate * (1 - 0.9 * double(step) / double(total_steps));
+        for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
         const Replay::Batch b = replay.sample(o.batch_size, rng);
         torch::Tensor target_q;
         {

@@ -136,6 +136,44 @@ check(out.returncode == 1 and "surveillance" in out.stderr, "an unknown scenario
 out = run("simulate", "--scenario", "navigation", "--governor", "static", "--static-mhz", "fast")
 check(out.returncode == 1 and "--static-mhz" in out.stderr, "a bad --static-mhz is named")
 
+# The controllers of issue 18 on the same run: each summary names its decisions, the shield's
+# overrides, the configurations applied and the reaction to an injected event.
+runs = {}
+for g in ["static-max", "rule", "oracle"]:
+    out = run("simulate", "--scenario", "har-wearable", "--governor", g, "--hours", "0.05",
+              "--event", "battery_drop@60.05:5", "--json")
+    check(out.returncode == 0, "simulate --governor %s runs: %s" % (g, out.stderr))
+    runs[g] = json.loads(out.stdout)
+for g, s in runs.items():
+    check(sum(s["actions"].values()) == 1800, "%s: one configuration per interval (%d)" % (g, sum(s["actions"].values())))
+    check(s["reaction_ms"]["events"] == 1, "%s: the event is counted" % g)
+rule = runs["rule"]
+check(rule["reaction_ms"]["unanswered"] == 0 and 100 <= rule["reaction_ms"]["max"] < 101,
+      "the rule controller answers the battery drop "
+      "within one 100 ms interval: %s, %s" % (rule["reaction_ms"], rule["shield_overrides"]))
+check(runs["static-max"]["shield_overrides"] == {}, "static-max runs unshielded")
+check(runs["oracle"]["energy_j"] <= runs["static-max"]["energy_j"], "the oracle spends no more than static-max")
+# The shipped policies (models/governors) load, run from ONNX in edgeco's runtime, and spend less
+# than the static settings on a seed they never trained on.
+for sc in ["surveillance", "navigation", "har-wearable"]:
+    got = {}
+    for g in ["dqn", "static-max"]:
+        out = run("simulate", "--scenario", sc, "--platform", "jetson-nano-ethos-u55", "--governor", g,
+                  "--hours", "0.1", "--seed", "9", "--json")
+        check(out.returncode == 0, "%s %s runs: %s" % (sc, g, out.stderr))
+        got[g] = json.loads(out.stdout)
+    check(got["dqn"]["energy_j"] < got["static-max"]["energy_j"] and got["dqn"]["decision_us"]["p50"] > 0
+          and got["dqn"]["accuracy"] >= 0.95 * got["static-max"]["accuracy"],
+          "%s: the shipped DQN spends %.1f J against static-max's %.1f J" % (
+              sc, got["dqn"]["energy_j"], got["static-max"]["energy_j"]))
+out = run("simulate", "--scenario", "surveillance", "--governor", "dqn", "--platform", "raspberry-pi-4")
+check(out.returncode == 1 and "none is shipped" in out.stderr, "no shipped policy for a platform says so: " + out.stderr)
+
+out = run("simulate", "--scenario", "har-wearable", "--event", "battery_drop@soon:5")
+check(out.returncode == 1 and "'soon' is not a number" in out.stderr, "a bad --event says why: " + out.stderr)
+out = run("simulate", "--scenario", "har-wearable", "--governor", "dqn", "--policy", "/nowhere.onnx")
+check(out.returncode == 1 and "/nowhere.onnx" in out.stderr, "a missing policy is named: " + out.stderr)
+
 out = run("scenarios", "--json")
 names = sorted(s["name"] for s in json.loads(out.stdout))
 check(names == ["har-wearable", "navigation", "surveillance"], "scenarios lists the presets: %s" % names)

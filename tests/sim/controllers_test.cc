@@ -311,6 +311,30 @@ TEST(Events, BadEventTextIsAnErrorThatSaysTheForm) {
   EXPECT_EQ(e.duration_s, 60);
 }
 
+TEST(Scenario, RewardWeightsAreReadAndUnknownOnesRefused) {
+  const std::string base = R"(
+name: w
+platform: test-board
+deadline_ms: 100
+streams: [{name: cam, kind: poisson, rate_hz: 1}]
+variants: [{name: big, model: big.onnx, resolution_px: 28, accuracy: 0.9, accuracy_source: test}]
+)";
+  const Scenario s = parse_scenario(base + "reward: {energy_per_j: 5, miss: 7}\n", "w.yaml");
+  EXPECT_EQ(s.reward.energy_per_j, 5);
+  EXPECT_EQ(s.reward.miss, 7);
+  EXPECT_EQ(s.reward.accuracy, RewardWeights{}.accuracy);
+  Interval i;
+  i.energy_j = 2;
+  i.accuracy_sum = 3;
+  i.misses = 1;
+  i.temperature_c = 58;  // 3 C into the 5 C margin below a 60 C trip
+  EXPECT_DOUBLE_EQ(reward(s.reward, i, 60), 3 - 5 * 2 - 7 * 1 - 1 * 3);
+  const std::string error =
+      testing::error_of([&] { parse_scenario(base + "reward: {speed: 1}\n", "w.yaml"); });
+  EXPECT_NE(error.find("w.yaml:7:10"), std::string::npos) << error;
+  EXPECT_NE(error.find("speed"), std::string::npos) << error;
+}
+
 TEST(Perturbation, ScalesTheRateAndOffsetsTheAmbient) {
   const Simulator sim = simulator(kPoisson, 0.25);
   auto g = power::make_governor("powersave");
