@@ -52,10 +52,13 @@ struct Variant {
 //   accuracy x (the served frames' measured accuracy, summed)
 //   - energy_per_j x joules - miss x deadline misses - drop x dropped frames
 //   - thermal_per_c x degrees above (trip - thermal_margin_c)
-// Timely, correct inference is paid; power, lateness and heat near the trip cost.
+//   - reconfigure, when the interval began with another configuration than the last
+// Timely, correct inference is paid; power, lateness and heat near the trip cost, and so does a
+// change of operating point or variant (a PLL relock, cold caches), which also keeps a learned
+// policy from alternating between configurations whose values its estimates cannot tell apart.
 struct RewardWeights {
   double accuracy = 1, energy_per_j = 10, miss = 2, drop = 2, thermal_per_c = 1;
-  double thermal_margin_c = 5;
+  double thermal_margin_c = 5, reconfigure = 0.1;
 };
 
 struct Scenario {
@@ -169,6 +172,7 @@ std::string summary_to_json(const Summary& summary);
 struct Interval {
   double energy_j = 0, accuracy_sum = 0, temperature_c = 0;
   int64_t arrivals = 0, served = 0, misses = 0, dropped = 0;
+  bool reconfigured = false;  // the action changed an operating point or the variant
 };
 double reward(const RewardWeights& weights, const Interval& interval, double trip_c);
 

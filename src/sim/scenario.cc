@@ -222,7 +222,8 @@ Scenario parse_scenario_unguarded(std::string_view text, const fs::path& path) {
   }
   if (const YAML::Node w = r.child(root, "reward", "scenario", false)) {
     only_keys(r, w, "reward",
-              {"accuracy", "energy_per_j", "miss", "drop", "thermal_per_c", "thermal_margin_c"});
+              {"accuracy", "energy_per_j", "miss", "drop", "thermal_per_c", "thermal_margin_c",
+               "reconfigure"});
     RewardWeights& rw = s.reward;
     rw.accuracy = r.number(w, "accuracy", "reward", rw.accuracy);
     rw.energy_per_j = r.number(w, "energy_per_j", "reward", rw.energy_per_j);
@@ -230,6 +231,7 @@ Scenario parse_scenario_unguarded(std::string_view text, const fs::path& path) {
     rw.drop = r.number(w, "drop", "reward", rw.drop);
     rw.thermal_per_c = r.number(w, "thermal_per_c", "reward", rw.thermal_per_c);
     rw.thermal_margin_c = r.number(w, "thermal_margin_c", "reward", rw.thermal_margin_c);
+    rw.reconfigure = r.number(w, "reconfigure", "reward", rw.reconfigure);
   }
   const YAML::Node streams = r.child(root, "streams", "scenario");
   if (!streams.IsSequence() || streams.size() == 0)

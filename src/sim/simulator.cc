@@ -235,7 +235,7 @@ constexpr double kReactionWindowS = 30;
 
 double reward(const RewardWeights& w, const Interval& i, double trip_c) {
   double r = w.accuracy * i.accuracy_sum - w.energy_per_j * i.energy_j - w.miss * double(i.misses) -
-             w.drop * double(i.dropped);
+             w.drop * double(i.dropped) - (i.reconfigured ? w.reconfigure : 0);
   if (trip_c > 0)
     r -= w.thermal_per_c * std::max(0.0, i.temperature_c - (trip_c - w.thermal_margin_c));
   return r;
@@ -401,6 +401,13 @@ struct Run {
       dom.governor = governor;
     }
     observe(st, 0, power::kUnknown, 0);
+  }
+
+  // The operating points and the variant: what a reconfiguration changes.
+  static std::vector<size_t> configuration(const Episode::State& st) {
+    std::vector<size_t> c = st.opp;
+    c.push_back(st.variant);
+    return c;
   }
 
   double ambient(const Episode::State& st, double t) const {
@@ -698,9 +705,9 @@ Interval Episode::step(const power::Action& action, double decision_us) {
                 *streams_,        scenario_streams_, governor_};
   State& st = *state_;
   Record& rec = *record_;
+  const std::vector<size_t> before = run.configuration(st);
   run.apply(st, action);
-  std::vector<size_t> configuration = st.opp;
-  configuration.push_back(st.variant);
+  const std::vector<size_t> configuration = run.configuration(st);
   const double now = st.snap.time_s;
   if (!rec.last_configuration.empty() && configuration != rec.last_configuration) {
     for (double t : rec.pending_events)
@@ -711,7 +718,8 @@ Interval Episode::step(const power::Action& action, double decision_us) {
   ++rec.configurations[configuration];
   rec.decision_us.push_back(decision_us);
   const size_t fired = st.next_event;
-  const Interval out = run.advance(st, options_.trace);
+  Interval out = run.advance(st, options_.trace);
+  out.reconfigured = configuration != before;
   // Events fire at the start of the interval holding them: that is when a reaction starts.
   const double start = now;
   for (size_t e = fired; e < st.next_event; ++e) {
@@ -735,8 +743,10 @@ Interval Episode::preview(const power::Action& action, int intervals) const {
                 *streams_,        scenario_streams_, governor_};
   State st = *state_;
   st.latencies = nullptr;
+  const std::vector<size_t> before = run.configuration(st);
   run.apply(st, action);
   Interval sum;
+  sum.reconfigured = run.configuration(st) != before;
   for (int i = 0; i < intervals && !st.ended; ++i) {
     const Interval one = run.advance(st, nullptr);
     sum.energy_j += one.energy_j;

@@ -229,7 +229,11 @@ TEST(Episode, APreviewLeavesTheEpisodeAsItWasAndForetellsTheStep) {
   for (int i = 0; i < 20; ++i) e.step(fast);
   const Interval seen_slow = e.preview(slow);
   const Interval seen_fast = e.preview(fast);
+  EXPECT_TRUE(seen_slow.reconfigured);
+  EXPECT_FALSE(seen_fast.reconfigured);
   const Interval stepped = e.step(fast);
+  EXPECT_FALSE(stepped.reconfigured);
+  EXPECT_TRUE(e.step(slow).reconfigured);
   EXPECT_EQ(seen_fast.energy_j, stepped.energy_j);
   EXPECT_EQ(seen_fast.served, stepped.served);
   EXPECT_EQ(seen_fast.arrivals, stepped.arrivals);
@@ -329,6 +333,8 @@ variants: [{name: big, model: big.onnx, resolution_px: 28, accuracy: 0.9, accura
   i.misses = 1;
   i.temperature_c = 58;  // 3 C into the 5 C margin below a 60 C trip
   EXPECT_DOUBLE_EQ(reward(s.reward, i, 60), 3 - 5 * 2 - 7 * 1 - 1 * 3);
+  i.reconfigured = true;  // a change of configuration costs the default 0.1
+  EXPECT_DOUBLE_EQ(reward(s.reward, i, 60), 3 - 5 * 2 - 7 * 1 - 1 * 3 - 0.1);
   const std::string error =
       testing::error_of([&] { parse_scenario(base + "reward: {speed: 1}\n", "w.yaml"); });
   EXPECT_NE(error.find("w.yaml:7:10"), std::string::npos) << error;
