@@ -110,6 +110,9 @@ struct VariantCost {
 // places it) at every operating point of every device.
 VariantCost price_variant(const Graph& graph, const hw::Platform& platform, Strategy strategy,
                           const ConstantEvaluator& evaluate = nullptr);
+// What one inference costs with every device at its highest operating point: dynamic work,
+// transfers and the leakage of the devices while busy (at 25 C).
+double energy_per_inference_mj(const VariantCost& cost, const hw::Platform& platform);
 
 // Domain randomisation: a run under other conditions than the scenario's.
 struct Perturbation {
@@ -189,6 +192,8 @@ class Episode {
   // What a governor sees now.
   const power::Snapshot& snapshot() const;
   bool done() const;
+  // Done for good, not by the run's length: the battery is flat or the board shut down.
+  bool ended_early() const;
   // Applies the action (the thermal governor's cap still holds), runs one control interval and
   // observes. `decision_us`: how long the decision took (reported, and part of a reaction).
   Interval step(const power::Action& action, double decision_us = 0);

@@ -105,6 +105,15 @@ VariantCost price_variant(const Graph& graph, const hw::Platform& platform, Stra
   return c;
 }
 
+double energy_per_inference_mj(const VariantCost& c, const hw::Platform& platform) {
+  double mj = c.transfer_mj;
+  for (size_t d = 0; d < platform.devices.size() && d < c.dynamic_mj.size(); ++d) {
+    const hw::Device& dev = platform.devices[d];
+    mj += c.dynamic_mj[d].back() + dev.leakage_watts(dev.opps.back(), 25) * c.busy_ms[d].back();
+  }
+  return mj;
+}
+
 Simulator::Simulator(Scenario scenario, hw::Platform platform,
                      const std::function<Graph(const std::filesystem::path&)>& load_model,
                      const ConstantEvaluator& evaluate)
@@ -698,6 +707,9 @@ const power::Snapshot& Episode::snapshot() const {
 bool Episode::done() const {
   return state_->ended;
 }
+bool Episode::ended_early() const {
+  return state_->totals.battery_empty || state_->totals.shutdown;
+}
 
 Interval Episode::step(const power::Action& action, double decision_us) {
   if (state_->ended) throw Error(ErrorKind::invalid_argument, "the episode has ended");
@@ -854,10 +866,8 @@ power::ControlSpace Simulator::control_space(int levels) const {
   }
   for (size_t v = 0; v < scenario_.variants.size(); ++v) {
     const Variant& variant = scenario_.variants[v];
-    const VariantCost& c = costs_[v];
-    double mj = c.transfer_mj;
-    for (size_t d = 0; d < platform_.devices.size(); ++d) mj += c.dynamic_mj[d].back();
-    space.variants.push_back({variant.name, variant.resolution_px, variant.accuracy, mj});
+    space.variants.push_back({variant.name, variant.resolution_px, variant.accuracy,
+                              energy_per_inference_mj(costs_[v], platform_)});
   }
   space.deadline_ms = scenario_.deadline_ms;
   space.trip_c = platform_.thermal.throttle_c;

@@ -424,9 +424,8 @@ Graph train_dqn(const sim::Simulator& simulator, const DqnOptions& o, DqnReport*
     options.perturbation.battery_start_pct =
         o.battery_start_min_pct + unit(rng) * (100 - o.battery_start_min_pct);
     if (unit(rng) < 0.5) {
-      const power::ControlSpace& s = space;
       options.events.push_back({sim::Event::Kind::load_burst, unit(rng) * o.episode_hours * 3600,
-                                s.nominal_rate_hz * (2 + 8 * unit(rng)), 30 + 90 * unit(rng)});
+                                space.nominal_rate_hz * (2 + 8 * unit(rng)), 30 + 90 * unit(rng)});
     }
     sim::Episode env(simulator, options, "dqn");
     std::vector<float> state = space.features(env.snapshot());
@@ -448,8 +447,7 @@ Graph train_dqn(const sim::Simulator& simulator, const DqnOptions& o, DqnReport*
       std::vector<float> next = space.features(env.snapshot());
       // The episode's time limit is not the end of the deployment: only a flat battery or a
       // shutdown ends it for good.
-      const sim::Summary& so_far = env.done() ? env.summary() : sim::Summary{};
-      const bool terminal = so_far.battery_empty || so_far.shutdown;
+      const bool terminal = env.ended_early();
       replay.add(state, action, float(r), next, terminal);
       state = std::move(next);
       ++step;

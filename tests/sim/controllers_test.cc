@@ -21,7 +21,7 @@ ControlSpace space_of(const Simulator& sim) {
   return sim.control_space(3);
 }
 
-Snapshot snapshot_at(const Simulator& sim, double mhz, double celsius, double battery_pct,
+Snapshot snapshot_at(double mhz, double celsius, double battery_pct,
                      const std::string& variant = "big") {
   Snapshot s;
   power::Domain d;
@@ -36,7 +36,6 @@ Snapshot snapshot_at(const Simulator& sim, double mhz, double celsius, double ba
   s.battery_pct = battery_pct;
   s.variant = variant;
   s.latency_ms = 20;
-  (void)sim;
   return s;
 }
 
@@ -45,7 +44,7 @@ TEST(ControlSpace, AnActionIndexIsAVariantAndAFrequencyLevel) {
   const ControlSpace space = space_of(sim);
   ASSERT_EQ(space.devices.size(), 1u);
   EXPECT_EQ(space.actions(), 6u);  // 2 variants x 3 levels
-  const Snapshot now = snapshot_at(sim, 1000, 30, 80);
+  const Snapshot now = snapshot_at(1000, 30, 80);
   const Action a = space.action(4, now);  // variant 1 (small), level 1
   EXPECT_EQ(a.variant.value(), "small");
   ASSERT_EQ(a.mhz.size(), 1u);
@@ -65,7 +64,7 @@ TEST(ControlSpace, AnActionIndexIsAVariantAndAFrequencyLevel) {
 TEST(ControlSpace, FeaturesAreTheNormalisedTelemetryAndTheConfiguration) {
   const Simulator sim = simulator(kPoisson);
   const ControlSpace space = space_of(sim);
-  Snapshot now = snapshot_at(sim, 1000, 45, 80, "small");
+  Snapshot now = snapshot_at(1000, 45, 80, "small");
   now.queue_length = 2;
   now.input_rate_hz = 20;
   now.power_w = 2.5;
@@ -103,11 +102,11 @@ TEST(Shield, StepsDownNearTheTripWhateverTheGovernorAsks) {
   power::ShieldedGovernor shield(std::make_unique<Asks>(Action{{2000}, "big", {}, {}}),
                                  space_of(sim));
   // 56 C is within the 5 C margin of the 60 C trip: one point below the current 1000 MHz.
-  Action a = shield.decide(snapshot_at(sim, 1000, 56, 80));
+  Action a = shield.decide(snapshot_at(1000, 56, 80));
   EXPECT_EQ(a.mhz[0], 500);
   EXPECT_EQ(shield.overrides().at("thermal"), 1);
   // Below the margin the governor's request stands.
-  a = shield.decide(snapshot_at(sim, 1000, 50, 80));
+  a = shield.decide(snapshot_at(1000, 50, 80));
   EXPECT_EQ(a.mhz[0], 2000);
   EXPECT_EQ(shield.overrides().at("thermal"), 1);
 }
@@ -116,9 +115,9 @@ TEST(Shield, ServesTheCheapestVariantOnACriticalBattery) {
   const Simulator sim = simulator(kPoisson);
   power::ShieldedGovernor shield(std::make_unique<Asks>(Action{{2000}, "big", {}, {}}),
                                  space_of(sim));
-  EXPECT_EQ(shield.decide(snapshot_at(sim, 1000, 30, 9)).variant.value(), "small");
+  EXPECT_EQ(shield.decide(snapshot_at(1000, 30, 9)).variant.value(), "small");
   EXPECT_EQ(shield.overrides().at("battery"), 1);
-  EXPECT_EQ(shield.decide(snapshot_at(sim, 1000, 30, 50)).variant.value(), "big");
+  EXPECT_EQ(shield.decide(snapshot_at(1000, 30, 50)).variant.value(), "big");
   EXPECT_EQ(shield.overrides().count("thermal"), 0u);
 }
 
@@ -126,7 +125,7 @@ TEST(Shield, StepsUpAfterAStreakOfMissedDeadlines) {
   const Simulator sim = simulator(kPoisson);
   power::ShieldedGovernor shield(std::make_unique<Asks>(Action{{500}, "big", {}, {}}),
                                  space_of(sim));
-  Snapshot late = snapshot_at(sim, 500, 30, 80);
+  Snapshot late = snapshot_at(500, 30, 80);
   late.latency_ms = 150;  // past the 100 ms deadline
   EXPECT_EQ(shield.decide(late).mhz[0], 500);
   EXPECT_EQ(shield.decide(late).mhz[0], 500);
@@ -157,7 +156,7 @@ TEST(Shield, KeepsAGovernorThatWouldOverheatBelowTheTrip) {
 TEST(RuleGovernor, RaisesTheFrequencyUnderPressureAndLowersItWithSlack) {
   const Simulator sim = simulator(kPoisson);
   power::RuleGovernor rule(space_of(sim));
-  Snapshot now = snapshot_at(sim, 2000, 30, 80);
+  Snapshot now = snapshot_at(2000, 30, 80);
   now.latency_ms = 10;
   now.queue_length = 0;
   // Ten calm intervals per step down, from the top.
@@ -172,7 +171,7 @@ TEST(RuleGovernor, RaisesTheFrequencyUnderPressureAndLowersItWithSlack) {
 TEST(StaticMax, IsTheDefaultVariantAtTheTopOperatingPoints) {
   const Simulator sim = simulator(kPoisson);
   auto g = make_controller("static-max", sim);
-  const Action a = g->decide(snapshot_at(sim, 500, 30, 80, "small"));
+  const Action a = g->decide(snapshot_at(500, 30, 80, "small"));
   EXPECT_EQ(a.variant.value(), "big");
   EXPECT_EQ(a.mhz[0], 2000);
 }
@@ -201,10 +200,10 @@ TEST(DqnGovernor, RunsTheQNetworkFromOnnxAndTakesTheBestAction) {
   const std::string path = ::testing::TempDir() + "/policy.onnx";
   write_constant_policy(space, 4, path, int64_t(space.feature_count()));
   power::DqnGovernor dqn(path, space);
-  const Action a = dqn.decide(snapshot_at(sim, 2000, 30, 80));
+  const Action a = dqn.decide(snapshot_at(2000, 30, 80));
   EXPECT_EQ(a.variant.value(), "small");
   EXPECT_EQ(a.mhz[0], 1000);
-  const std::vector<float> q = dqn.q_values(snapshot_at(sim, 2000, 30, 80));
+  const std::vector<float> q = dqn.q_values(snapshot_at(2000, 30, 80));
   ASSERT_EQ(q.size(), 6u);
   EXPECT_FLOAT_EQ(q[4], 1);
   EXPECT_FLOAT_EQ(q[0], 0);

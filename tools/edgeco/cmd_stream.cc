@@ -136,12 +136,8 @@ void stream_command(StreamRequest& r) {
   nlohmann::ordered_json warm = nlohmann::ordered_json::object();
   for (const Named& n : named) {
     Graph g = load_onnx(n.model);
-    const sim::VariantCost c = sim::price_variant(g, platform, Strategy::exact);
-    double mj = c.transfer_mj;
-    for (size_t d = 0; d < platform.devices.size(); ++d) {
-      const hw::Device& dev = platform.devices[d];
-      mj += c.dynamic_mj[d].back() + dev.leakage_watts(dev.opps.back(), 25) * c.busy_ms[d].back();
-    }
+    const double mj =
+        sim::energy_per_inference_mj(sim::price_variant(g, platform, Strategy::exact), platform);
     auto session = std::make_shared<Session>(
         std::move(g), SessionOptions{.threads = r.threads, .optimize = true, .fast_kernels = true});
     const Value& in = session->graph().value(session->graph().inputs.at(0));
