@@ -11,6 +11,8 @@ packages=(
   libdnnl-dev zlib1g-dev libtorch-dev libyaml-cpp-dev libglpk-dev
   dataset-fashion-mnist
   python3-numpy python3-onnx python3-torch python3-torchvision
+  libgrpc++-dev protobuf-compiler-grpc libcpp-httplib-dev prometheus-cpp-dev
+  python3-grpcio python3-grpc-tools prometheus curl iproute2
 )
 # The machine may carry its own Node.js (with npm); Debian's npm conflicts with it.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

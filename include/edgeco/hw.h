@@ -112,6 +112,10 @@ struct Platform {
   const Device& device(std::string_view name) const;
 };
 
+// What the board draws doing nothing: its static power plus every device's leakage at its lowest
+// operating point (what an edge device pays while it waits for a fog node's answer).
+double idle_watts(const Platform& platform, double celsius = 25);
+
 // Parses a platform file. Errors name the file, the line and the field.
 Platform load_platform(const std::filesystem::path& path);
 // The same from YAML text; `path` names it in errors.

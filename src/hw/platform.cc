@@ -174,6 +174,12 @@ double Device::leakage_watts(const OperatingPoint& p, double celsius) const {
          std::exp2((celsius - 25.0) / leakage_doubling_c);
 }
 
+double idle_watts(const Platform& platform, double celsius) {
+  double watts = platform.static_watts;
+  for (const Device& d : platform.devices) watts += d.leakage_watts(d.opps.front(), celsius);
+  return watts;
+}
+
 const Device& Platform::device(std::string_view n) const {
   for (const Device& d : devices)
     if (d.name == n) return d;

@@ -29,6 +29,8 @@ void add_compile_command(CLI::App& app);
 void add_calibrate_commands(CLI::App& app);
 void add_runtime_commands(CLI::App& app);
 void add_stream_command(CLI::App& app);
+void add_serve_command(CLI::App& app);
+void add_split_command(CLI::App& app);
 
 // Keeps memory the program frees for its reuse instead of giving it back to the kernel. With
 // glibc's defaults, large buffers (activations, gradients) are mmap'd and unmapped on free, so

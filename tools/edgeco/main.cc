@@ -33,6 +33,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   edgeco::cli::add_calibrate_commands(app);
   edgeco::cli::add_runtime_commands(app);
   edgeco::cli::add_stream_command(app);
+  edgeco::cli::add_serve_command(app);
+  edgeco::cli::add_split_command(app);
   edgeco::cli::add_train_commands(app);
   try {
     app.parse(argc, argv);
