@@ -180,6 +180,10 @@ struct ClientOptions {
   double backoff_max_ms = 2000;    // ...doubling up to this
   int breaker_failures = 3;        // consecutive failures that open the circuit
   double smoothing = 0.2;          // EWMA weight of a new bandwidth / RTT sample
+  // While the chosen cut keeps every frame local, the server is pinged this often, so a link
+  // that got better is noticed (its RTT measured; bandwidth kept at the last estimate).
+  double probe_interval_ms = 1000;
+  Link assumed_link{100, 1};  // the estimate before any measurement
 };
 
 // One connection to an OIP gRPC server. Thread-compatible (one caller at a time).

@@ -32,6 +32,12 @@ struct StreamSource {
   std::optional<Tensor> labels;
 };
 
+// Runs one frame on the serving variant in place of its session (the offload actuator): the
+// model's outputs, and where it ran ("local", "offload", "fallback") in `where`. `offload` is the
+// governor's latest wish (nullopt: it never said).
+using FrameRunner = std::function<TensorMap(const std::string& variant, const TensorMap& feed,
+                                            std::optional<bool> offload, std::string& where)>;
+
 struct StreamOptions {
   double rate_hz = 30;
   int64_t count = 100;
@@ -40,6 +46,7 @@ struct StreamOptions {
   double control_interval_ms = 100;
   std::filesystem::path root = "/";  // telemetry and frequency actuators (a fake tree in tests)
   double static_watts = 0;           // modelled board power besides the inferences
+  FrameRunner runner;                // empty: every frame on the variant's session
 };
 
 struct FrameRecord {
@@ -49,6 +56,7 @@ struct FrameRecord {
   double latency_ms = 0;  // arrival to result
   std::string variant;
   int resolution_px = 0;
+  std::string where = "local";         // local, offload (tail on the fog node) or fallback
   int64_t predicted = -1, label = -1;  // label -1: unknown
 };
 
@@ -58,6 +66,7 @@ struct StreamSummary {
   std::optional<double> accuracy;  // over served frames with labels
   double decision_us_p50 = 0, decision_us_p99 = 0;
   std::map<std::string, int64_t> served_by_variant;
+  std::map<std::string, int64_t> served_where;  // local / offload / fallback
   std::map<std::string, int64_t> shield_overrides;
   // Energy: measured from a power sensor where the board has one (RAPL, INA3221), else modelled
   // (each variant's modelled energy per inference plus static power over the run).

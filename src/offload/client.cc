@@ -135,6 +135,7 @@ struct Offloader::Impl {
 
   // Circuit breaker: after `breaker_failures` failures in a row the server is not asked until
   // `retry_at`; then one frame probes it (half-open). Each failed probe doubles the wait.
+  Clock::time_point last_probe{};
   int consecutive_failures = 0;
   double backoff_ms = 0;
   Clock::time_point retry_at{};
@@ -151,7 +152,26 @@ struct Offloader::Impl {
         objective(obj),
         session_options(s),
         options(o),
-        client(target, o) {}
+        client(target, o) {
+    stats.bandwidth_mbps = o.assumed_link.bandwidth_mbps;
+    stats.rtt_ms = o.assumed_link.rtt_ms;
+  }
+
+  // A ping now and then measures the RTT (and, while every frame stays local by choice, lets a
+  // link that got better be noticed).
+  void probe_if_due() {
+    if (!pricing || ms_since(last_probe) < options.probe_interval_ms) return;
+    if (consecutive_failures >= options.breaker_failures && Clock::now() < retry_at) return;
+    last_probe = Clock::now();
+    const Clock::time_point t0 = Clock::now();
+    if (!client.server_ready()) {
+      record_failure();
+      return;
+    }
+    stats.rtt_ms = (1 - options.smoothing) * stats.rtt_ms + options.smoothing * ms_since(t0);
+    price_for_link(*pricing, Link{stats.bandwidth_mbps, stats.rtt_ms});
+    cut = best_cut(*pricing, objective);
+  }
 
   Session& whole_session() {
     if (!whole) whole = std::make_unique<Session>(graph, session_options);
@@ -182,26 +202,18 @@ struct Offloader::Impl {
     consecutive_failures = 0;
     backoff_ms = 0;
     stats.circuit_open = false;
-    // What the link did on this request, against what the model says the server spent: the rest
-    // is the round trip plus the transfer. Without a bandwidth estimate, it is all round trip.
+    // The request's time less what the model says the server spent is the network's: the RTT
+    // (measured by the pings) plus the transfer, which gives the bandwidth.
     const double network_ms = std::max(0.01, elapsed_ms - server_ms);
+    const double transfer_ms = std::max(0.01, network_ms - stats.rtt_ms);
     const double a = options.smoothing;
-    if (stats.rtt_ms == 0) {
-      stats.rtt_ms = network_ms;
-    } else {
-      const double transfer_ms =
-          stats.bandwidth_mbps > 0 ? double(bytes_sent) * 8 / (stats.bandwidth_mbps * 1e3) : 0;
-      const double rtt_sample = std::max(0.01, network_ms - transfer_ms);
-      stats.rtt_ms = (1 - a) * stats.rtt_ms + a * std::min(rtt_sample, network_ms);
-      const double bw_sample =
-          double(bytes_sent) * 8 / (std::max(0.01, network_ms - stats.rtt_ms) * 1e3);
-      stats.bandwidth_mbps =
-          stats.bandwidth_mbps == 0 ? bw_sample : (1 - a) * stats.bandwidth_mbps + a * bw_sample;
-    }
-    if (pricing && stats.bandwidth_mbps > 0) {
+    stats.bandwidth_mbps =
+        (1 - a) * stats.bandwidth_mbps + a * double(bytes_sent) * 8 / (transfer_ms * 1e3);
+    if (pricing) {
       price_for_link(*pricing, Link{stats.bandwidth_mbps, stats.rtt_ms});
       cut = best_cut(*pricing, objective);
     }
+    probe_if_due();
   }
 
   TensorMap run(const TensorMap& inputs, Where* where) {
@@ -215,7 +227,12 @@ struct Offloader::Impl {
       if (where) *where = w;
       return whole_session().run(inputs);
     };
-    if (!enabled || c.all_local()) return local_all(Where::local);
+    if (!enabled) return local_all(Where::local);
+    if (c.all_local()) {
+      TensorMap out = local_all(Where::local);
+      probe_if_due();  // after the frame, so its latency does not pay for the ping
+      return out;
+    }
     const bool circuit_open =
         consecutive_failures >= options.breaker_failures && Clock::now() < retry_at;
     if (c.all_remote()) {

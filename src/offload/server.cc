@@ -336,11 +336,15 @@ void Server::Impl::setup_rest() {
   http.Post(R"(/v2/models/([^/]+)(?:/versions/([^/]+))?/infer)",
             [this](const httplib::Request& req, httplib::Response& res) {
               const std::string name = req.matches[1];
+              if (find(name) == nullptr) {
+                count_failure("unknown", Outcome::not_found);
+                return reply_error(res, 404, "no model named '" + name + "' is served");
+              }
               InferRequest request;
               try {
                 request = parse_rest_request(req.body, options.max_request_bytes / 4);
               } catch (const Error& e) {
-                count_failure(find(name) != nullptr ? name : "unknown", Outcome::bad_request);
+                count_failure(name, Outcome::bad_request);
                 return reply_error(res, 400, e.what());
               }
               TensorMap outputs;
@@ -519,7 +523,9 @@ void Server::Impl::start_grpc() {
   builder.SetMaxReceiveMessageSize(int(std::min<int64_t>(options.max_request_bytes, INT32_MAX)));
   builder.SetMaxSendMessageSize(int(std::min<int64_t>(options.max_request_bytes, INT32_MAX)));
   grpc::ResourceQuota quota("edgeco-serve");
-  quota.SetMaxThreads(options.threads + options.queue_limit + 8);
+  // gRPC refuses calls itself past this many threads; with room above the admission gate's limit,
+  // the gate answers "overloaded" first and gRPC's own refusal is for floods only.
+  quota.SetMaxThreads(options.threads + options.queue_limit + 64);
   builder.SetResourceQuota(quota);
   builder.RegisterService(grpc_service.get());
   grpc_server = builder.BuildAndStart();

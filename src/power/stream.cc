@@ -126,6 +126,7 @@ StreamSummary run_stream(std::vector<StreamVariant> variants, const StreamSource
   std::vector<double> latencies, interval_latencies, decisions;
   int64_t correct = 0, labelled = 0, arrivals_seen = 0;
   Clock::time_point last_control = start - std::chrono::hours(1);
+  std::optional<bool> offload_wish;
   double measured_j = 0;
   bool measured = false;
   std::optional<Clock::time_point> last_power_at;
@@ -153,6 +154,7 @@ StreamSummary run_stream(std::vector<StreamVariant> variants, const StreamSource
     const Clock::time_point t0 = Clock::now();
     const Action a = governor.decide(s);
     decisions.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    if (a.offload) offload_wish = a.offload;
     if (a.variant && *a.variant != models.current()) {
       models.select(*a.variant);
       ++out.switches;
@@ -209,7 +211,9 @@ StreamSummary run_stream(std::vector<StreamVariant> variants, const StreamSource
       image = fit_images(image, in.channels, in.height, in.width);
       TensorMap feed;
       feed.emplace(in.name, std::move(image));
-      const TensorMap result = models.run(feed);
+      std::string where = "local";
+      const TensorMap result =
+          o.runner ? o.runner(variants[v].name, feed, offload_wish, where) : models.run(feed);
       const Graph& g = variants[v].session->graph();
       const int64_t predicted = argmax(result.at(g.outputs.at(0)));
       const Clock::time_point done = Clock::now();
@@ -220,6 +224,7 @@ StreamSummary run_stream(std::vector<StreamVariant> variants, const StreamSource
       r.latency_ms = ms_between(next.arrival, done);
       r.variant = variants[v].name;
       r.resolution_px = int(in.height);
+      r.where = where;
       r.predicted = predicted;
       if (source.labels) {
         r.label = int64_t(source.labels->data<int64_t>()[size_t(sample)]);
@@ -231,6 +236,7 @@ StreamSummary run_stream(std::vector<StreamVariant> variants, const StreamSource
       if (r.latency_ms > deadline_ms) ++out.deadline_misses;
       ++out.served;
       ++out.served_by_variant[r.variant];
+      ++out.served_where[r.where];
       if (variants[v].energy_mj > 0)
         modelled_mj += variants[v].energy_mj;
       else

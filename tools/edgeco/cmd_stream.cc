@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "edgeco/data.h"
+#include "edgeco/offload.h"
 #include "edgeco/onnx.h"
 #include "edgeco/sim.h"
 #include "edgeco/stream.h"
@@ -24,6 +25,9 @@ struct StreamRequest {
   std::string models, source = "fashion-mnist:test", governor = "rule", policy, root = "/", out,
                       platform = "host";
   power::StreamOptions stream;
+  std::string offload, split = "auto", server_platform = "host";
+  offload::ClientOptions client;
+  double link_mbps = 100, link_rtt_ms = 1;
   int threads = 1;
   bool json = false, shield = false, no_shield = false;
 };
@@ -113,7 +117,7 @@ nlohmann::ordered_json frame_json(const power::FrameRecord& r) {
   j["latency_ms"] = r.latency_ms;
   j["variant"] = r.variant;
   j["resolution"] = r.resolution_px;
-  j["where"] = "local";
+  j["where"] = r.where;
   j["predicted"] = r.predicted;
   if (r.label >= 0) {
     j["label"] = r.label;
@@ -174,6 +178,41 @@ void stream_command(StreamRequest& r) {
   const std::unique_ptr<power::Governor> governor =
       power::make_controller(r.governor, space, r.policy, shield);
   r.stream.root = r.root;
+  const SessionOptions session_options{
+      .threads = r.threads, .optimize = true, .fast_kernels = true};
+  std::map<std::string, std::unique_ptr<offload::Offloader>> offloaders;
+  if (!r.offload.empty()) {
+    const hw::Platform server = hw::find_platform(r.server_platform);
+    for (const Named& n : named) {
+      Graph g = load_onnx(n.model);
+      std::vector<offload::Cut> cuts = offload::candidate_cuts(g);
+      std::optional<offload::SplitPricing> pricing;
+      size_t initial = 0;
+      r.client.assumed_link = {r.link_mbps, r.link_rtt_ms};
+      if (r.split == "auto") {
+        // The first choice from the link assumed (--link-mbps/--link-rtt-ms); then the measured
+        // one.
+        pricing = offload::price_cuts(g, platform, server);
+        offload::price_for_link(*pricing, {r.link_mbps, r.link_rtt_ms});
+        initial = offload::best_cut(*pricing, Objective::latency);
+      } else if (r.split != "remote") {
+        const offload::Cut at = offload::cut_after(g, r.split);
+        initial = at.head_nodes;
+      }
+      offloaders[n.name] = std::make_unique<offload::Offloader>(
+          n.name, g, std::move(cuts), initial, r.offload, r.client, std::move(pricing),
+          Objective::latency, session_options);
+    }
+    r.stream.runner = [&offloaders](const std::string& variant, const TensorMap& feed,
+                                    std::optional<bool> wish, std::string& where) {
+      offload::Offloader& o = *offloaders.at(variant);
+      o.set_enabled(wish.value_or(true));
+      offload::Where w = offload::Where::local;
+      TensorMap out = o.run(feed, &w);
+      where = std::string(offload::to_string(w));
+      return out;
+    };
+  }
 
   std::ofstream file;
   if (!r.out.empty()) {
@@ -212,6 +251,18 @@ void stream_command(StreamRequest& r) {
       {"p50", s.latency_p50_ms}, {"p95", s.latency_p95_ms}, {"p99", s.latency_p99_ms}};
   j["accuracy"] = s.accuracy ? nlohmann::ordered_json(*s.accuracy) : nullptr;
   j["served_by_variant"] = s.served_by_variant;
+  j["served_where"] = s.served_where;
+  if (!offloaders.empty()) {
+    nlohmann::ordered_json per = nlohmann::ordered_json::object();
+    for (const auto& [name, o] : offloaders) {
+      const offload::OffloadStats st = o->stats();
+      per[name] = {{"cut", o->current_cut()}, {"offload", st.offload},
+                   {"fallback", st.fallback}, {"local", st.local},
+                   {"failures", st.failures}, {"bandwidth_mbps", st.bandwidth_mbps},
+                   {"rtt_ms", st.rtt_ms}};
+    }
+    j["offload"] = per;
+  }
   j["switches"] = s.switches;
   j["decision_us"] = {{"p50", s.decision_us_p50}, {"p99", s.decision_us_p99}};
   j["shield_overrides"] = s.shield_overrides;
@@ -240,6 +291,8 @@ void stream_command(StreamRequest& r) {
                 static_cast<long long>(n), warm.value(v, 0.0));
   std::printf("  variant switches %lld; decisions p50 %.1f us, p99 %.1f us\n",
               static_cast<long long>(s.switches), s.decision_us_p50, s.decision_us_p99);
+  for (const auto& [w, n] : s.served_where)
+    std::printf("  ran %-9s %lld frame(s)\n", w.c_str(), static_cast<long long>(n));
   if (s.energy_j) std::printf("  energy %.2f J, %s\n", *s.energy_j, s.energy_source.c_str());
   for (const std::string& u : s.unavailable) std::printf("  not actuated: %s\n", u.c_str());
 }
@@ -288,6 +341,25 @@ void add_stream_command(CLI::App& app) {
   cmd->add_option("--out", r->out, "write one JSON line per frame here");
   cmd->add_flag("--json", r->json,
                 "print JSON lines: one per frame (unless --out), then {\"summary\": {...}}");
+  cmd->add_option("--offload", r->offload,
+                  "a fog node's Open Inference Protocol gRPC address (host:port) serving each "
+                  "variant's tails (`edgeco split --repository`): the head runs here, the tail "
+                  "there, and locally for any frame the server fails");
+  cmd->add_option("--split", r->split,
+                  "with --offload: auto (the cost model's best cut for the measured link), remote "
+                  "(the whole model on the server) or a node to cut after")
+      ->capture_default_str();
+  cmd->add_option("--server-platform", r->server_platform, "with --split auto: the fog node's")
+      ->capture_default_str();
+  cmd->add_option("--link-mbps", r->link_mbps, "with --split auto: the link assumed at first")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--link-rtt-ms", r->link_rtt_ms, "with --split auto: the RTT assumed at first")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--offload-timeout-ms", r->client.timeout_ms, "per request to the fog node")
+      ->check(CLI::Range(1.0, 600000.0))
+      ->capture_default_str();
   cmd->callback([r] { stream_command(*r); });
 }
 
