@@ -177,9 +177,9 @@ std::string_view to_string(Where where);
 struct ClientOptions {
   double timeout_ms = 200;         // per request (a gRPC deadline)
   double backoff_initial_ms = 50;  // after a failure, wait before the next try...
-  double backoff_max_ms = 2000;    // ...doubling up to this
-  int breaker_failures = 3;        // consecutive failures that open the circuit
-  double smoothing = 0.2;          // EWMA weight of a new bandwidth / RTT sample
+  double backoff_max_ms = 500;  // ...doubling up to this (a probe costs a frame at most a timeout)
+  int breaker_failures = 3;     // consecutive failures that open the circuit
+  double smoothing = 0.2;       // EWMA weight of a new bandwidth / RTT sample
   // While the chosen cut keeps every frame local, the server is pinged this often, so a link
   // that got better is noticed (its RTT measured; bandwidth kept at the last estimate).
   double probe_interval_ms = 1000;
@@ -198,6 +198,8 @@ class InferenceClient {
   TensorMap infer(const std::string& model, const TensorMap& inputs,
                   std::span<const std::string> outputs);
   bool server_ready();
+  // A fresh channel: gRPC's own reconnection after a server died can lag its return by seconds.
+  void reconnect();
 
  private:
   struct Impl;

@@ -37,6 +37,7 @@ std::string_view to_string(Where where) {
 
 struct InferenceClient::Impl {
   ClientOptions options;
+  std::string address;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub;
 };
@@ -45,6 +46,14 @@ InferenceClient::InferenceClient(const std::string& target, ClientOptions option
     : impl_(std::make_unique<Impl>()) {
   if (target.empty()) throw Error(ErrorKind::invalid_argument, "no server address");
   impl_->options = options;
+  impl_->address = target;
+  for (const char* scheme : {"grpc://", "http://"})
+    if (impl_->address.rfind(scheme, 0) == 0)
+      impl_->address = impl_->address.substr(std::strlen(scheme));
+  reconnect();
+}
+
+void InferenceClient::reconnect() {
   grpc::ChannelArguments args;
   // gRPC's own reconnection backs off up to 2 minutes by default: far longer than a frame. The
   // Offloader's circuit breaker paces retries; the channel only has to reconnect promptly.
@@ -52,10 +61,10 @@ InferenceClient::InferenceClient(const std::string& target, ClientOptions option
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   args.SetMaxReceiveMessageSize(64 << 20);
-  std::string address = target;
-  for (const char* scheme : {"grpc://", "http://"})
-    if (address.rfind(scheme, 0) == 0) address = address.substr(std::strlen(scheme));
-  impl_->channel = grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  // A channel of its own (not shared with an earlier one by gRPC's subchannel pool).
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  impl_->channel =
+      grpc::CreateCustomChannel(impl_->address, grpc::InsecureChannelCredentials(), args);
   impl_->stub = inference::GRPCInferenceService::NewStub(impl_->channel);
 }
 
@@ -235,6 +244,7 @@ struct Offloader::Impl {
     }
     const bool circuit_open =
         consecutive_failures >= options.breaker_failures && Clock::now() < retry_at;
+    if (!circuit_open && consecutive_failures >= options.breaker_failures) client.reconnect();
     if (c.all_remote()) {
       if (circuit_open) return local_all(Where::fallback);
       const Clock::time_point t0 = Clock::now();
