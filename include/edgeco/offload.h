@@ -214,6 +214,7 @@ struct OffloadStats {
   int64_t local = 0, offload = 0, fallback = 0, failures = 0;
   double bandwidth_mbps = 0, rtt_ms = 0;  // the smoothed estimates (0: none yet)
   bool circuit_open = false;
+  size_t cut = 0, cuts = 0;  // the cut in use (an index into the candidates) and their number
 };
 
 class Offloader {

@@ -197,6 +197,32 @@ struct Offloader::Impl {
     return entry;
   }
 
+  // One request; nullopt when the server failed it (counted, and the link estimate updated).
+  std::optional<TensorMap> ask_server(const std::string& name, const TensorMap& inputs,
+                                      std::span<const std::string> outputs) {
+    int64_t bytes = 0;
+    for (const auto& [n, t] : inputs) bytes += int64_t(t.nbytes());
+    const double server_ms = pricing ? pricing->candidates[cut].server_ms : 0;
+    const Clock::time_point t0 = Clock::now();
+    try {
+      TensorMap out = client.infer(name, inputs, outputs);
+      record_success(bytes, ms_since(t0), server_ms);
+      return out;
+    } catch (const Error&) {
+      const double elapsed = ms_since(t0);
+      // Timed out: the transfer took at least this long, so the bandwidth is at most this (what
+      // moves a choice off a link too slow to ever answer in time).
+      if (pricing && elapsed >= 0.9 * options.timeout_ms) {
+        const double bound = double(bytes) * 8 / (std::max(0.01, elapsed - stats.rtt_ms) * 1e3);
+        stats.bandwidth_mbps = std::min(stats.bandwidth_mbps, bound);
+        price_for_link(*pricing, Link{stats.bandwidth_mbps, stats.rtt_ms});
+        cut = best_cut(*pricing, objective);
+      }
+      record_failure();
+      return std::nullopt;
+    }
+  }
+
   void record_failure() {
     ++stats.failures;
     if (++consecutive_failures >= options.breaker_failures) {
@@ -246,20 +272,12 @@ struct Offloader::Impl {
         consecutive_failures >= options.breaker_failures && Clock::now() < retry_at;
     if (!circuit_open && consecutive_failures >= options.breaker_failures) client.reconnect();
     if (c.all_remote()) {
-      if (circuit_open) return local_all(Where::fallback);
-      const Clock::time_point t0 = Clock::now();
-      try {
-        TensorMap out = client.infer(model, inputs, graph.outputs);
-        int64_t bytes = 0;
-        for (const auto& [n, t] : inputs) bytes += int64_t(t.nbytes());
-        record_success(bytes, ms_since(t0), pricing ? pricing->candidates[cut].server_ms : 0);
-        ++stats.offload;
-        if (where) *where = Where::offload;
-        return out;
-      } catch (const Error&) {
-        record_failure();
-        return local_all(Where::fallback);
-      }
+      std::optional<TensorMap> out;
+      if (!circuit_open) out = ask_server(model, inputs, graph.outputs);
+      if (!out) return local_all(Where::fallback);
+      ++stats.offload;
+      if (where) *where = Where::offload;
+      return std::move(*out);
     }
     auto& [head, tail] = split_sessions(cut);
     TensorMap sent = head->run(inputs);
@@ -271,15 +289,12 @@ struct Offloader::Impl {
     TensorMap out;
     bool answered = false;
     if (!circuit_open) {
-      const Clock::time_point t0 = Clock::now();
-      try {
-        out = client.infer(tail_name(model, cut), tail_inputs, tail->graph().outputs);
-        int64_t bytes = 0;
-        for (const auto& [n, t] : tail_inputs) bytes += int64_t(t.nbytes());
-        record_success(bytes, ms_since(t0), pricing ? pricing->candidates[cut].server_ms : 0);
+      // The tail of the cut this frame was split at, even if the answer moves the choice.
+      std::optional<TensorMap> answer =
+          ask_server(tail_name(model, cut), tail_inputs, tail->graph().outputs);
+      if (answer) {
+        out = std::move(*answer);
         answered = true;
-      } catch (const Error&) {
-        record_failure();
       }
     }
     if (!answered) out = tail->run(tail_inputs);
@@ -327,7 +342,10 @@ size_t Offloader::current_cut() const {
 
 OffloadStats Offloader::stats() const {
   const std::lock_guard lock(impl_->mutex);
-  return impl_->stats;
+  OffloadStats s = impl_->stats;
+  s.cut = impl_->cut;
+  s.cuts = impl_->cuts.size();
+  return s;
 }
 
 }  // namespace edgeco::offload

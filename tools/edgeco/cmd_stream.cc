@@ -256,9 +256,14 @@ void stream_command(StreamRequest& r) {
     nlohmann::ordered_json per = nlohmann::ordered_json::object();
     for (const auto& [name, o] : offloaders) {
       const offload::OffloadStats st = o->stats();
-      per[name] = {{"cut", o->current_cut()}, {"offload", st.offload},
-                   {"fallback", st.fallback}, {"local", st.local},
-                   {"failures", st.failures}, {"bandwidth_mbps", st.bandwidth_mbps},
+      per[name] = {{"cut", st.cut},
+                   {"cuts", st.cuts},
+                   {"all_local", st.cut + 1 == st.cuts},
+                   {"offload", st.offload},
+                   {"fallback", st.fallback},
+                   {"local", st.local},
+                   {"failures", st.failures},
+                   {"bandwidth_mbps", st.bandwidth_mbps},
                    {"rtt_ms", st.rtt_ms}};
     }
     j["offload"] = per;
