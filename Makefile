@@ -57,11 +57,11 @@ tidy: build
 	@echo "clang-tidy: no warnings in src/ and tools/"
 
 # libFuzzer targets for the ONNX loader, the .npy, IDX, CIFAR-100/UCI HAR, platform YAML, plan,
-# sysfs and scenario/trace readers, each run for FUZZ_SECONDS.
+# sysfs and scenario/trace readers and the fog server's request decoders, each run for FUZZ_SECONDS.
 fuzz: deps
 	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEDGECO_FUZZ=ON -DEDGECO_TESTS=OFF >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_onnx_loader fuzz_npy_reader fuzz_idx_reader fuzz_platform_yaml fuzz_plan fuzz_dataset_reader \
-	  fuzz_sysfs fuzz_scenario
+	  fuzz_sysfs fuzz_scenario fuzz_infer_request
 	@scripts/run-fuzzers.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 format:

@@ -7,7 +7,7 @@ SECONDS_EACH=${2:-30}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=$ROOT/$BUILD/corpus
 mkdir -p "$CORPUS/onnx" "$CORPUS/npy" "$CORPUS/idx" "$CORPUS/platform" "$CORPUS/plan" "$CORPUS/dataset" \
-         "$CORPUS/sysfs" "$CORPUS/scenario"
+         "$CORPUS/sysfs" "$CORPUS/scenario" "$CORPUS/infer"
 # Seeds: a few small models and tensors from the ONNX suite, and .npy files of several types.
 for t in test_conv_with_strides_padding test_maxpool_2d_pads test_gemm_all_attributes test_resize_upsample_scales_linear \
          test_qlinearconv test_slice_neg_steps test_split_equal_parts_1d test_batchnorm_example; do
@@ -48,8 +48,17 @@ find "$ROOT/tests/power/trees" -type f | sort | while read -r f; do i=$((i + 1))
 # Scenario seeds: the presets and an arrival trace.
 cp "$ROOT"/scenarios/*.yaml "$CORPUS/scenario/"
 printf 'camera,time_s\nA,0.5\nB,1.25\nA,1.5\n' > "$CORPUS/scenario/trace.csv"
+# Inference request seeds: a REST body and a gRPC request (raw and typed contents), encoded by protoc.
+printf '{"id":"1","inputs":[{"name":"input","shape":[1,2],"datatype":"FP32","data":[[0.5,1]]}],"outputs":[{"name":"y"}]}' \
+  > "$CORPUS/infer/rest.json"
+for text in 'model_name: "m" inputs { name: "x" datatype: "FP32" shape: 2 } raw_input_contents: "\000\000\200?\000\000\000@"' \
+            'model_name: "m" inputs { name: "x" datatype: "INT64" shape: 1 shape: 2 contents { int64_contents: 3 int64_contents: 4 } }'; do
+  i=$((${i:-0} + 1))
+  echo "$text" | protoc --proto_path="$ROOT/src/offload/proto" --encode=inference.ModelInferRequest \
+    open_inference_grpc.proto > "$CORPUS/infer/grpc$i.bin"
+done
 status=0
-for target in onnx_loader npy_reader idx_reader platform_yaml plan dataset_reader sysfs scenario; do
+for target in onnx_loader npy_reader idx_reader platform_yaml plan dataset_reader sysfs scenario infer_request; do
   dir=$CORPUS/${target%%_*}
   echo "fuzzing $target for ${SECONDS_EACH}s"
   if ! "$ROOT/$BUILD/fuzz_$target" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -timeout=25 \

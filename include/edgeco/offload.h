@@ -118,6 +118,9 @@ struct InferRequest {
 InferRequest parse_rest_request(std::string_view body, int64_t max_elements);
 // The REST response body.
 std::string rest_response(std::string_view model, const std::string& id, const TensorMap& outputs);
+// A serialized gRPC ModelInferRequest decoded as the server decodes it (raw or typed contents,
+// every size checked against its shape, at most `max_bytes` per tensor).
+InferRequest parse_grpc_request(std::string_view serialized, int64_t max_bytes);
 // A tensor from the protocol's raw row-major bytes; throws when the size does not match.
 Tensor tensor_from_raw(DType dtype, const Dims& shape, std::string_view raw, int64_t max_elements);
 

@@ -357,6 +357,99 @@ void Server::Impl::setup_rest() {
   serve_metrics(http);
 }
 
+namespace {
+
+// The inputs of a request, raw or typed contents; every size checked against the shapes.
+TensorMap decode_inputs(const inference::ModelInferRequest& q, int64_t max_bytes) {
+  TensorMap inputs;
+  const bool raw = q.raw_input_contents_size() > 0;
+  if (raw && q.raw_input_contents_size() != q.inputs_size())
+    throw Error(ErrorKind::invalid_argument,
+                std::to_string(q.raw_input_contents_size()) + " raw contents for " +
+                    std::to_string(q.inputs_size()) + " inputs",
+                "request");
+  for (int k = 0; k < q.inputs_size(); ++k) {
+    const auto& in = q.inputs(k);
+    const std::string where = "input '" + in.name() + "'";
+    const DType dtype = parse_protocol_datatype(in.datatype());
+    const Dims shape(in.shape().begin(), in.shape().end());
+    if (inputs.count(in.name()) != 0)
+      throw Error(ErrorKind::invalid_argument, "given twice", where);
+    Tensor t;
+    try {
+      if (raw) {
+        t = tensor_from_raw(dtype, shape, q.raw_input_contents(k), max_bytes);
+      } else {
+        const auto& c = in.contents();
+        std::string bytes;
+        const auto pack = [&](const auto& field, auto as) {
+          using T = decltype(as);
+          bytes.resize(size_t(field.size()) * sizeof(T));
+          for (int i = 0; i < field.size(); ++i) {
+            const T v = T(field.Get(i));
+            std::memcpy(bytes.data() + size_t(i) * sizeof(T), &v, sizeof(T));
+          }
+        };
+        switch (dtype) {
+          case DType::f32:
+            pack(c.fp32_contents(), float{});
+            break;
+          case DType::f64:
+            pack(c.fp64_contents(), double{});
+            break;
+          case DType::i64:
+            pack(c.int64_contents(), int64_t{});
+            break;
+          case DType::i32:
+            pack(c.int_contents(), int32_t{});
+            break;
+          case DType::i16:
+            pack(c.int_contents(), int16_t{});
+            break;
+          case DType::i8:
+            pack(c.int_contents(), int8_t{});
+            break;
+          case DType::u64:
+            pack(c.uint64_contents(), uint64_t{});
+            break;
+          case DType::u32:
+            pack(c.uint_contents(), uint32_t{});
+            break;
+          case DType::u16:
+            pack(c.uint_contents(), uint16_t{});
+            break;
+          case DType::u8:
+            pack(c.uint_contents(), uint8_t{});
+            break;
+          case DType::boolean:
+            pack(c.bool_contents(), uint8_t{});
+            break;
+          default:
+            throw Error(ErrorKind::invalid_argument, "this datatype travels only as raw bytes");
+        }
+        t = tensor_from_raw(dtype, shape, bytes, max_bytes);
+      }
+    } catch (const Error& e) {
+      throw e.within(where);
+    }
+    inputs.emplace(in.name(), std::move(t));
+  }
+  return inputs;
+}
+
+}  // namespace
+
+InferRequest parse_grpc_request(std::string_view serialized, int64_t max_bytes) {
+  inference::ModelInferRequest q;
+  if (!q.ParseFromArray(serialized.data(), int(std::min<size_t>(serialized.size(), INT32_MAX))))
+    throw Error(ErrorKind::invalid_argument, "not a ModelInferRequest message", "request");
+  InferRequest r;
+  r.id = q.id();
+  r.inputs = decode_inputs(q, max_bytes);
+  for (const auto& o : q.outputs()) r.outputs.push_back(o.name());
+  return r;
+}
+
 class Server::Impl::GrpcService final : public inference::GRPCInferenceService::Service {
  public:
   explicit GrpcService(Server::Impl& server) : server_(server) {}
@@ -431,84 +524,6 @@ class Server::Impl::GrpcService final : public inference::GRPCInferenceService::
       r->add_raw_output_contents(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     }
     return grpc::Status::OK;
-  }
-
-  // The inputs of a request, raw or typed contents; every size checked against the shapes.
-  static TensorMap decode_inputs(const inference::ModelInferRequest& q, int64_t max_bytes) {
-    TensorMap inputs;
-    const bool raw = q.raw_input_contents_size() > 0;
-    if (raw && q.raw_input_contents_size() != q.inputs_size())
-      throw Error(ErrorKind::invalid_argument,
-                  std::to_string(q.raw_input_contents_size()) + " raw contents for " +
-                      std::to_string(q.inputs_size()) + " inputs",
-                  "request");
-    for (int k = 0; k < q.inputs_size(); ++k) {
-      const auto& in = q.inputs(k);
-      const std::string where = "input '" + in.name() + "'";
-      const DType dtype = parse_protocol_datatype(in.datatype());
-      const Dims shape(in.shape().begin(), in.shape().end());
-      if (inputs.count(in.name()) != 0)
-        throw Error(ErrorKind::invalid_argument, "given twice", where);
-      Tensor t;
-      try {
-        if (raw) {
-          t = tensor_from_raw(dtype, shape, q.raw_input_contents(k), max_bytes);
-        } else {
-          const auto& c = in.contents();
-          std::string bytes;
-          const auto pack = [&](const auto& field, auto as) {
-            using T = decltype(as);
-            bytes.resize(size_t(field.size()) * sizeof(T));
-            for (int i = 0; i < field.size(); ++i) {
-              const T v = T(field.Get(i));
-              std::memcpy(bytes.data() + size_t(i) * sizeof(T), &v, sizeof(T));
-            }
-          };
-          switch (dtype) {
-            case DType::f32:
-              pack(c.fp32_contents(), float{});
-              break;
-            case DType::f64:
-              pack(c.fp64_contents(), double{});
-              break;
-            case DType::i64:
-              pack(c.int64_contents(), int64_t{});
-              break;
-            case DType::i32:
-              pack(c.int_contents(), int32_t{});
-              break;
-            case DType::i16:
-              pack(c.int_contents(), int16_t{});
-              break;
-            case DType::i8:
-              pack(c.int_contents(), int8_t{});
-              break;
-            case DType::u64:
-              pack(c.uint64_contents(), uint64_t{});
-              break;
-            case DType::u32:
-              pack(c.uint_contents(), uint32_t{});
-              break;
-            case DType::u16:
-              pack(c.uint_contents(), uint16_t{});
-              break;
-            case DType::u8:
-              pack(c.uint_contents(), uint8_t{});
-              break;
-            case DType::boolean:
-              pack(c.bool_contents(), uint8_t{});
-              break;
-            default:
-              throw Error(ErrorKind::invalid_argument, "this datatype travels only as raw bytes");
-          }
-          t = tensor_from_raw(dtype, shape, bytes, max_bytes);
-        }
-      } catch (const Error& e) {
-        throw e.within(where);
-      }
-      inputs.emplace(in.name(), std::move(t));
-    }
-    return inputs;
   }
 
  private:

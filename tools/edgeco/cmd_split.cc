@@ -21,7 +21,7 @@ struct SplitRequest {
   std::string calibration = "random";
   size_t samples = 32;
   double bandwidth_mbps = 0, rtt_ms = 0;
-  bool json = false;
+  bool json = false, with_heads = false;
 };
 
 std::vector<std::string> comma_list(const std::string& text) {
@@ -106,6 +106,8 @@ void split_command(const SplitRequest& r) {
       if (cuts[k].all_local() || cuts[k].all_remote()) continue;
       const offload::SplitModels parts = split_for_wire(g, cuts[k], wire, r);
       save_onnx(parts.tail, fs::path(r.repository) / (offload::tail_name(name, k) + ".onnx"));
+      if (r.with_heads)
+        save_onnx(parts.head, fs::path(r.repository) / (offload::tail_name(name, k) + ".head.onnx"));
       ++written;
     }
     if (r.json)
@@ -190,6 +192,9 @@ void add_split_command(CLI::App& app) {
       "with --at: also write head and tail joined as one model (with --wire f16 or "
       "int8, the model as the wire changes it: `edgeco eval` it for the accuracy cost)");
   cmd->add_option("--repository", r->repository, "write every candidate cut's tail here");
+  cmd->add_flag("--with-heads", r->with_heads,
+                "with --repository: also each cut's head, as NAME.cutK.head.onnx (for checking "
+                "the pairs with another runtime; a server needs only the tails)");
   cmd->add_option("--name", r->name, "with --repository: the served name (default: the file's)");
   cmd->add_option("--platform", r->platform, "the edge platform (preset or YAML)");
   cmd->add_option("--server-platform", r->server_platform, "the fog node's platform")
