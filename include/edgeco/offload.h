@@ -226,7 +226,7 @@ class Offloader {
   // server as `tail_name(model_name, index)`); `pricing`, when given, has one candidate per cut
   // and makes the choice adapt to the link; otherwise `initial` is used throughout.
   Offloader(std::string model_name, const Graph& graph, std::vector<Cut> cuts, size_t initial,
-            std::string target, ClientOptions options = {},
+            const std::string& target, ClientOptions options = {},
             std::optional<SplitPricing> pricing = std::nullopt,
             Objective objective = Objective::latency, SessionOptions session = {});
   ~Offloader();

@@ -311,7 +311,7 @@ struct Offloader::Impl {
 };
 
 Offloader::Offloader(std::string model_name, const Graph& graph, std::vector<Cut> cuts,
-                     size_t initial, std::string target, ClientOptions options,
+                     size_t initial, const std::string& target, ClientOptions options,
                      std::optional<SplitPricing> pricing, Objective objective,
                      SessionOptions session) {
   if (cuts.empty() || initial >= cuts.size())

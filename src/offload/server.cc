@@ -293,10 +293,11 @@ void Server::Impl::setup_rest() {
   // Without it, Nagle's algorithm meets the client's delayed ACK: ~40 ms added to every answer.
   http.set_tcp_nodelay(true);
   // Enough handler threads that the admission gate, not the pool, decides who waits.
-  const size_t handlers = size_t(options.threads + options.queue_limit + 4);
+  const size_t handlers = size_t(options.threads) + size_t(options.queue_limit) + 4;
+  // httplib owns the queue it asks for (its API takes a raw pointer).
   http.new_task_queue = [handlers] { return new httplib::ThreadPool(handlers); };
   http.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+      [](const httplib::Request&, httplib::Response& res, const std::exception_ptr& ep) {
         std::string what = "internal error";
         try {
           std::rethrow_exception(ep);
