@@ -7,10 +7,7 @@
 const http = require('http');
 const path = require('path');
 
-function loadOrt() {
-  const local = path.join(__dirname, '..', '..', 'third_party', 'ort-node', 'node_modules', 'onnxruntime-node');
-  try { return require(local); } catch (e) { return require('onnxruntime-node'); }
-}
+const { loadOrt } = require('./ort');
 
 async function main() {
   const [model, name] = process.argv.slice(2);

@@ -6,10 +6,7 @@
 const fs = require('fs');
 const path = require('path');
 
-function loadOrt() {
-  const local = path.join(__dirname, '..', '..', 'third_party', 'ort-node', 'node_modules', 'onnxruntime-node');
-  try { return require(local); } catch (e) { return require('onnxruntime-node'); }
-}
+const { loadOrt } = require('./ort');
 
 const DTYPES = {
   '<f4': ['float32', Float32Array], '<f8': ['float64', Float64Array], '<i8': ['int64', BigInt64Array],

@@ -19,9 +19,10 @@ import threading
 import time
 from concurrent import futures
 
+import oip
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-PROTO = os.path.join(ROOT, "src", "offload", "proto", "open_inference_grpc.proto")
 STUDENT = os.path.join(ROOT, "models", "fmnist", "student.onnx")
 FRAMES, RATE = 1000, 250
 failures = []
@@ -113,13 +114,7 @@ def fake_grpc_server(work, port, mode):
     """A protocol server written here: 'slow' answers after 1 s, 'wrong' answers at once with a
     tensor whose bytes do not match its shape."""
     import grpc
-    from grpc_tools import protoc
-    if protoc.main(["protoc", "-I" + os.path.dirname(PROTO), "--python_out=" + work, "--grpc_python_out=" + work,
-                    PROTO]) != 0:
-        raise RuntimeError("grpc_tools failed")
-    sys.path.insert(0, work)
-    import open_inference_grpc_pb2 as pb
-    import open_inference_grpc_pb2_grpc as pb_grpc
+    pb, pb_grpc = oip.generate(work)
 
     class Fake(pb_grpc.GRPCInferenceServiceServicer):
         def ServerReady(self, request, context):

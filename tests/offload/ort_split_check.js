@@ -8,10 +8,7 @@
 const fs = require('fs');
 const path = require('path');
 
-function loadOrt() {
-  const local = path.join(__dirname, '..', '..', 'third_party', 'ort-node', 'node_modules', 'onnxruntime-node');
-  try { return require(local); } catch (e) { return require('onnxruntime-node'); }
-}
+const { loadOrt } = require('../../bench/peers/ort');
 
 async function main() {
   const [dir, name] = process.argv.slice(2);

@@ -20,9 +20,10 @@ import time
 
 import numpy as np
 
+import oip
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-PROTO = os.path.join(ROOT, "src", "offload", "proto", "open_inference_grpc.proto")
 MODELS = os.path.join(ROOT, "models", "fmnist")
 
 failures = []
@@ -32,18 +33,6 @@ def check(condition, what):
     print(("ok   " if condition else "FAIL ") + what)
     if not condition:
         failures.append(what)
-
-
-def generate_client(work):
-    from grpc_tools import protoc
-    rc = protoc.main(["protoc", "-I" + os.path.dirname(PROTO), "--python_out=" + work, "--grpc_python_out=" + work,
-                      PROTO])
-    if rc != 0:
-        raise RuntimeError("grpc_tools could not compile " + PROTO)
-    sys.path.insert(0, work)
-    import open_inference_grpc_pb2 as pb
-    import open_inference_grpc_pb2_grpc as pb_grpc
-    return pb, pb_grpc
 
 
 class Served:
@@ -100,7 +89,7 @@ def main():
 
 def run_tests(edgeco, work):
     import grpc
-    pb, pb_grpc = generate_client(work)
+    pb, pb_grpc = oip.generate(work)
     models = ["student", "camera64"]
     paths = [os.path.join(MODELS, m + ".onnx") for m in models]
     server = Served(edgeco, paths)
