@@ -39,16 +39,19 @@ struct ControlSpace {
   int levels = 4;
   double deadline_ms = 0, trip_c = 0, queue_capacity = 1, nominal_rate_hz = 1;
   double critical_battery_pct = 10;
+  // A fog node to offload to: every configuration also runs offloaded (the actions double).
+  bool offload = false;
 
-  size_t actions() const { return variants.size() * size_t(levels); }
-  // The action at an index: variant index / levels, level index % levels. Domains of the snapshot
-  // not in `devices` are left as they are.
+  size_t actions() const { return variants.size() * size_t(levels) * (offload ? 2 : 1); }
+  // The action at an index: the first variants x levels actions run here (variant index / levels,
+  // level index % levels), the next as many the same offloaded. Domains of the snapshot not in
+  // `devices` are left as they are.
   Action action(size_t index, const Snapshot& now) const;
   // The operating-point index of a level on device d.
   size_t opp_of_level(size_t d, int level) const;
   // The variant that costs least per inference.
   size_t cheapest_variant() const;
-  std::string label(size_t index) const;  // "student.int8@L0"
+  std::string label(size_t index) const;  // "student.int8@L0", "camera96@L3+fog"
 
   // The normalised state a learned policy sees (features() values, 0..~1 each).
   size_t feature_count() const;
@@ -60,7 +63,8 @@ struct ControlSpace {
 //    one (and never above it);
 //  battery: at or below the critical charge, the cheapest variant;
 //  deadline: after `miss_streak` intervals whose latency passed the deadline, one operating point
-//    up (unless the thermal rule holds).
+//    up (unless the thermal rule holds);
+//  link: offloading, and half the fog node's requests (or its ping) failed last interval: local.
 struct ShieldSettings {
   double thermal_margin_c = 5;
   int miss_streak = 3;

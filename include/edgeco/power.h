@@ -56,6 +56,10 @@ struct Snapshot {
   double queue_length = kUnknown;   // frames waiting
   std::string variant;              // the model variant serving
   int resolution_px = 0;
+  // Offloading, where a fog node is configured: whether frames are sent, and the fraction of this
+  // interval's requests that failed and fell back (with none sent: a ping's, 0 or 1).
+  std::optional<bool> offloading;
+  double offload_failure_rate = kUnknown;
   // Every named value (the `edgeco telemetry` listing); a simulator in a hot loop may leave
   // these empty and fill only the fields above.
   std::vector<Reading> readings;

@@ -61,6 +61,18 @@ struct RewardWeights {
   double thermal_margin_c = 5, reconfigure = 0.1;
 };
 
+// A fog node the deployment may offload to (a scenario's `fog:`): its platform prices the tails,
+// the link carries the cut tensors. A request lost, sent while the node is unreachable or answered
+// past the timeout costs the timeout, then the tail runs on the device (the Offloader's fallback).
+struct Fog {
+  std::string platform;
+  double bandwidth_mbps = 0, rtt_ms = 0;
+  double loss = 0;  // the probability a request is lost
+  double timeout_ms = 200;
+  double radio_watts = 0;                            // the device's radio while a request is out
+  std::vector<std::pair<double, double>> outages_s;  // [start, end): the node unreachable
+};
+
 struct Scenario {
   std::string name, description;
   std::vector<std::string> sources;
@@ -80,6 +92,7 @@ struct Scenario {
   double hours = 1;  // default length of a run
   Strategy strategy = Strategy::exact;
   RewardWeights reward;
+  std::optional<Fog> fog;
   std::filesystem::path file;
 };
 
@@ -106,6 +119,17 @@ struct VariantCost {
   double transfer_ms = 0, transfer_mj = 0;
   int nodes = 0;
 };
+// What offloading one frame of a variant costs (a scenario with a fog node): the head on the
+// device, the cut tensors' bytes, the tail on the fog node, and the tail on the device for a
+// fallback. The cut is the one with the least device energy on the scenario's nominal link among
+// those that send something (offload::price_cuts).
+struct OffloadCost {
+  VariantCost head, tail;
+  double server_ms = 0;
+  int64_t bytes = 0;
+  std::string cut;  // the last head node ("" : the whole model on the fog node)
+};
+
 // Prices `graph`'s plan (placement with every device at its highest operating point, as compile()
 // places it) at every operating point of every device.
 VariantCost price_variant(const Graph& graph, const hw::Platform& platform, Strategy strategy,
@@ -122,14 +146,16 @@ struct Perturbation {
 };
 
 // Something that happens during a run, at the start of the control interval holding `time_s`:
-// the battery falls to `value` percent, the ambient steps by `value` degrees, or an extra Poisson
-// stream of `value` frames per second runs for `duration_s`.
+// the battery falls to `value` percent, the ambient steps by `value` degrees, an extra Poisson
+// stream of `value` frames per second runs for `duration_s`, or the fog node is unreachable for
+// `value` seconds (link_down).
 struct Event {
-  enum class Kind { battery_drop, ambient_step, load_burst };
+  enum class Kind { battery_drop, ambient_step, load_burst, link_down };
   Kind kind = Kind::load_burst;
   double time_s = 0, value = 0, duration_s = 60;
 };
-Event parse_event(std::string_view text);  // "battery_drop@3600:8", "load_burst@7200:20:60"
+Event parse_event(std::string_view text);  // "battery_drop@3600:8", "load_burst@7200:20:60",
+                                           // "link_down@3600:600"
 
 struct Options {
   double hours = 0;  // 0: the scenario's
@@ -168,6 +194,8 @@ struct Summary {
   std::map<std::string, int64_t> actions;
   double reaction_ms_p50 = 0, reaction_ms_max = 0;
   int64_t events = 0, events_unanswered = 0;  // unanswered: no change within 30 s
+  // Offloading (a scenario with a fog node): frames sent, and those that fell back to the device.
+  int64_t offloaded = 0, fallbacks = 0;
 };
 std::string summary_to_json(const Summary& summary);
 
@@ -224,8 +252,10 @@ class Simulator {
   Simulator(Scenario scenario, hw::Platform platform,
             const std::function<Graph(const std::filesystem::path&)>& load_model,
             const ConstantEvaluator& evaluate = nullptr);
-  // For tests and callers that price elsewhere: one VariantCost per scenario variant.
-  Simulator(Scenario scenario, hw::Platform platform, std::vector<VariantCost> costs);
+  // For tests and callers that price elsewhere: one VariantCost per scenario variant (and one
+  // OffloadCost per variant where the scenario has a fog node).
+  Simulator(Scenario scenario, hw::Platform platform, std::vector<VariantCost> costs,
+            std::vector<OffloadCost> offload_costs = {});
 
   Summary run(power::Governor& governor, const Options& options = {}) const;
   // The clairvoyant controller: each interval, every action of the space tried over the next
@@ -235,17 +265,23 @@ class Simulator {
   Summary oracle(const power::ControlSpace& space, const Options& options = {},
                  int lookahead = 2) const;
   // The deployment as a controller sees it: DVFS devices, variants (energy per inference at the
-  // highest operating points), deadline, trip point, queue and nominal input rate.
-  power::ControlSpace control_space(int levels = 4) const;
+  // highest operating points), deadline, trip point, queue and nominal input rate; offloading as
+  // an action where the scenario has a fog node and `offload` is true.
+  power::ControlSpace control_space(int levels = 4, bool offload = true) const;
 
   const Scenario& scenario() const { return scenario_; }
   const hw::Platform& platform() const { return platform_; }
   const std::vector<VariantCost>& costs() const { return costs_; }
+  // One per variant where the scenario has a fog node, else empty.
+  const std::vector<OffloadCost>& offload_costs() const { return offload_costs_; }
 
  private:
   Scenario scenario_;
   hw::Platform platform_;
   std::vector<VariantCost> costs_;
+  std::vector<OffloadCost> offload_costs_;
+  OffloadCost price_offload(const Graph& model, const VariantCost& whole,
+                            const ConstantEvaluator& evaluate) const;
 };
 
 // Every controller `edgeco simulate` runs: the kernel's governors, static-max (the paper's static
@@ -255,7 +291,8 @@ struct ControllerOptions {
   std::filesystem::path policy;      // dqn: the Q-network
   std::optional<bool> shield;        // default: on for rule and dqn, off for the others
   power::ShieldSettings shield_settings;
-  int levels = 4;  // frequency levels of the action space
+  int levels = 4;       // frequency levels of the action space
+  bool offload = true;  // offloading an action where the scenario has a fog node
 };
 std::vector<std::string> controller_names();
 // The policy edgeco ships for this scenario and platform (models/governors/SCENARIO.PLATFORM.onnx

@@ -75,6 +75,7 @@ struct DqnOptions {
   double ambient_spread_c = 8, rate_scale_min = 0.5, rate_scale_max = 3;
   double battery_start_min_pct = 15;
   int levels = 4;
+  bool offload = true;  // offloading in the action space where the scenario has a fog node
   int threads = 1;
   std::function<void(const DqnProgress&)> progress;
   // Called every `checkpoint_every` episodes with the Q-network so far.

@@ -52,9 +52,11 @@ Action ControlSpace::action(size_t index, const Snapshot& now) const {
   if (index >= actions())
     throw Error(ErrorKind::invalid_argument,
                 "action " + std::to_string(index) + " outside 0.." + std::to_string(actions() - 1));
-  const size_t v = index / size_t(levels);
+  const size_t local_actions = variants.size() * size_t(levels);
+  const size_t v = (index % local_actions) / size_t(levels);
   const int level = int(index % size_t(levels));
   Action a;
+  if (offload) a.offload = index >= local_actions;
   a.mhz.assign(now.domains.size(), kUnknown);
   for (size_t d = 0; d < devices.size(); ++d)
     for (size_t i = 0; i < now.domains.size(); ++i)
@@ -71,11 +73,13 @@ size_t ControlSpace::cheapest_variant() const {
 }
 
 std::string ControlSpace::label(size_t index) const {
-  return variants.at(index / size_t(levels)).name + "@L" + std::to_string(index % size_t(levels));
+  const size_t local_actions = variants.size() * size_t(levels);
+  return variants.at((index % local_actions) / size_t(levels)).name + "@L" +
+         std::to_string(index % size_t(levels)) + (index >= local_actions ? "+fog" : "");
 }
 
 size_t ControlSpace::feature_count() const {
-  return 8 + 3 * devices.size() + variants.size();
+  return 8 + 3 * devices.size() + variants.size() + (offload ? 2 : 0);
 }
 
 std::vector<float> ControlSpace::features(const Snapshot& now) const {
@@ -100,6 +104,10 @@ std::vector<float> ControlSpace::features(const Snapshot& now) const {
         float(fraction(d && d->max_mhz > 0 ? nearest_index(dev.mhz, d->max_mhz) : n - 1, n)));
   }
   for (const Choice& c : variants) f.push_back(c.name == now.variant ? 1.0f : 0.0f);
+  if (offload) {
+    f.push_back(now.offloading.value_or(false) ? 1.0f : 0.0f);
+    f.push_back(float(std::clamp(known(now.offload_failure_rate, 0), 0.0, 1.0)));
+  }
   return f;
 }
 
@@ -148,6 +156,12 @@ Action ShieldedGovernor::decide(const Snapshot& now) {
       a.resolution_px.reset();
       ++overrides_["battery"];
     }
+  }
+  // link: half the requests (or the ping) failed last interval, so frames stay on the device.
+  if (space_.offload && a.offload.value_or(now.offloading.value_or(false)) &&
+      !std::isnan(now.offload_failure_rate) && now.offload_failure_rate >= 0.5) {
+    a.offload = false;
+    ++overrides_["link"];
   }
   return a;
 }

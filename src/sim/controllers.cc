@@ -33,8 +33,8 @@ std::unique_ptr<power::Governor> make_controller(std::string_view name, const Si
                       simulator.scenario().name + " on " + simulator.platform().name +
                       " (models/governors/SCENARIO.PLATFORM.onnx)");
   }
-  return power::make_controller(name, simulator.control_space(o.levels), policy, o.shield,
-                                o.shield_settings, o.settings);
+  return power::make_controller(name, simulator.control_space(o.levels, o.offload), policy,
+                                o.shield, o.shield_settings, o.settings);
 }
 
 }  // namespace edgeco::sim

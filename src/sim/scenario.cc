@@ -175,7 +175,7 @@ Scenario parse_scenario_unguarded(std::string_view text, const fs::path& path) {
   only_keys(r, root, "",
             {"name", "description", "sources", "platform", "strategy", "hours",
              "control_interval_ms", "deadline_ms", "queue", "ambient", "enclosure_c_per_w",
-             "battery", "streams", "variants", "reward"});
+             "battery", "streams", "variants", "reward", "fog"});
   Scenario s;
   s.file = path;
   s.name = r.text(root, "name", "scenario");
@@ -232,6 +232,26 @@ Scenario parse_scenario_unguarded(std::string_view text, const fs::path& path) {
     rw.thermal_per_c = r.number(w, "thermal_per_c", "reward", rw.thermal_per_c);
     rw.thermal_margin_c = r.number(w, "thermal_margin_c", "reward", rw.thermal_margin_c);
     rw.reconfigure = r.number(w, "reconfigure", "reward", rw.reconfigure);
+  }
+  if (const YAML::Node f = r.child(root, "fog", "scenario", false)) {
+    only_keys(
+        r, f, "fog",
+        {"platform", "bandwidth_mbps", "rtt_ms", "loss", "timeout_ms", "radio_watts", "outages_s"});
+    Fog fog;
+    fog.platform = r.text(f, "platform", "fog");
+    fog.bandwidth_mbps = r.number(f, "bandwidth_mbps", "fog", std::nullopt, 1e-6);
+    fog.rtt_ms = r.number(f, "rtt_ms", "fog", 0.0, 0.0);
+    fog.loss = r.number(f, "loss", "fog", 0.0, 0.0);
+    if (fog.loss > 1) r.fail(f["loss"], "fog.loss", "a probability 0..1");
+    fog.timeout_ms = r.number(f, "timeout_ms", "fog", 200.0, 1e-3);
+    fog.radio_watts = r.number(f, "radio_watts", "fog", 0.0, 0.0);
+    if (f["outages_s"]) {
+      fog.outages_s = r.pairs(f, "outages_s", "fog");
+      for (const auto& [a, b] : fog.outages_s)
+        if (a < 0 || b <= a)
+          r.fail(f["outages_s"], "fog.outages_s", "windows are [start_s, end_s > start_s]");
+    }
+    s.fog = std::move(fog);
   }
   const YAML::Node streams = r.child(root, "streams", "scenario");
   if (!streams.IsSequence() || streams.size() == 0)

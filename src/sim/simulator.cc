@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "edgeco/offload.h"
 #include "edgeco/pipeline.h"
 #include "edgeco/sim.h"
 
@@ -122,18 +123,64 @@ Simulator::Simulator(Scenario scenario, hw::Platform platform,
     try {
       // A variant at another resolution than its network's is the network at that input size
       // (or with a Resize in front), priced as such.
-      costs_.push_back(price_variant(at_resolution(load_model(v.model), v.resolution_px), platform_,
-                                     scenario_.strategy, evaluate));
+      const Graph model = at_resolution(load_model(v.model), v.resolution_px);
+      costs_.push_back(price_variant(model, platform_, scenario_.strategy, evaluate));
+      if (scenario_.fog) offload_costs_.push_back(price_offload(model, costs_.back(), evaluate));
     } catch (const Error& e) {
       throw e.within(scenario_.file.string() + ": variant " + v.name);
     }
   }
 }
 
-Simulator::Simulator(Scenario scenario, hw::Platform platform, std::vector<VariantCost> costs)
-    : scenario_(std::move(scenario)), platform_(std::move(platform)), costs_(std::move(costs)) {
+OffloadCost Simulator::price_offload(const Graph& model, const VariantCost& whole,
+                                     const ConstantEvaluator& evaluate) const {
+  const Fog& fog = *scenario_.fog;
+  const hw::Platform server = hw::find_platform(fog.platform);
+  // As price_variant prices a variant: placement at the highest operating points, untiled.
+  CompileOptions options;
+  options.strategy = scenario_.strategy;
+  options.dvfs = false;
+  options.tile = false;
+  offload::SplitPricing pricing =
+      offload::price_cuts(model, platform_, server, offload::Wire::f32, options);
+  offload::price_for_link(pricing, {fog.bandwidth_mbps, fog.rtt_ms});
+  // The cut with the least device energy among those that send something.
+  size_t best = 0;
+  for (size_t k = 1; k + 1 < pricing.candidates.size(); ++k)
+    if (pricing.candidates[k].device_energy_mj < pricing.candidates[best].device_energy_mj)
+      best = k;
+  const offload::CutPrice& chosen = pricing.candidates[best];
+  OffloadCost out;
+  out.server_ms = chosen.server_ms;
+  out.bytes = chosen.transfer_bytes;
+  out.cut = chosen.cut.after;
+  if (chosen.cut.all_remote()) {
+    out.head = whole;  // shaped like it, doing nothing
+    for (auto& per_opp : out.head.busy_ms) std::fill(per_opp.begin(), per_opp.end(), 0.0);
+    for (auto& per_opp : out.head.dynamic_mj) std::fill(per_opp.begin(), per_opp.end(), 0.0);
+    out.head.transfer_ms = out.head.transfer_mj = 0;
+    out.head.nodes = 0;
+    out.tail = whole;
+  } else {
+    const offload::SplitModels parts = offload::split(model, chosen.cut);
+    out.head = price_variant(parts.head, platform_, scenario_.strategy, evaluate);
+    out.tail = price_variant(parts.tail, platform_, scenario_.strategy, evaluate);
+  }
+  return out;
+}
+
+Simulator::Simulator(Scenario scenario, hw::Platform platform, std::vector<VariantCost> costs,
+                     std::vector<OffloadCost> offload_costs)
+    : scenario_(std::move(scenario)),
+      platform_(std::move(platform)),
+      costs_(std::move(costs)),
+      offload_costs_(std::move(offload_costs)) {
   if (costs_.size() != scenario_.variants.size())
     throw Error(ErrorKind::invalid_argument, "one cost per variant is needed", scenario_.name);
+  if (!offload_costs_.empty() &&
+      (!scenario_.fog || offload_costs_.size() != scenario_.variants.size()))
+    throw Error(ErrorKind::invalid_argument,
+                "offload costs need a fog node and one cost per variant", scenario_.name);
   for (const VariantCost& c : costs_) {
     if (c.busy_ms.size() != platform_.devices.size())
       throw Error(ErrorKind::invalid_argument, "a cost per device is needed", scenario_.name);
@@ -255,7 +302,7 @@ Event parse_event(std::string_view text) {
     throw Error(ErrorKind::invalid_argument,
                 "event '" + std::string(text) + "': " + why +
                     " (KIND@SECONDS:VALUE[:DURATION], KIND one of battery_drop, ambient_step, "
-                    "load_burst)");
+                    "load_burst, link_down)");
   };
   const size_t at = text.find('@');
   if (at == std::string_view::npos) return fail("no '@'");
@@ -267,6 +314,8 @@ Event parse_event(std::string_view text) {
     e.kind = Event::Kind::ambient_step;
   else if (kind == "load_burst")
     e.kind = Event::Kind::load_burst;
+  else if (kind == "link_down")
+    e.kind = Event::Kind::link_down;
   else
     return fail("unknown kind");
   std::vector<double> numbers;
@@ -290,12 +339,17 @@ Event parse_event(std::string_view text) {
   if (e.kind == Event::Kind::battery_drop && (e.value < 0 || e.value > 100))
     return fail("a battery level is 0..100 percent");
   if (e.kind == Event::Kind::load_burst && e.value <= 0) return fail("a rate must be > 0");
+  if (e.kind == Event::Kind::link_down && e.value <= 0) return fail("a duration must be > 0");
   return e;
 }
 
 // Everything a run changes, small enough to copy for a look ahead.
 struct Episode::State {
   std::mt19937_64 rng;
+  // Offloading: asked for, the fog node's outages from events, this interval's requests.
+  bool offload = false;
+  std::vector<std::pair<double, double>> link_down;
+  int64_t i_offloaded = 0, i_fallbacks = 0;
   std::vector<Source> sources;
   std::vector<size_t> opp, cap;
   size_t variant = 0;
@@ -333,6 +387,7 @@ struct Run {
   const Scenario& sc;
   const hw::Platform& pf;
   const std::vector<VariantCost>& costs;
+  const std::vector<OffloadCost>& offload;
   const Options& options;
   const std::vector<Stream>& streams;  // the scenario's, then one per event
   size_t scenario_streams;
@@ -342,11 +397,12 @@ struct Run {
   double dt() const { return sc.control_interval_ms * 1e-3; }
   bool has_battery() const { return sc.on_battery && pf.battery.capacity_mah > 0; }
 
-  double service_ms(const Episode::State& st, size_t v) const {
-    const VariantCost& c = costs[v];
-    double ms = c.transfer_ms;
-    for (size_t d = 0; d < devices(); ++d) ms += c.busy_ms[d][st.opp[d]];
-    return ms;
+  bool fog_reachable(const Episode::State& st, double t) const {
+    for (const auto& [a, b] : sc.fog->outages_s)
+      if (t >= a && t < b) return false;
+    for (const auto& [a, b] : st.link_down)
+      if (t >= a && t < b) return false;
+    return true;
   }
   void account(Episode::State& st, double upto) const {
     const double span = upto - st.f_accounted;
@@ -358,14 +414,50 @@ struct Run {
     st.transfer_j += span * st.transfer_w;
     st.f_accounted = upto;
   }
+  // The frame starting at t: on the device, or offloaded (the head here, then the wait for the
+  // fog node's answer; the timeout and the tail here when the request fails).
   void start(Episode::State& st, double arrival, double t) const {
-    const VariantCost& c = costs[st.variant];
-    const double s = std::max(service_ms(st, st.variant), 1e-6) * 1e-3;
-    for (size_t d = 0; d < devices(); ++d) {
-      st.busy_frac[d] = c.busy_ms[d][st.opp[d]] * 1e-3 / s;
-      st.dyn_w[d] = c.dynamic_mj[d][st.opp[d]] * 1e-3 / s;
+    const size_t nd = devices();
+    std::vector<double> busy_ms(nd), dyn_mj(nd);
+    double fixed_ms = 0, fixed_mj = 0;
+    const auto add = [&](const VariantCost& c) {
+      for (size_t d = 0; d < nd; ++d) {
+        busy_ms[d] += c.busy_ms[d][st.opp[d]];
+        dyn_mj[d] += c.dynamic_mj[d][st.opp[d]];
+      }
+      fixed_ms += c.transfer_ms;
+      fixed_mj += c.transfer_mj;
+    };
+    if (st.offload && !offload.empty()) {
+      const Fog& fog = *sc.fog;
+      const OffloadCost& oc = offload[st.variant];
+      add(oc.head);
+      const double transfer_ms = double(oc.bytes) * 8 / (fog.bandwidth_mbps * 1e3);
+      const double wait_ms = transfer_ms + fog.rtt_ms + oc.server_ms;
+      const bool lost =
+          fog.loss > 0 && std::uniform_real_distribution<double>(0, 1)(st.rng) < fog.loss;
+      const bool answered = !lost && fog_reachable(st, t) && wait_ms <= fog.timeout_ms;
+      ++st.i_offloaded;
+      if (answered) {
+        fixed_ms += wait_ms;
+        fixed_mj += fog.radio_watts * transfer_ms;
+      } else {
+        ++st.i_fallbacks;
+        fixed_ms += fog.timeout_ms;
+        fixed_mj += fog.radio_watts * std::min(transfer_ms, fog.timeout_ms);
+        add(oc.tail);
+      }
+    } else {
+      add(costs[st.variant]);
     }
-    st.transfer_w = c.transfer_mj * 1e-3 / s;
+    double total_ms = fixed_ms;
+    for (double b : busy_ms) total_ms += b;
+    const double s = std::max(total_ms, 1e-6) * 1e-3;
+    for (size_t d = 0; d < nd; ++d) {
+      st.busy_frac[d] = busy_ms[d] * 1e-3 / s;
+      st.dyn_w[d] = dyn_mj[d] * 1e-3 / s;
+    }
+    st.transfer_w = fixed_mj * 1e-3 / s;
     st.busy = true;
     st.f_arrival = arrival;
     st.f_accounted = t;
@@ -416,6 +508,7 @@ struct Run {
   static std::vector<size_t> configuration(const Episode::State& st) {
     std::vector<size_t> c = st.opp;
     c.push_back(st.variant);
+    c.push_back(st.offload ? 1 : 0);
     return c;
   }
 
@@ -442,6 +535,13 @@ struct Run {
     snap.queue_length = double(st.queue.size());
     snap.variant = sc.variants[st.variant].name;
     snap.resolution_px = sc.variants[st.variant].resolution_px;
+    if (!offload.empty()) {
+      snap.offloading = st.offload;
+      // Requests that fell back this interval; with none sent, a ping's answer at its end.
+      snap.offload_failure_rate = st.i_offloaded > 0
+                                      ? double(st.i_fallbacks) / double(st.i_offloaded)
+                                      : (fog_reachable(st, t) ? 0.0 : 1.0);
+    }
     if (!options.readings) return;
     snap.readings.clear();
     snap.readings.push_back({"thermal/board", st.temperature, "C"});
@@ -471,6 +571,12 @@ struct Run {
       std::snprintf(buf, sizeof buf, "%g", a.mhz[d]);
       st.action_text[d] = buf;
       st.opp[d] = nearest_opp(pf.devices[d], a.mhz[d]);
+    }
+    if (a.offload) {
+      if (offload.empty())
+        throw Error(ErrorKind::invalid_argument, "the scenario has no fog node to offload to",
+                    "governor " + governor);
+      st.offload = *a.offload;
     }
     st.variant_action = "keep";
     std::optional<size_t> want;
@@ -511,6 +617,9 @@ struct Run {
         case Event::Kind::ambient_step:
           st.ambient_offset += e.value;
           break;
+        case Event::Kind::link_down:
+          st.link_down.emplace_back(a, a + e.value);
+          break;
         case Event::Kind::load_burst:
           // The burst's stream is the Episode's (stable) copy of the event; see Episode().
           st.sources.emplace_back(streams[scenario_streams + st.next_event - 1], st.rng, a,
@@ -537,6 +646,7 @@ struct Run {
     std::fill(st.dyn_j.begin(), st.dyn_j.end(), 0.0);
     st.transfer_j = 0;
     st.interval_latencies.clear();
+    st.i_offloaded = st.i_fallbacks = 0;
 
     for (;;) {
       size_t src = 0;
@@ -601,6 +711,8 @@ struct Run {
     t.served += out.served;
     t.dropped += out.dropped;
     t.deadline_misses += out.misses;
+    t.offloaded += st.i_offloaded;
+    t.fallbacks += st.i_fallbacks;
     st.accuracy_sum += out.accuracy_sum;
     st.temperature_sum += st.temperature;
     t.temperature_max_c = std::max(t.temperature_max_c, st.temperature);
@@ -693,8 +805,8 @@ Episode::Episode(const Simulator& simulator, const Options& options, std::string
     streams_->push_back(burst);
   }
   state_->latencies = &record_->latencies;
-  Run{sim_->scenario(), sim_->platform(),  sim_->costs(), options_,
-      *streams_,        scenario_streams_, governor_}
+  Run{sim_->scenario(), sim_->platform(), sim_->costs(),     sim_->offload_costs(),
+      options_,         *streams_,        scenario_streams_, governor_}
       .init(*state_);
 }
 
@@ -713,8 +825,8 @@ bool Episode::ended_early() const {
 
 Interval Episode::step(const power::Action& action, double decision_us) {
   if (state_->ended) throw Error(ErrorKind::invalid_argument, "the episode has ended");
-  const Run run{sim_->scenario(), sim_->platform(),  sim_->costs(), options_,
-                *streams_,        scenario_streams_, governor_};
+  const Run run{sim_->scenario(), sim_->platform(), sim_->costs(),     sim_->offload_costs(),
+                options_,         *streams_,        scenario_streams_, governor_};
   State& st = *state_;
   Record& rec = *record_;
   const std::vector<size_t> before = run.configuration(st);
@@ -751,8 +863,8 @@ Interval Episode::step(const power::Action& action, double decision_us) {
 }
 
 Interval Episode::preview(const power::Action& action, int intervals) const {
-  const Run run{sim_->scenario(), sim_->platform(),  sim_->costs(), options_,
-                *streams_,        scenario_streams_, governor_};
+  const Run run{sim_->scenario(), sim_->platform(), sim_->costs(),     sim_->offload_costs(),
+                options_,         *streams_,        scenario_streams_, governor_};
   State st = *state_;
   st.latencies = nullptr;
   const std::vector<size_t> before = run.configuration(st);
@@ -855,8 +967,9 @@ Summary Simulator::oracle(const power::ControlSpace& space, const Options& optio
   return episode.summary();
 }
 
-power::ControlSpace Simulator::control_space(int levels) const {
+power::ControlSpace Simulator::control_space(int levels, bool offload) const {
   power::ControlSpace space;
+  space.offload = offload && !offload_costs_.empty();
   space.levels = std::max(1, levels);
   for (const hw::Device& d : platform_.devices) {
     if (d.opps.size() < 2) continue;
@@ -917,6 +1030,8 @@ std::string summary_to_json(const Summary& s) {
                       {"events", s.events},
                       {"unanswered", s.events_unanswered}};
   j["actions"] = s.actions;
+  j["offloaded"] = s.offloaded;
+  j["fallbacks"] = s.fallbacks;
   j["simulated"] = true;
   return j.dump(2);
 }

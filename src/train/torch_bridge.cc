@@ -394,7 +394,7 @@ Graph train_dqn(const sim::Simulator& simulator, const DqnOptions& o, DqnReport*
   torch::manual_seed(o.seed);
   at::set_num_threads(o.threads);
   at::globalContext().setFlushDenormal(true);
-  const power::ControlSpace space = simulator.control_space(o.levels);
+  const power::ControlSpace space = simulator.control_space(o.levels, o.offload);
   const sim::Scenario& sc = simulator.scenario();
   const double trip = simulator.platform().thermal.throttle_c;
   Graph model = q_network(space, o.hidden, o.seed);

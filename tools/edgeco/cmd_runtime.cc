@@ -68,7 +68,7 @@ struct SimulateRequest {
   double hours = 0, rate_limit_ms = 10, ambient_offset_c = 0, rate_scale = 1, battery_start = -1;
   int lookahead = 2;
   uint64_t seed = 1;
-  bool json = false, shield = false, no_shield = false;
+  bool json = false, shield = false, no_shield = false, no_offload = false;
 };
 
 std::vector<double> parse_mhz_list(const std::string& text) {
@@ -107,6 +107,7 @@ void simulate_command(const SimulateRequest& r) {
   controller.policy = r.policy;
   if (r.shield) controller.shield = true;
   if (r.no_shield) controller.shield = false;
+  controller.offload = !r.no_offload;
   const bool oracle = r.governor == "oracle";
   const std::unique_ptr<power::Governor> governor =
       oracle ? nullptr : sim::make_controller(r.governor, simulator, controller);
@@ -236,6 +237,9 @@ void add_runtime_commands(CLI::App& app) {
   simc->add_flag("--shield", s->shield,
                  "wrap the governor in the safety shield (default for rule and dqn)");
   simc->add_flag("--no-shield", s->no_shield, "run rule or dqn without the shield");
+  simc->add_flag("--no-offload", s->no_offload,
+                 "a scenario with a fog node: leave offloading out of the controller's actions "
+                 "(for a policy trained without it)");
   simc->add_option("--lookahead", s->lookahead, "oracle: intervals it looks ahead")
       ->check(CLI::Range(1, 50))
       ->capture_default_str();

@@ -156,7 +156,7 @@ void train_governor(GovernorCommand& c) {
   save_onnx(q, c.out);
   std::error_code ec;
   std::filesystem::remove(checkpoint, ec);
-  const power::ControlSpace space = simulator.control_space(c.dqn.levels);
+  const power::ControlSpace space = simulator.control_space(c.dqn.levels, c.dqn.offload);
   if (c.json) {
     std::cout << nlohmann::json{{"out", c.out},
                                 {"scenario", simulator.scenario().name},
@@ -242,6 +242,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   gov->add_option("--gamma", g->dqn.gamma, "discount per control interval")
       ->check(CLI::Range(0.0, 0.9999))
       ->capture_default_str();
+  gov->add_flag(
+      "--no-offload", [g](int64_t n) { g->dqn.offload = n == 0; },
+      "leave offloading out of the action space (a scenario with a fog node)");
   gov->add_option("--levels", g->dqn.levels, "frequency levels of the action space")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
