@@ -128,8 +128,9 @@ void simulate_command(const SimulateRequest& r) {
     options.progress = [](double done) {
       progress_bar("simulating", done, std::to_string(int(done * 100)) + "%", done >= 1);
     };
-  const sim::Summary s = oracle ? simulator.oracle(simulator.control_space(), options, r.lookahead)
-                                : simulator.run(*governor, options);
+  const sim::Summary s =
+      oracle ? simulator.oracle(simulator.control_space(4, !r.no_offload), options, r.lookahead)
+             : simulator.run(*governor, options);
   if (trace.is_open()) {
     trace.close();
     if (!trace) throw Error(ErrorKind::io, "writing the trace failed", r.trace);

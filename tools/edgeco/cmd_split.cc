@@ -107,7 +107,8 @@ void split_command(const SplitRequest& r) {
       const offload::SplitModels parts = split_for_wire(g, cuts[k], wire, r);
       save_onnx(parts.tail, fs::path(r.repository) / (offload::tail_name(name, k) + ".onnx"));
       if (r.with_heads)
-        save_onnx(parts.head, fs::path(r.repository) / (offload::tail_name(name, k) + ".head.onnx"));
+        save_onnx(parts.head,
+                  fs::path(r.repository) / (offload::tail_name(name, k) + ".head.onnx"));
       ++written;
     }
     if (r.json)

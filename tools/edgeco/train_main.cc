@@ -177,11 +177,11 @@ void train_governor(GovernorCommand& c) {
     return;
   }
   std::printf(
-      "wrote %s: a Q-network over %zu actions (%zu variants x %d levels), %zu features; "
+      "wrote %s: a Q-network over %zu actions (%zu variants x %d levels%s), %zu features; "
       "%d episodes, %lld steps in %.0f s; last episode reward %.1f (simulated)\n",
-      c.out.c_str(), space.actions(), space.variants.size(), space.levels, space.feature_count(),
-      c.dqn.episodes, static_cast<long long>(report.steps), report.seconds,
-      report.episode_reward.back());
+      c.out.c_str(), space.actions(), space.variants.size(), space.levels,
+      space.offload ? " x here/offloaded" : "", space.feature_count(), c.dqn.episodes,
+      static_cast<long long>(report.steps), report.seconds, report.episode_reward.back());
 }
 
 }  // namespace
