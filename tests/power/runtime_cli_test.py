@@ -176,7 +176,7 @@ check(out.returncode == 1 and "/nowhere.onnx" in out.stderr, "a missing policy i
 
 out = run("scenarios", "--json")
 names = sorted(s["name"] for s in json.loads(out.stdout))
-check(names == ["har-wearable", "navigation", "surveillance"], "scenarios lists the presets: %s" % names)
+check(names == ["har-wearable", "navigation", "surveillance", "surveillance-fog"], "scenarios lists the presets: %s" % names)
 
 print("runtime_cli_test: %d failure(s)" % len(failures))
 sys.exit(1 if failures else 0)
