@@ -20,20 +20,13 @@ import time
 from concurrent import futures
 
 import oip
+from checks import check
+import checks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 STUDENT = os.path.join(ROOT, "models", "fmnist", "student.onnx")
 FRAMES, RATE = 1000, 250
-failures = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what, flush=True)
-    if not condition:
-        failures.append(what)
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -137,19 +130,6 @@ def fake_grpc_server(work, port, mode):
     return server
 
 
-def main():
-    edgeco = sys.argv[1]
-    work = tempfile.mkdtemp(prefix="edgeco-fault-test-")
-    try:
-        run_tests(edgeco, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        sys.exit(1)
-    print("all checks passed")
-
-
 def run_tests(edgeco, work):
     repo = os.path.join(work, "repo")
     os.makedirs(repo)
@@ -216,4 +196,4 @@ def run_tests(edgeco, work):
 
 
 if __name__ == "__main__":
-    main()
+    checks.run(run_tests, "edgeco-fault-test-")

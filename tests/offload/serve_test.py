@@ -21,19 +21,12 @@ import time
 import numpy as np
 
 import oip
+from checks import check
+import checks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 MODELS = os.path.join(ROOT, "models", "fmnist")
-
-failures = []
-
-
-def check(condition, what):
-    print(("ok   " if condition else "FAIL ") + what)
-    if not condition:
-        failures.append(what)
-
 
 class Served:
     """edgeco serve on loopback with free ports, stopped (SIGTERM, then SIGKILL) at the end."""
@@ -72,19 +65,6 @@ def edgeco_run(edgeco, model, x, work):
     subprocess.run([edgeco, "run", model, "--input", "input=" + os.path.join(work, "x.npy"), "--output-dir", out_dir,
                     "--json"], check=True, capture_output=True)
     return np.load(os.path.join(out_dir, "logits.npy"))
-
-
-def main():
-    edgeco = sys.argv[1]
-    work = tempfile.mkdtemp(prefix="edgeco-serve-test-")
-    try:
-        run_tests(edgeco, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if failures:
-        print("%d check(s) failed" % len(failures))
-        sys.exit(1)
-    print("all checks passed")
 
 
 def run_tests(edgeco, work):
@@ -245,4 +225,4 @@ def run_tests(edgeco, work):
 
 
 if __name__ == "__main__":
-    main()
+    checks.run(run_tests, "edgeco-serve-test-")
