@@ -97,6 +97,10 @@ void split_command(const SplitRequest& r) {
   }
   if (!r.repository.empty()) {
     // Every candidate cut's tail, named as the Offloader asks for them, and the whole model.
+    if (wire != offload::Wire::f32)
+      throw Error(ErrorKind::unsupported,
+                  "a repository's tails take the cut as f32 (what `edgeco stream --offload` "
+                  "sends); narrow one cut with --at instead");
     const std::string name = r.name.empty() ? fs::path(r.model).stem().string() : r.name;
     fs::create_directories(r.repository);
     const std::vector<offload::Cut> cuts = offload::candidate_cuts(g);
