@@ -35,8 +35,8 @@ bool is_constant(const Graph& g, const std::string& name) {
 
 // The tensors crossing from the nodes marked in `head` to the rest: graph inputs and head outputs
 // that a tail node reads, and head outputs that are graph outputs. In first-use order.
-std::vector<std::string> crossing(const Graph& g, const std::vector<bool>& head) {
-  const auto made_by = producers(g);
+std::vector<std::string> crossing(const Graph& g, const std::vector<bool>& head,
+                                  const std::map<std::string, size_t>& made_by) {
   std::vector<std::string> out;
   std::set<std::string> seen;
   const auto add = [&](const std::string& name) {
@@ -58,7 +58,8 @@ std::vector<std::string> crossing(const Graph& g, const std::vector<bool>& head)
   return out;
 }
 
-Cut make_cut(const Graph& g, const std::vector<bool>& head) {
+Cut make_cut(const Graph& g, const std::vector<bool>& head,
+             const std::map<std::string, size_t>& made_by) {
   Cut c;
   c.total_nodes = g.nodes.size();
   for (size_t i = 0; i < head.size(); ++i)
@@ -66,23 +67,23 @@ Cut make_cut(const Graph& g, const std::vector<bool>& head) {
       ++c.head_nodes;
       c.after = g.nodes[i].name;
     }
-  c.tensors = c.all_local() ? g.outputs : crossing(g, head);
+  c.tensors = c.all_local() ? g.outputs : crossing(g, head, made_by);
   return c;
 }
 
 // The nodes `tensors` depend on (stopping at graph inputs and constants).
-std::vector<bool> ancestors(const Graph& g, std::span<const std::string> tensors) {
-  const auto made_by = producers(g);
+std::vector<bool> ancestors(const Graph& g, std::span<const std::string> tensors,
+                            const std::map<std::string, size_t>& made_by) {
   std::vector<bool> head(g.nodes.size(), false);
-  std::vector<std::string> todo(tensors.begin(), tensors.end());
-  while (!todo.empty()) {
-    const std::string name = todo.back();
-    todo.pop_back();
+  std::vector<std::string> pending(tensors.begin(), tensors.end());
+  while (!pending.empty()) {
+    const std::string name = pending.back();
+    pending.pop_back();
     const auto p = made_by.find(name);
     if (p == made_by.end() || head[p->second]) continue;
     head[p->second] = true;
     for (const std::string& in : g.nodes[p->second].inputs)
-      if (!in.empty()) todo.push_back(in);
+      if (!in.empty()) pending.push_back(in);
   }
   return head;
 }
@@ -114,26 +115,36 @@ Graph part(const Graph& g, const std::vector<bool>& keep, const std::vector<std:
   return p;
 }
 
-}  // namespace
-
-std::vector<Cut> candidate_cuts(const Graph& graph) {
-  const Graph g = sorted_typed(graph);
+// candidate_cuts on a graph sorted_typed already.
+std::vector<Cut> cuts_of_typed(const Graph& g) {
+  const auto made_by = producers(g);
   std::vector<Cut> cuts;
   std::vector<bool> head(g.nodes.size(), false);
-  cuts.push_back(make_cut(g, head));
+  cuts.push_back(make_cut(g, head, made_by));
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     head[i] = true;
-    cuts.push_back(make_cut(g, head));
+    cuts.push_back(make_cut(g, head, made_by));
   }
   return cuts;
 }
 
+// split on a graph sorted_typed already, for a cut made on it.
+SplitModels split_typed(const Graph& g, const Cut& cut,
+                        const std::map<std::string, size_t>& made_by);
+
+}  // namespace
+
+std::vector<Cut> candidate_cuts(const Graph& graph) {
+  return cuts_of_typed(sorted_typed(graph));
+}
+
 Cut cut_after(const Graph& graph, std::string_view node) {
   const Graph g = sorted_typed(graph);
+  const auto made_by = producers(g);
   std::vector<bool> head(g.nodes.size(), false);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     head[i] = true;
-    if (g.nodes[i].name == node) return make_cut(g, head);
+    if (g.nodes[i].name == node) return make_cut(g, head, made_by);
   }
   throw Error(ErrorKind::invalid_argument, "no node of that name in the model",
               "node '" + std::string(node) + "'");
@@ -145,7 +156,8 @@ Cut cut_at(const Graph& graph, std::span<const std::string> tensors) {
     if (g.find_value(t) == nullptr || is_constant(g, t))
       throw Error(ErrorKind::invalid_argument, "no computed tensor of that name in the model",
                   "tensor '" + t + "'");
-  Cut c = make_cut(g, ancestors(g, tensors));
+  const auto made_by = producers(g);
+  Cut c = make_cut(g, ancestors(g, tensors, made_by), made_by);
   const std::set<std::string> asked(tensors.begin(), tensors.end());
   for (const std::string& t : c.tensors)
     if (asked.count(t) == 0)
@@ -157,20 +169,29 @@ Cut cut_at(const Graph& graph, std::span<const std::string> tensors) {
 
 SplitModels split(const Graph& graph, const Cut& cut) {
   const Graph g = sorted_typed(graph);
+  const auto made_by = producers(g);
   if (cut.total_nodes != g.nodes.size())
     throw Error(ErrorKind::invalid_argument, "the cut was made on another model");
   std::vector<bool> head(g.nodes.size(), false);
   for (size_t i = 0; i < cut.head_nodes; ++i) head[i] = true;
-  if (make_cut(g, head).tensors != cut.tensors)
+  if (make_cut(g, head, made_by).tensors != cut.tensors)
     throw Error(ErrorKind::invalid_argument, "the cut was made on another model");
+  return split_typed(g, cut, made_by);
+}
+
+namespace {
+
+SplitModels split_typed(const Graph& g, const Cut& cut,
+                        const std::map<std::string, size_t>& made_by) {
   if (cut.all_local() || cut.all_remote())
     throw Error(ErrorKind::invalid_argument,
                 "a cut with every node on one side has nothing to split");
+  std::vector<bool> head(g.nodes.size(), false);
+  for (size_t i = 0; i < cut.head_nodes; ++i) head[i] = true;
   std::vector<bool> tail(head.size());
   for (size_t i = 0; i < head.size(); ++i) tail[i] = !head[i];
   // The tail reads the cut tensors a tail node reads; the head's graph outputs stay local.
   std::vector<std::string> tail_inputs, tail_outputs;
-  const auto made_by = producers(g);
   std::set<std::string> read_by_tail;
   for (size_t i = 0; i < g.nodes.size(); ++i)
     if (tail[i])
@@ -198,6 +219,8 @@ SplitModels split(const Graph& graph, const Cut& cut) {
   m.tail.validate(OpRegistry::builtin());
   return m;
 }
+
+}  // namespace
 
 std::string_view to_string(Wire wire) {
   switch (wire) {
@@ -339,7 +362,8 @@ SplitPricing price_cuts(const Graph& graph, const hw::Platform& edge, const hw::
   const ConstantEvaluator evaluate = reference_evaluator();
   const Plan whole_edge = compile(g, edge, options, evaluate);
   const Plan whole_server = compile(g, server, options, evaluate);
-  for (Cut& cut : candidate_cuts(g)) {
+  const auto made_by = producers(g);
+  for (Cut& cut : cuts_of_typed(g)) {
     CutPrice price;
     if (cut.all_local()) {
       price.edge_ms = whole_edge.latency_ms;
@@ -348,7 +372,7 @@ SplitPricing price_cuts(const Graph& graph, const hw::Platform& edge, const hw::
       price.server_ms = whole_server.latency_ms;
       price.transfer_bytes = wire_bytes(g, cut, Wire::f32);  // the inputs, as they are
     } else {
-      const SplitModels parts = split(g, cut);
+      const SplitModels parts = split_typed(g, cut, made_by);
       const Plan head = compile(parts.head, edge, options, evaluate);
       const Plan tail = compile(parts.tail, server, options, evaluate);
       price.edge_ms = head.latency_ms;
