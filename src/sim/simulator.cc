@@ -143,13 +143,11 @@ OffloadCost Simulator::price_offload(const Graph& model, const VariantCost& whol
   options.tile = false;
   offload::SplitPricing pricing =
       offload::price_cuts(model, platform_, server, offload::Wire::f32, options);
+  // The cut with the least device energy among those that send something (all local is last).
+  pricing.candidates.pop_back();
   offload::price_for_link(pricing, {fog.bandwidth_mbps, fog.rtt_ms});
-  // The cut with the least device energy among those that send something.
-  size_t best = 0;
-  for (size_t k = 1; k + 1 < pricing.candidates.size(); ++k)
-    if (pricing.candidates[k].device_energy_mj < pricing.candidates[best].device_energy_mj)
-      best = k;
-  const offload::CutPrice& chosen = pricing.candidates[best];
+  const offload::CutPrice& chosen =
+      pricing.candidates[offload::best_cut(pricing, Objective::energy)];
   OffloadCost out;
   out.server_ms = chosen.server_ms;
   out.bytes = chosen.transfer_bytes;
@@ -418,7 +416,12 @@ struct Run {
   // fog node's answer; the timeout and the tail here when the request fails).
   void start(Episode::State& st, double arrival, double t) const {
     const size_t nd = devices();
-    std::vector<double> busy_ms(nd), dyn_mj(nd);
+    // The frame's busy ms and dynamic mJ per device, summed in place (no allocation per frame),
+    // then turned into shares of its service time below.
+    std::vector<double>& busy_ms = st.busy_frac;
+    std::vector<double>& dyn_mj = st.dyn_w;
+    std::fill(busy_ms.begin(), busy_ms.end(), 0.0);
+    std::fill(dyn_mj.begin(), dyn_mj.end(), 0.0);
     double fixed_ms = 0, fixed_mj = 0;
     const auto add = [&](const VariantCost& c) {
       for (size_t d = 0; d < nd; ++d) {
@@ -454,8 +457,8 @@ struct Run {
     for (double b : busy_ms) total_ms += b;
     const double s = std::max(total_ms, 1e-6) * 1e-3;
     for (size_t d = 0; d < nd; ++d) {
-      st.busy_frac[d] = busy_ms[d] * 1e-3 / s;
-      st.dyn_w[d] = dyn_mj[d] * 1e-3 / s;
+      busy_ms[d] = busy_ms[d] * 1e-3 / s;
+      dyn_mj[d] = dyn_mj[d] * 1e-3 / s;
     }
     st.transfer_w = fixed_mj * 1e-3 / s;
     st.busy = true;
