@@ -166,11 +166,21 @@ struct Offloader::Impl {
     stats.rtt_ms = o.assumed_link.rtt_ms;
   }
 
+  bool circuit_open() const {
+    return consecutive_failures >= options.breaker_failures && Clock::now() < retry_at;
+  }
+
+  // The cut for the link as now estimated (when the choice follows the link).
+  void rechoose() {
+    if (!pricing) return;
+    price_for_link(*pricing, Link{stats.bandwidth_mbps, stats.rtt_ms});
+    cut = best_cut(*pricing, objective);
+  }
+
   // A ping now and then measures the RTT (and, while every frame stays local by choice, lets a
   // link that got better be noticed).
   void probe_if_due() {
-    if (!pricing || ms_since(last_probe) < options.probe_interval_ms) return;
-    if (consecutive_failures >= options.breaker_failures && Clock::now() < retry_at) return;
+    if (!pricing || ms_since(last_probe) < options.probe_interval_ms || circuit_open()) return;
     last_probe = Clock::now();
     const Clock::time_point t0 = Clock::now();
     if (!client.server_ready()) {
@@ -178,8 +188,7 @@ struct Offloader::Impl {
       return;
     }
     stats.rtt_ms = (1 - options.smoothing) * stats.rtt_ms + options.smoothing * ms_since(t0);
-    price_for_link(*pricing, Link{stats.bandwidth_mbps, stats.rtt_ms});
-    cut = best_cut(*pricing, objective);
+    rechoose();
   }
 
   Session& whole_session() {
@@ -215,8 +224,7 @@ struct Offloader::Impl {
       if (pricing && elapsed >= 0.9 * options.timeout_ms) {
         const double bound = double(bytes) * 8 / (std::max(0.01, elapsed - stats.rtt_ms) * 1e3);
         stats.bandwidth_mbps = std::min(stats.bandwidth_mbps, bound);
-        price_for_link(*pricing, Link{stats.bandwidth_mbps, stats.rtt_ms});
-        cut = best_cut(*pricing, objective);
+        rechoose();
       }
       record_failure();
       return std::nullopt;
@@ -244,10 +252,7 @@ struct Offloader::Impl {
     const double a = options.smoothing;
     stats.bandwidth_mbps =
         (1 - a) * stats.bandwidth_mbps + a * double(bytes_sent) * 8 / (transfer_ms * 1e3);
-    if (pricing) {
-      price_for_link(*pricing, Link{stats.bandwidth_mbps, stats.rtt_ms});
-      cut = best_cut(*pricing, objective);
-    }
+    rechoose();
     probe_if_due();
   }
 
@@ -268,12 +273,11 @@ struct Offloader::Impl {
       probe_if_due();  // after the frame, so its latency does not pay for the ping
       return out;
     }
-    const bool circuit_open =
-        consecutive_failures >= options.breaker_failures && Clock::now() < retry_at;
-    if (!circuit_open && consecutive_failures >= options.breaker_failures) client.reconnect();
+    const bool skip_server = circuit_open();
+    if (!skip_server && consecutive_failures >= options.breaker_failures) client.reconnect();
     if (c.all_remote()) {
       std::optional<TensorMap> out;
-      if (!circuit_open) out = ask_server(model, inputs, graph.outputs);
+      if (!skip_server) out = ask_server(model, inputs, graph.outputs);
       if (!out) return local_all(Where::fallback);
       ++stats.offload;
       if (where) *where = Where::offload;
@@ -288,7 +292,7 @@ struct Offloader::Impl {
     for (const std::string& in : tail->graph().inputs) tail_inputs.emplace(in, sent.at(in));
     TensorMap out;
     bool answered = false;
-    if (!circuit_open) {
+    if (!skip_server) {
       // The tail of the cut this frame was split at, even if the answer moves the choice.
       std::optional<TensorMap> answer =
           ask_server(tail_name(model, cut), tail_inputs, tail->graph().outputs);
