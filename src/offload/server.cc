@@ -31,64 +31,31 @@ using nlohmann::json;
 
 enum class Outcome { ok, bad_request, not_found, overloaded, timeout, unavailable, internal };
 
-std::string_view reason(Outcome o) {
-  switch (o) {
-    case Outcome::ok:
-      return "ok";
-    case Outcome::bad_request:
-      return "bad_request";
-    case Outcome::not_found:
-      return "not_found";
-    case Outcome::overloaded:
-      return "overloaded";
-    case Outcome::timeout:
-      return "timeout";
-    case Outcome::unavailable:
-      return "shutting_down";
-    case Outcome::internal:
-      return "internal";
-  }
-  return "?";
+// How each outcome is counted (the failures' "reason" label) and answered on each protocol.
+struct OutcomeWire {
+  std::string_view reason;
+  int http_status;
+  grpc::StatusCode grpc_code;
+};
+constexpr OutcomeWire kOutcomes[] = {
+    {"ok", 200, grpc::StatusCode::OK},
+    {"bad_request", 400, grpc::StatusCode::INVALID_ARGUMENT},
+    {"not_found", 404, grpc::StatusCode::NOT_FOUND},
+    {"overloaded", 503, grpc::StatusCode::RESOURCE_EXHAUSTED},
+    {"timeout", 504, grpc::StatusCode::DEADLINE_EXCEEDED},
+    {"shutting_down", 503, grpc::StatusCode::UNAVAILABLE},
+    {"internal", 500, grpc::StatusCode::INTERNAL},
+};
+static_assert(std::size(kOutcomes) == size_t(Outcome::internal) + 1,
+              "one row per outcome, in order");
+const OutcomeWire& wire_of(Outcome o) {
+  return kOutcomes[size_t(o)];
 }
 
-int http_status(Outcome o) {
-  switch (o) {
-    case Outcome::ok:
-      return 200;
-    case Outcome::bad_request:
-      return 400;
-    case Outcome::not_found:
-      return 404;
-    case Outcome::overloaded:
-      return 503;
-    case Outcome::timeout:
-      return 504;
-    case Outcome::unavailable:
-      return 503;
-    case Outcome::internal:
-      return 500;
-  }
-  return 500;
-}
-
-grpc::StatusCode grpc_code(Outcome o) {
-  switch (o) {
-    case Outcome::ok:
-      return grpc::StatusCode::OK;
-    case Outcome::bad_request:
-      return grpc::StatusCode::INVALID_ARGUMENT;
-    case Outcome::not_found:
-      return grpc::StatusCode::NOT_FOUND;
-    case Outcome::overloaded:
-      return grpc::StatusCode::RESOURCE_EXHAUSTED;
-    case Outcome::timeout:
-      return grpc::StatusCode::DEADLINE_EXCEEDED;
-    case Outcome::unavailable:
-      return grpc::StatusCode::UNAVAILABLE;
-    case Outcome::internal:
-      return grpc::StatusCode::INTERNAL;
-  }
-  return grpc::StatusCode::INTERNAL;
+// Listens on `port` (0: any free one); the port bound, or -1.
+int bind_port(httplib::Server& server, const std::string& host, int port) {
+  if (port == 0) return server.bind_to_any_port(host);
+  return server.bind_to_port(host, port) ? port : -1;
 }
 
 json tensor_metadata(const Graph& g, const std::string& name) {
@@ -145,7 +112,8 @@ struct Server::Impl {
   }
 
   void count_failure(std::string_view model, Outcome o) {
-    failures->Add({{"model", std::string(model)}, {"reason", std::string(reason(o))}}).Increment();
+    failures->Add({{"model", std::string(model)}, {"reason", std::string(wire_of(o).reason)}})
+        .Increment();
   }
 
   // Admission, a worker, a session, the run. `error` gets the message of a failure.
@@ -353,7 +321,7 @@ void Server::Impl::setup_rest() {
               TensorMap outputs;
               std::string error;
               const Outcome o = infer(name, request.inputs, request.outputs, outputs, error);
-              if (o != Outcome::ok) return reply_error(res, http_status(o), error);
+              if (o != Outcome::ok) return reply_error(res, wire_of(o).http_status, error);
               res.status = 200;
               res.set_content(rest_response(name, request.id, outputs), "application/json");
             });
@@ -513,7 +481,7 @@ class Server::Impl::GrpcService final : public inference::GRPCInferenceService::
     TensorMap outputs;
     std::string error;
     const Outcome o = server_.infer(q->model_name(), inputs, wanted, outputs, error);
-    if (o != Outcome::ok) return {grpc_code(o), error};
+    if (o != Outcome::ok) return {wire_of(o).grpc_code, error};
     r->set_model_name(q->model_name());
     r->set_model_version("1");
     r->set_id(q->id());
@@ -631,10 +599,7 @@ Server::Server(std::vector<ServedModel> models, ServerOptions options)
   if (s.options.grpc_port >= 0) s.start_grpc();
   if (s.options.http_port >= 0) {
     s.setup_rest();
-    s.bound_http =
-        s.options.http_port == 0
-            ? s.http.bind_to_any_port(s.options.host)
-            : (s.http.bind_to_port(s.options.host, s.options.http_port) ? s.options.http_port : -1);
+    s.bound_http = bind_port(s.http, s.options.host, s.options.http_port);
     if (s.bound_http <= 0) {
       if (s.grpc_server) s.grpc_server->Shutdown();
       throw Error(ErrorKind::io, "could not listen for REST",
@@ -644,11 +609,7 @@ Server::Server(std::vector<ServedModel> models, ServerOptions options)
   }
   if (s.options.metrics_port >= 0) {
     s.serve_metrics(s.metrics_http);
-    s.bound_metrics = s.options.metrics_port == 0
-                          ? s.metrics_http.bind_to_any_port(s.options.host)
-                          : (s.metrics_http.bind_to_port(s.options.host, s.options.metrics_port)
-                                 ? s.options.metrics_port
-                                 : -1);
+    s.bound_metrics = bind_port(s.metrics_http, s.options.host, s.options.metrics_port);
     if (s.bound_metrics <= 0) {
       shutdown();
       throw Error(ErrorKind::io, "could not listen for metrics",
