@@ -85,35 +85,18 @@ void fill(Tensor& t, const std::vector<const json*>& values, const std::string& 
   }
 }
 
+// Each element as its own type; f16 (no JSON form in the protocol) as f32.
 json data_of(const Tensor& t) {
   json data = json::array();
-  switch (t.dtype()) {
-    case DType::f32:
-      for (float v : t.data<float>()) data.push_back(v);
-      break;
-    case DType::f64:
-      for (double v : t.data<double>()) data.push_back(v);
-      break;
-    case DType::i64:
-      for (int64_t v : t.data<int64_t>()) data.push_back(v);
-      break;
-    case DType::i32:
-      for (int32_t v : t.data<int32_t>()) data.push_back(v);
-      break;
-    case DType::i8:
-      for (int8_t v : t.data<int8_t>()) data.push_back(v);
-      break;
-    case DType::u8:
-      for (uint8_t v : t.data<uint8_t>()) data.push_back(v);
-      break;
-    case DType::boolean:
-      for (bool v : t.data<bool>()) data.push_back(v);
-      break;
-    default: {
-      const Tensor f = t.cast(DType::f32);
-      for (float v : f.data<float>()) data.push_back(v);
+  visit_dtype(t.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (std::is_same_v<T, Half>) {
+      const Tensor wide = t.cast(DType::f32);  // kept alive for the loop over its span
+      for (float v : wide.data<float>()) data.push_back(v);
+    } else {
+      for (T v : t.data<T>()) data.push_back(v);
     }
-  }
+  });
   return data;
 }
 
@@ -174,43 +157,11 @@ InferRequest parse_rest_request(std::string_view body, int64_t max_elements) {
               std::to_string(n),
           where);
     Tensor t(dtype, shape);
-    switch (dtype) {
-      case DType::f32:
-        fill<float>(t, values, where);
-        break;
-      case DType::f64:
-        fill<double>(t, values, where);
-        break;
-      case DType::i8:
-        fill<int8_t>(t, values, where);
-        break;
-      case DType::u8:
-        fill<uint8_t>(t, values, where);
-        break;
-      case DType::i16:
-        fill<int16_t>(t, values, where);
-        break;
-      case DType::u16:
-        fill<uint16_t>(t, values, where);
-        break;
-      case DType::i32:
-        fill<int32_t>(t, values, where);
-        break;
-      case DType::u32:
-        fill<uint32_t>(t, values, where);
-        break;
-      case DType::i64:
-        fill<int64_t>(t, values, where);
-        break;
-      case DType::u64:
-        fill<uint64_t>(t, values, where);
-        break;
-      case DType::boolean:
-        fill<bool>(t, values, where);
-        break;
-      default:
-        bad("unsupported datatype", where);
-    }
+    // FP16 was refused above: JSON carries it only as raw bytes.
+    visit_dtype(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      if constexpr (!std::is_same_v<T, Half>) fill<T>(t, values, where);
+    });
     request.inputs.emplace(name, std::move(t));
   }
   if (doc.contains("outputs")) {

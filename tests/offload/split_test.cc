@@ -206,6 +206,23 @@ TEST(Protocol, RestRequestsAreDecodedAndBadOnesRefusedWithWhere) {
       "nested deeper");
 }
 
+TEST(Protocol, RestResponsesCarryEachTypeAsItself) {
+  TensorMap outputs;
+  outputs.emplace("big",
+                  Tensor::from_values<uint64_t>({2}, std::vector<uint64_t>{(1ULL << 53) + 1, 7}));
+  outputs.emplace("small", Tensor::from_values<int16_t>({1}, std::vector<int16_t>{-300}));
+  outputs.emplace("half",
+                  Tensor::from_values<float>({1}, std::vector<float>{0.5f}).cast(DType::f16));
+  const std::string body = rest_response("m", "id1", outputs);
+  // Integers of every width travel exactly (not through float); f16 as FP32.
+  EXPECT_NE(body.find("\"datatype\":\"UINT64\",\"name\":\"big\",\"shape\":[2]"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("[9007199254740993,7]"), std::string::npos) << body;
+  EXPECT_NE(body.find("[-300]"), std::string::npos) << body;
+  EXPECT_NE(body.find("\"datatype\":\"FP32\",\"name\":\"half\""), std::string::npos) << body;
+  EXPECT_NE(body.find("[0.5]"), std::string::npos) << body;
+}
+
 TEST(Protocol, RawTensorsMustMatchTheirShape) {
   const float v[2] = {1.5f, -2};
   const std::string raw(reinterpret_cast<const char*>(v), sizeof v);
