@@ -246,6 +246,14 @@ class Offloader {
   std::unique_ptr<Impl> impl_;
 };
 
+// An Offloader for `graph`, served as `name` at `target`. `split`: "auto" (every cut priced with
+// `edge` and `server`, the first choice for `client.assumed_link`, then following the measured
+// link; latency first), "remote" (the whole model on the server) or a node to cut after.
+std::unique_ptr<Offloader> make_offloader(std::string name, const Graph& graph,
+                                          std::string_view split, const std::string& target,
+                                          const hw::Platform& edge, const hw::Platform& server,
+                                          ClientOptions client = {}, SessionOptions session = {});
+
 // The name a cut's tail is served under: "<model>.cut<index>" (index into candidate_cuts).
 std::string tail_name(std::string_view model, size_t cut_index);
 

@@ -330,6 +330,23 @@ Offloader::Offloader(std::string model_name, const Graph& graph, std::vector<Cut
 
 Offloader::~Offloader() = default;
 
+std::unique_ptr<Offloader> make_offloader(std::string name, const Graph& graph,
+                                          std::string_view split, const std::string& target,
+                                          const hw::Platform& edge, const hw::Platform& server,
+                                          ClientOptions client, SessionOptions session) {
+  std::optional<SplitPricing> pricing;
+  size_t initial = 0;  // "remote": no node on the device
+  if (split == "auto") {
+    pricing = price_cuts(graph, edge, server);
+    price_for_link(*pricing, client.assumed_link);
+    initial = best_cut(*pricing, Objective::latency);
+  } else if (split != "remote") {
+    initial = cut_after(graph, split).head_nodes;
+  }
+  return std::make_unique<Offloader>(std::move(name), graph, candidate_cuts(graph), initial, target,
+                                     client, std::move(pricing), Objective::latency, session);
+}
+
 TensorMap Offloader::run(const TensorMap& inputs, Where* where) {
   return impl_->run(inputs, where);
 }

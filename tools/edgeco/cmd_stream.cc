@@ -183,26 +183,10 @@ void stream_command(StreamRequest& r) {
   std::map<std::string, std::unique_ptr<offload::Offloader>> offloaders;
   if (!r.offload.empty()) {
     const hw::Platform server = hw::find_platform(r.server_platform);
-    for (const Named& n : named) {
-      Graph g = load_onnx(n.model);
-      std::vector<offload::Cut> cuts = offload::candidate_cuts(g);
-      std::optional<offload::SplitPricing> pricing;
-      size_t initial = 0;
-      r.client.assumed_link = {r.link_mbps, r.link_rtt_ms};
-      if (r.split == "auto") {
-        // The first choice from the link assumed (--link-mbps/--link-rtt-ms); then the measured
-        // one.
-        pricing = offload::price_cuts(g, platform, server);
-        offload::price_for_link(*pricing, {r.link_mbps, r.link_rtt_ms});
-        initial = offload::best_cut(*pricing, Objective::latency);
-      } else if (r.split != "remote") {
-        const offload::Cut at = offload::cut_after(g, r.split);
-        initial = at.head_nodes;
-      }
-      offloaders[n.name] = std::make_unique<offload::Offloader>(
-          n.name, g, std::move(cuts), initial, r.offload, r.client, std::move(pricing),
-          Objective::latency, session_options);
-    }
+    r.client.assumed_link = {r.link_mbps, r.link_rtt_ms};
+    for (const Named& n : named)
+      offloaders[n.name] = offload::make_offloader(n.name, load_onnx(n.model), r.split, r.offload,
+                                                   platform, server, r.client, session_options);
     r.stream.runner = [&offloaders](const std::string& variant, const TensorMap& feed,
                                     std::optional<bool> wish, std::string& where) {
       offload::Offloader& o = *offloaders.at(variant);
