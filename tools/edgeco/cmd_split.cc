@@ -24,21 +24,12 @@ struct SplitRequest {
   bool json = false, with_heads = false;
 };
 
-std::vector<std::string> comma_list(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    const size_t comma = std::min(text.find(',', pos), text.size());
-    if (comma > pos) out.push_back(text.substr(pos, comma - pos));
-    pos = comma + 1;
-  }
-  return out;
-}
-
 offload::Cut cut_named(const Graph& g, const std::string& at) {
   for (const Node& n : g.nodes)
     if (n.name == at) return offload::cut_after(g, at);
-  const std::vector<std::string> tensors = comma_list(at);
+  std::vector<std::string> tensors;
+  for (std::string& t : comma_items(at))
+    if (!t.empty()) tensors.push_back(std::move(t));
   if (tensors.empty()) throw Error(ErrorKind::invalid_argument, "--at names nothing");
   return offload::cut_at(g, tensors);
 }

@@ -47,13 +47,10 @@ std::vector<Named> variants_of(const std::string& spec) {
       out.push_back({v.name, v.model, v.accuracy});
     return out;
   }
-  size_t pos = 0;
-  while (pos <= spec.size()) {
-    const size_t comma = std::min(spec.find(',', pos), spec.size());
-    const fs::path p = spec.substr(pos, comma - pos);
-    if (p.empty()) throw Error(ErrorKind::invalid_argument, "an empty model path", spec);
+  for (const std::string& item : comma_items(spec)) {
+    if (item.empty()) throw Error(ErrorKind::invalid_argument, "an empty model path", spec);
+    const fs::path p = item;
     out.push_back({p.stem().string(), p, 0});
-    pos = comma + 1;
   }
   return out;
 }

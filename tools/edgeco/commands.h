@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "edgeco/compress.h"
@@ -52,5 +53,8 @@ void run_train_tool(const std::vector<std::string>& arguments);
 
 // "1.23 M" style numbers for tables.
 std::string human(double value);
+
+// The items of a comma-separated list, empty ones included ("a,,b" -> a, "", b).
+std::vector<std::string> comma_items(std::string_view text);
 
 }  // namespace edgeco::cli

@@ -23,6 +23,17 @@ void progress_bar(const std::string& label, double done, const std::string& deta
   if (finished) std::fprintf(stderr, "\n");
 }
 
+std::vector<std::string> comma_items(std::string_view text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    const size_t comma = std::min(text.find(',', pos), text.size());
+    out.emplace_back(text.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  return out;
+}
+
 std::string human(double value) {
   const char* units[] = {"", " K", " M", " G", " T"};
   int u = 0;
