@@ -6,7 +6,7 @@
 #include <limits>
 #include <set>
 
-#include "edgeco/offload.h"
+#include "edgeco/split.h"
 #include "edgeco/session.h"
 
 namespace edgeco::offload {

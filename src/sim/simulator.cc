@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "edgeco/offload.h"
+#include "edgeco/split.h"
 #include "edgeco/pipeline.h"
 #include "edgeco/sim.h"
 
